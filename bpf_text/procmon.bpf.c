@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * procmon.bpf.c - kernel side of jcode-watcher's process monitor.
+ *
+ * Compiled by libbcc at agent start-up.  Two tracepoints:
+ *   sched:sched_process_exec  collects one record per exec in a student
+ *                             container (UTS hostname with the prefix) into
+ *                             an LRU map keyed by tgid;
+ *   sched:sched_process_exit  when the thread group's last task exits, adds
+ *                             the exit status and time and emits the record.
+ *
+ * Kernel structs are never dereferenced directly: headers on the node may
+ * not match the running kernel.  Every read is base + OFF_x, where OFF_x is
+ * passed by the agent from the kernel's BTF (btf_offsets.c); the offsetof()
+ * fallbacks below are used only on kernels without BTF.
+ *
+ * Build-time -D parameters: HOST_PREFIX_MATCH(h) (the hostname prefix test,
+ * spelled out byte by byte so no string constant lands in .rodata) and
+ * MAX_PROCESSES (size of the LRU map).
+ */
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/fs_struct.h>
+#include <linux/mount.h>
+#include <linux/dcache.h>
+#include <linux/nsproxy.h>
+#include <linux/utsname.h>
+#include <linux/mm_types.h>
+#include <linux/fs.h>
+
+#include "procmon.h"
+
+#ifndef MAX_PROCESSES
+#define MAX_PROCESSES 8192
+#endif
+#ifndef HOST_PREFIX_MATCH
+#define HOST_PREFIX_MATCH(h) ((h)[0] == 'j' && (h)[1] == 'c' && (h)[2] == 'o' && \
+			      (h)[3] == 'd' && (h)[4] == 'e' && (h)[5] == '-')
+#endif
+
+/* Fallbacks for kernels without BTF.  struct mount is private to fs/; its
+ * head has been the same since 3.3, so a local copy of it is enough. */
+struct jcw_mount_head {
+	struct hlist_node mnt_hash;
+	void *mnt_parent;
+	void *mnt_mountpoint;
+	struct vfsmount mnt;
+};
+#define JCW_OFF(m, s, f) \
+	((unsigned long)&((s *)0)->f)
+#ifndef OFF_task_struct__real_parent
+#define OFF_task_struct__real_parent JCW_OFF(0, struct task_struct, real_parent)
+#define OFF_task_struct__group_leader JCW_OFF(0, struct task_struct, group_leader)
+#define OFF_task_struct__tgid JCW_OFF(0, struct task_struct, tgid)
+#define OFF_task_struct__start_time JCW_OFF(0, struct task_struct, start_time)
+#define OFF_task_struct__exit_code JCW_OFF(0, struct task_struct, exit_code)
+#define OFF_task_struct__signal JCW_OFF(0, struct task_struct, signal)
+#define OFF_task_struct__nsproxy JCW_OFF(0, struct task_struct, nsproxy)
+#define OFF_task_struct__fs JCW_OFF(0, struct task_struct, fs)
+#define OFF_task_struct__mm JCW_OFF(0, struct task_struct, mm)
+#define OFF_signal_struct__live JCW_OFF(0, struct signal_struct, live)
+#define OFF_nsproxy__uts_ns JCW_OFF(0, struct nsproxy, uts_ns)
+#define OFF_uts_namespace__nodename JCW_OFF(0, struct uts_namespace, name.nodename)
+#define OFF_fs_struct__root JCW_OFF(0, struct fs_struct, root)
+#define OFF_fs_struct__pwd JCW_OFF(0, struct fs_struct, pwd)
+#define OFF_path__mnt JCW_OFF(0, struct path, mnt)
+#define OFF_path__dentry JCW_OFF(0, struct path, dentry)
+#define OFF_dentry__d_parent JCW_OFF(0, struct dentry, d_parent)
+#define OFF_dentry__d_name_name JCW_OFF(0, struct dentry, d_name.name)
+#define OFF_vfsmount__mnt_root JCW_OFF(0, struct vfsmount, mnt_root)
+#define OFF_mount__mnt_parent JCW_OFF(0, struct jcw_mount_head, mnt_parent)
+#define OFF_mount__mnt_mountpoint JCW_OFF(0, struct jcw_mount_head, mnt_mountpoint)
+#define OFF_mount__mnt JCW_OFF(0, struct jcw_mount_head, mnt)
+#define OFF_mm_struct__arg_start JCW_OFF(0, struct mm_struct, arg_start)
+#define OFF_mm_struct__arg_end JCW_OFF(0, struct mm_struct, arg_end)
+#define OFF_mm_struct__exe_file JCW_OFF(0, struct mm_struct, exe_file)
+#define OFF_file__f_path JCW_OFF(0, struct file, f_path)
+#endif
+
+/* Per-CPU working space: the record is far larger than the 512-byte stack. */
+struct scratch {
+	struct procmon_event ev;
+	__u64 names[PROCMON_PATH_DEPTH];     /* dentry name pointers, leaf first */
+	char path[2 * PROCMON_PATH_LEN];     /* twice the size: lets the verifier
+					      * see every masked write in bounds */
+};
+
+BPF_PERCPU_ARRAY(scratch, struct scratch, 1);
+BPF_PERCPU_ARRAY(stats, __u64, PROCMON_STAT__COUNT);
+/* LRU: a process whose exit we never see (agent restarted, pid namespace
+ * torn down) is evicted instead of filling the map. */
+BPF_TABLE("lru_hash", __u32, struct procmon_event, procs, MAX_PROCESSES);
+BPF_PERF_OUTPUT(events);
+
+static __always_inline void stat_inc(int idx)
+{
+	__u64 *v = stats.lookup(&idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* Kernel pointers are plain integers here so that bcc never rewrites a
+ * dereference behind our back. */
+static __always_inline __u64 read_ptr(__u64 base, unsigned long off)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)(base + off));
+	return v;
+}
+
+static __always_inline __u32 read_u32(__u64 base, unsigned long off)
+{
+	__u32 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)(base + off));
+	return v;
+}
+
+/*
+ * Collect the dentry names from `path` up to the task's root, crossing
+ * mount points the way d_path() does (a mount's root dentry continues at
+ * its mountpoint in the parent mount).  names[i] is the name met at step i,
+ * leaf first, or 0 where step i crossed a mount: indexing by the loop
+ * counter keeps one verifier state per step instead of one per (step,
+ * names so far) pair.  Returns the number of steps; *done is set when the
+ * walk reached the root.
+ */
+static __always_inline __u32 collect_names(struct scratch *s, __u64 path, __u64 root,
+					   bool *done)
+{
+	__u64 dentry = read_ptr(path, OFF_path__dentry);
+	__u64 vfsmnt = read_ptr(path, OFF_path__mnt);
+	__u64 root_dentry = read_ptr(root, OFF_path__dentry);
+	__u64 root_mnt = read_ptr(root, OFF_path__mnt);
+	__u64 mnt = vfsmnt - OFF_mount__mnt;
+	__u32 i;
+
+	*done = false;
+	for (i = 0; i < PROCMON_PATH_DEPTH; i++) {
+		__u64 mnt_root, parent, mnt_parent;
+
+		if (dentry == root_dentry && vfsmnt == root_mnt) {
+			*done = true;
+			break;
+		}
+		mnt_root = read_ptr(vfsmnt, OFF_vfsmount__mnt_root);
+		parent = read_ptr(dentry, OFF_dentry__d_parent);
+		if (dentry != mnt_root && dentry != parent) {
+			s->names[i] = read_ptr(dentry, OFF_dentry__d_name_name);
+			dentry = parent;
+			continue;
+		}
+		mnt_parent = read_ptr(mnt, OFF_mount__mnt_parent);
+		/* Global root, or a dentry disconnected from its mount:
+		 * nothing above it to name. */
+		if (dentry != mnt_root || mnt == mnt_parent || !mnt_parent) {
+			*done = true;
+			break;
+		}
+		s->names[i] = 0;
+		dentry = read_ptr(mnt, OFF_mount__mnt_mountpoint);
+		mnt = mnt_parent;
+		vfsmnt = mnt + OFF_mount__mnt;
+	}
+	return i;
+}
+
+/* Index into the path buffer.  The empty asm hides the value from clang,
+ * which would otherwise drop a mask it can prove redundant; the verifier
+ * cannot, and needs to see it. */
+static __always_inline __u32 path_index(__u32 off)
+{
+	asm volatile("" : "+r"(off));
+	return off & (PROCMON_PATH_LEN - 1);
+}
+
+/* Write the path named by `path` (a struct path *) into out, as the task
+ * whose root is `root` sees it.  Returns false when it did not fit. */
+static __always_inline bool read_path(struct scratch *s, __u64 path, __u64 root, char *out)
+{
+	bool done, fits;
+	__u32 steps = collect_names(s, path, root, &done);
+	__u32 off = 0;
+
+	fits = done;
+	for (__u32 j = 0; j < PROCMON_PATH_DEPTH; j++) {
+		__u64 name;
+		long r;
+
+		if (j >= steps)
+			break;
+		name = s->names[(steps - 1 - j) & (PROCMON_PATH_DEPTH - 1)];
+		if (!name)
+			continue;
+		if (off >= PROCMON_PATH_LEN - 1) {
+			fits = false;
+			break;
+		}
+		s->path[path_index(off)] = '/';
+		off++;
+		r = bpf_probe_read_kernel_str(&s->path[path_index(off)],
+					      PROCMON_PATH_LEN, (void *)name);
+		if (r <= 0)
+			break;
+		off += r - 1;
+	}
+	if (off == 0)
+		s->path[off++] = '/';
+	if (off >= PROCMON_PATH_LEN) {
+		fits = false;
+		off = PROCMON_PATH_LEN - 1;
+	}
+	s->path[path_index(off)] = '\0';
+	bpf_probe_read_kernel(out, PROCMON_PATH_LEN, s->path);
+	out[PROCMON_PATH_LEN - 1] = '\0';
+	return fits;
+}
+
+static __always_inline void read_args(struct procmon_event *ev, __u64 mm)
+{
+	__u64 start = read_ptr(mm, OFF_mm_struct__arg_start);
+	__u64 end = read_ptr(mm, OFF_mm_struct__arg_end);
+	__u64 len = end > start ? end - start : 0;
+
+	ev->args_total = len;
+	if (len > PROCMON_ARGS_LEN) {
+		len = PROCMON_ARGS_LEN;
+		ev->flags |= PROCMON_F_ARGS_TRUNCATED;
+	}
+	ev->args_size = 0;
+	if (len == 0)
+		return;
+	if (bpf_probe_read_user(ev->args, len, (void *)start) < 0) {
+		ev->flags |= PROCMON_F_ARGS_FAULT;
+		return;
+	}
+	ev->args_size = len;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exec)
+{
+	int zero = 0;
+	struct scratch *s;
+	struct procmon_event *ev;
+	__u64 task, uts, mm, fs, file, leader;
+	__u32 tgid;
+
+	stat_inc(PROCMON_STAT_EXEC_SEEN);
+	s = scratch.lookup(&zero);
+	if (!s)
+		return 0;
+	ev = &s->ev;
+	task = bpf_get_current_task();
+	uts = read_ptr(read_ptr(task, OFF_task_struct__nsproxy), OFF_nsproxy__uts_ns);
+	if (!uts)
+		return 0;
+	bpf_probe_read_kernel_str(ev->hostname, sizeof(ev->hostname),
+				  (void *)(uts + OFF_uts_namespace__nodename));
+	/* The only work every exec on the node pays for. */
+	if (!(HOST_PREFIX_MATCH(ev->hostname))) {
+		stat_inc(PROCMON_STAT_EXEC_OTHER_HOST);
+		return 0;
+	}
+
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	ev->tgid = tgid;
+	ev->ppid = read_u32(read_ptr(task, OFF_task_struct__real_parent), OFF_task_struct__tgid);
+	ev->uid = (__u32)bpf_get_current_uid_gid();
+	ev->exec_ns = bpf_ktime_get_ns();
+	ev->exit_ns = 0;
+	ev->exit_code = 0;
+	ev->flags = 0;
+	ev->pad = 0;
+	leader = read_ptr(task, OFF_task_struct__group_leader);
+	ev->start_time = read_ptr(leader, OFF_task_struct__start_time);
+
+	mm = read_ptr(task, OFF_task_struct__mm);
+	read_args(ev, mm);
+
+	fs = read_ptr(task, OFF_task_struct__fs);
+	file = read_ptr(mm, OFF_mm_struct__exe_file);
+	if (!file) {
+		ev->flags |= PROCMON_F_NO_EXE;
+		ev->exe[0] = '\0';
+	} else if (!read_path(s, file + OFF_file__f_path, fs + OFF_fs_struct__root, ev->exe)) {
+		ev->flags |= PROCMON_F_EXE_TRUNCATED;
+	}
+	if (!read_path(s, fs + OFF_fs_struct__pwd, fs + OFF_fs_struct__root, ev->cwd))
+		ev->flags |= PROCMON_F_CWD_TRUNCATED;
+
+	/* A second exec by the same process replaces the first: the record
+	 * describes the program that finally exits. */
+	if (procs.update(&tgid, ev) != 0) {
+		stat_inc(PROCMON_STAT_MAP_FULL);
+		return 0;
+	}
+	stat_inc(PROCMON_STAT_EXEC_TRACKED);
+	return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+	int zero = 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct procmon_event *ev = procs.lookup(&tgid);
+	struct scratch *s;
+	__u64 task, signal, leader;
+	__u32 n;
+
+	if (!ev)
+		return 0;
+	task = bpf_get_current_task();
+	/* Threads leaving a live group emit nothing: the process ends with
+	 * its last task, whichever that is (the leader may go first). */
+	signal = read_ptr(task, OFF_task_struct__signal);
+	if (signal && read_u32(signal, OFF_signal_struct__live) != 0)
+		return 0;
+	s = scratch.lookup(&zero);
+	if (!s)
+		return 0;
+	n = ev->args_size;
+	if (n > PROCMON_ARGS_LEN)
+		n = PROCMON_ARGS_LEN;
+	/* Copy out before deleting: a deleted LRU element may be reused at
+	 * once by an exec on another CPU. */
+	bpf_probe_read_kernel(&s->ev, offsetof(struct procmon_event, args) + n, ev);
+	/* Only the CPU whose delete succeeds emits, so two tasks of a group
+	 * exiting at once cannot both report it. */
+	if (procs.delete(&tgid) != 0)
+		return 0;
+
+	leader = read_ptr(task, OFF_task_struct__group_leader);
+	if (read_ptr(leader, OFF_task_struct__start_time) != s->ev.start_time) {
+		/* The pid was reused by a process we never saw exec. */
+		stat_inc(PROCMON_STAT_EXIT_STALE);
+		return 0;
+	}
+	s->ev.exit_ns = bpf_ktime_get_ns();
+	s->ev.exit_code = read_u32(task, OFF_task_struct__exit_code);
+	events.perf_submit(args, &s->ev, offsetof(struct procmon_event, args) + n);
+	stat_inc(PROCMON_STAT_EXIT_EMITTED);
+	return 0;
+}

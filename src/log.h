@@ -1,0 +1,43 @@
+/*
+ * log.h - leveled logging to stderr, and to a size-rotated file when asked.
+ *
+ * Lines look like: 2026-11-23T16:19:40.123Z WARN  sender: POST /api/... -> 503
+ * Fields that come from students (paths, argv) must go through log_escape()
+ * first so a newline in a file name cannot forge a log line.
+ */
+#ifndef JCW_LOG_H
+#define JCW_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Parse "DEBUG", "info", "WARNING", "error"... Returns -1 when unknown. */
+int log_level_parse(const char *name);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/* Also write to path, rotating when it would exceed max_bytes (<= 0: never;
+ * only regular files are rotated).  With
+ * backup_count N > 0 the rotated files are path.1 .. path.N (oldest dropped);
+ * with 0 (upstream: "no limit") each rotated file is kept as
+ * path.YYYYMMDDTHHMMSS[.n].  Returns 0, or -1 with errno set. */
+int log_open_file(const char *path, long long max_bytes, int backup_count);
+void log_close(void);
+
+void log_msg(enum log_level level, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(mod, ...) do { if (log_get_level() <= LOG_DEBUG) log_msg(LOG_DEBUG, mod, __VA_ARGS__); } while (0)
+#define log_info(mod, ...)  log_msg(LOG_INFO, mod, __VA_ARGS__)
+#define log_warn(mod, ...)  log_msg(LOG_WARN, mod, __VA_ARGS__)
+#define log_error(mod, ...) log_msg(LOG_ERROR, mod, __VA_ARGS__)
+
+/* Copy s into out (size n) with backslash, newline, tab and CR written as
+ * \\, \n, \t, \r, and other control characters and bytes that are not valid
+ * UTF-8 as \xNN (lower-case hex).  Valid UTF-8 is copied as is.  Stops
+ * before an escape or character that would not fit; NUL-terminates when
+ * n > 0.  Returns out. */
+char *log_escape(const char *s, char *out, size_t n);
+
+#endif

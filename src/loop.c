@@ -1,0 +1,288 @@
+/*
+ * loop.c - epoll event loop with millisecond timers.
+ *
+ * Timers live in a small unsorted array: the agent has a handful of them
+ * (heartbeat, kernel stats, curl's timeout, retry and debounce wheels), so a
+ * linear scan per turn costs less than keeping a heap in order.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+struct loop_fd {
+	int fd;
+	unsigned events;
+	loop_fd_fn *fn;
+	void *arg;
+	struct loop_fd *next;
+};
+
+struct loop_timer {
+	long long id;
+	long long when_ms;
+	loop_timer_fn *fn;
+	void *arg;
+	bool dead;
+};
+
+#define LOOP_FD_BUCKETS 256
+
+struct loop {
+	int epfd;
+	bool stop;
+	struct loop_fd *fds[LOOP_FD_BUCKETS];
+	struct loop_timer *timers;
+	size_t ntimers, cap_timers;
+	long long next_timer_id;
+};
+
+long long loop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+long long loop_now_ms(void)
+{
+	return loop_now_ns() / 1000000LL;
+}
+
+struct loop *loop_create(void)
+{
+	struct loop *loop = calloc(1, sizeof(*loop));
+
+	if (!loop)
+		return NULL;
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0) {
+		free(loop);
+		return NULL;
+	}
+	loop->next_timer_id = 1;
+	return loop;
+}
+
+void loop_destroy(struct loop *loop)
+{
+	if (!loop)
+		return;
+	for (int i = 0; i < LOOP_FD_BUCKETS; i++) {
+		struct loop_fd *f = loop->fds[i];
+
+		while (f) {
+			struct loop_fd *next = f->next;
+
+			free(f);
+			f = next;
+		}
+	}
+	free(loop->timers);
+	close(loop->epfd);
+	free(loop);
+}
+
+static struct loop_fd **fd_slot(struct loop *loop, int fd)
+{
+	struct loop_fd **p = &loop->fds[(unsigned)fd % LOOP_FD_BUCKETS];
+
+	while (*p && (*p)->fd != fd)
+		p = &(*p)->next;
+	return p;
+}
+
+static unsigned to_epoll(unsigned events)
+{
+	unsigned ev = 0;
+
+	if (events & LOOP_READ)
+		ev |= EPOLLIN;
+	if (events & LOOP_WRITE)
+		ev |= EPOLLOUT;
+	return ev;
+}
+
+static int epoll_set(struct loop *loop, int op, struct loop_fd *f)
+{
+	struct epoll_event ev = { .events = to_epoll(f->events), .data.fd = f->fd };
+
+	return epoll_ctl(loop->epfd, op, f->fd, &ev);
+}
+
+int loop_add_fd(struct loop *loop, int fd, unsigned events, loop_fd_fn *fn, void *arg)
+{
+	struct loop_fd **slot = fd_slot(loop, fd);
+	struct loop_fd *f = *slot;
+
+	if (f) {
+		f->fn = fn;
+		f->arg = arg;
+		return loop_mod_fd(loop, fd, events);
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	*f = (struct loop_fd){ .fd = fd, .events = events, .fn = fn, .arg = arg };
+	if (epoll_set(loop, EPOLL_CTL_ADD, f) < 0) {
+		free(f);
+		return -1;
+	}
+	*slot = f;
+	return 0;
+}
+
+int loop_mod_fd(struct loop *loop, int fd, unsigned events)
+{
+	struct loop_fd *f = *fd_slot(loop, fd);
+
+	if (!f) {
+		errno = ENOENT;
+		return -1;
+	}
+	f->events = events;
+	return epoll_set(loop, EPOLL_CTL_MOD, f);
+}
+
+void loop_del_fd(struct loop *loop, int fd)
+{
+	struct loop_fd **slot = fd_slot(loop, fd);
+	struct loop_fd *f = *slot;
+
+	if (!f)
+		return;
+	/* The fd may already be closed (curl does that); ENOENT/EBADF are fine. */
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	*slot = f->next;
+	free(f);
+}
+
+long long loop_add_timer(struct loop *loop, long long ms, loop_timer_fn *fn, void *arg)
+{
+	if (loop->ntimers == loop->cap_timers) {
+		size_t cap = loop->cap_timers ? loop->cap_timers * 2 : 8;
+		struct loop_timer *t = realloc(loop->timers, cap * sizeof(*t));
+
+		if (!t)
+			return -1;
+		loop->timers = t;
+		loop->cap_timers = cap;
+	}
+	loop->timers[loop->ntimers++] = (struct loop_timer){
+		.id = loop->next_timer_id++,
+		.when_ms = loop_now_ms() + (ms > 0 ? ms : 0),
+		.fn = fn,
+		.arg = arg,
+	};
+	return loop->timers[loop->ntimers - 1].id;
+}
+
+void loop_del_timer(struct loop *loop, long long id)
+{
+	/* Only mark: a timer may delete itself or another from inside a callback
+	 * while run_timers() walks the array.  Compaction happens there. */
+	for (size_t i = 0; i < loop->ntimers; i++)
+		if (loop->timers[i].id == id)
+			loop->timers[i].dead = true;
+}
+
+static void compact_timers(struct loop *loop)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < loop->ntimers; i++)
+		if (!loop->timers[i].dead)
+			loop->timers[j++] = loop->timers[i];
+	loop->ntimers = j;
+}
+
+static int next_timeout(struct loop *loop, int max_wait_ms)
+{
+	long long now = loop_now_ms();
+	long long best = max_wait_ms < 0 ? -1 : max_wait_ms;
+
+	for (size_t i = 0; i < loop->ntimers; i++) {
+		long long d;
+
+		if (loop->timers[i].dead)
+			continue;
+		d = loop->timers[i].when_ms - now;
+		if (d < 0)
+			d = 0;
+		if (best < 0 || d < best)
+			best = d;
+	}
+	return (int)best;
+}
+
+static int run_timers(struct loop *loop)
+{
+	long long now = loop_now_ms();
+	size_t n = loop->ntimers;   /* timers added by callbacks wait a turn */
+	int ran = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct loop_timer *t = &loop->timers[i];
+		long long id, again;
+
+		if (t->dead || t->when_ms > now)
+			continue;
+		id = t->id;
+		again = t->fn(loop, id, t->arg);
+		ran++;
+		t = &loop->timers[i];   /* the array may have moved */
+		if (t->dead || again < 0)
+			t->dead = true;
+		else
+			t->when_ms = loop_now_ms() + again;
+	}
+	compact_timers(loop);
+	return ran;
+}
+
+int loop_run_once(struct loop *loop, int max_wait_ms)
+{
+	struct epoll_event evs[64];
+	int n, ran = 0;
+
+	n = epoll_wait(loop->epfd, evs, 64, next_timeout(loop, max_wait_ms));
+	if (n < 0 && errno != EINTR)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		struct loop_fd *f = *fd_slot(loop, evs[i].data.fd);
+		unsigned got = 0;
+
+		if (!f)
+			continue;   /* removed by an earlier callback this turn */
+		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			got |= LOOP_READ;
+		if (evs[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+			got |= LOOP_WRITE;
+		f->fn(loop, f->fd, got, f->arg);
+		ran++;
+	}
+	return ran + run_timers(loop);
+}
+
+void loop_run(struct loop *loop)
+{
+	loop->stop = false;
+	while (!loop->stop)
+		if (loop_run_once(loop, -1) < 0)
+			break;
+}
+
+void loop_stop(struct loop *loop)
+{
+	loop->stop = true;
+}
+
+bool loop_stopped(const struct loop *loop)
+{
+	return loop->stop;
+}
