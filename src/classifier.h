@@ -1,0 +1,54 @@
+/*
+ * classifier.h - what kind of program a process ran, from its executable.
+ *
+ * Upstream decides by full-matching the resolved exe path against a short
+ * table of regexes; the table is data here so deployments with other
+ * toolchains can extend it without a rebuild.  Whether an unknown program is
+ * a student's own binary depends on where it lives, which pathrules decides.
+ */
+#ifndef JCW_CLASSIFIER_H
+#define JCW_CLASSIFIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum process_type {
+	PROCESS_UNKNOWN,
+	PROCESS_GCC,
+	PROCESS_GXX,
+	PROCESS_CLANG,
+	PROCESS_PYTHON,
+	PROCESS_USER_BINARY,
+};
+
+/* Ordered table of (type, compiled full-match POSIX ERE on the resolved exe path). */
+struct classifier;
+
+/* Empty table; NULL on ENOMEM. */
+struct classifier *classifier_create(void);
+
+/* Upstream's rules (x86_64 and their aarch64 twins); NULL on ENOMEM. */
+struct classifier *classifier_create_default(void);
+
+/* Add a rule; pattern is a POSIX extended regex that must match the WHOLE path.
+ * Returns 0, or -1 with a human message in err ("bad regex: ..." / "unknown type \"x\"").
+ * type must be a classifying type (gcc, g++, clang, python), not unknown/binary.
+ * err may be NULL when errlen is 0. */
+int classifier_add(struct classifier *c, enum process_type type, const char *pattern,
+		   char *err, size_t errlen);
+
+/* First matching rule wins; PROCESS_UNKNOWN when none (user binaries are decided later by path). */
+enum process_type classifier_classify(const struct classifier *c, const char *exe_path);
+
+void classifier_free(struct classifier *c);
+
+/* "unknown", "gcc", "g++", "clang", "python", "binary"; "unknown" for out-of-range values. */
+const char *process_type_name(enum process_type t);
+
+/* Inverse of process_type_name(); -1 if unknown name. */
+int process_type_parse(const char *name);
+
+/* gcc, g++, clang */
+bool process_type_is_compiler(enum process_type t);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * test_pathrules.c - normalisation, homework dirs and argv source rules.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pathrules.h"
+#include "testlib.h"
+
+/* path_normalize() into a roomy buffer; NULL when it failed. */
+static const char *norm(const char *path)
+{
+	static char buf[512];
+
+	return path_normalize(path, buf, sizeof(buf)) == 0 ? buf : NULL;
+}
+
+static const char *resolve(const char *cwd, const char *path)
+{
+	static char buf[512];
+
+	return path_resolve(cwd, path, buf, sizeof(buf)) == 0 ? buf : NULL;
+}
+
+static void test_normalize(void)
+{
+	CHECK_STR(norm("/"), "/");
+	CHECK_STR(norm("//"), "/");
+	CHECK_STR(norm("/a/b"), "/a/b");
+	CHECK_STR(norm("/a/b/"), "/a/b");
+	CHECK_STR(norm("//a///b//"), "/a/b");
+	CHECK_STR(norm("/a/./b/."), "/a/b");
+	CHECK_STR(norm("/a/b/.."), "/a");
+	CHECK_STR(norm("/a/b/../../.."), "/");
+	CHECK_STR(norm("/../../x"), "/x");
+	CHECK_STR(norm("/.."), "/");
+	CHECK_STR(norm("/a/../b/../c/./d/.."), "/c");
+	CHECK_STR(norm("/a/...b/..."), "/a/...b/...");
+	CHECK_STR(norm("/a/.b/..c"), "/a/.b/..c");
+	CHECK_STR(norm("/a\nb/c"), "/a\nb/c");
+	CHECK_STR(norm("/\xff\xfe/../\xc0\xaf"), "/\xc0\xaf");
+	CHECK_STR(norm(""), NULL);
+	CHECK_STR(norm("a/b"), NULL);
+	CHECK_STR(norm("./a"), NULL);
+	CHECK_STR(norm(NULL), NULL);
+}
+
+static void test_normalize_sizes(void)
+{
+	char out[8], big[300];
+
+	CHECK_INT(path_normalize("/abcdef", out, sizeof(out)), 0);     /* 7 + NUL */
+	CHECK_STR(out, "/abcdef");
+	CHECK_INT(path_normalize("/abcdefg", out, sizeof(out)), -1);
+	CHECK_INT(path_normalize("/abcdefg/..", out, sizeof(out)), 0);
+	CHECK_STR(out, "/");
+	CHECK_INT(path_normalize("//////////a", out, sizeof(out)), 0); /* fits once collapsed */
+	CHECK_STR(out, "/a");
+	CHECK_INT(path_normalize("/", out, 2), 0);
+	CHECK_INT(path_normalize("/", out, 1), -1);
+	CHECK_INT(path_normalize("/", out, 0), -1);
+
+	/* a long detour that comes back fits; a long result does not */
+	memset(big, 'x', sizeof(big));
+	big[0] = '/';
+	memcpy(big + sizeof(big) - 5, "/..", 4);
+	CHECK_INT(path_normalize(big, out, sizeof(out)), 0);
+	CHECK_STR(out, "/");
+	big[sizeof(big) - 5] = '\0';
+	CHECK_INT(path_normalize(big, out, sizeof(out)), -1);
+}
+
+static void test_resolve(void)
+{
+	char out[16];
+
+	CHECK_STR(resolve("/home/coder/project/hw1", "../hw2/./x.c"), "/home/coder/project/hw2/x.c");
+	CHECK_STR(resolve("/home/coder/project/hw1", "main.c"), "/home/coder/project/hw1/main.c");
+	CHECK_STR(resolve("/home/coder/project/hw1/", "./src//a.c"), "/home/coder/project/hw1/src/a.c");
+	CHECK_STR(resolve("/home/coder/project/hw1", "/tmp/../etc/x.c"), "/etc/x.c");
+	CHECK_STR(resolve("/", "../../../a"), "/a");
+	CHECK_STR(resolve("/a", ".."), "/");
+	CHECK_STR(resolve("/a", "."), "/a");
+	CHECK_STR(resolve("/a", "b\nc.c"), "/a/b\nc.c");
+	CHECK_STR(resolve("/\xff", "\xfe.c"), "/\xff/\xfe.c");
+	/* absolute path wins even without a usable cwd */
+	CHECK_STR(resolve(NULL, "/x/y"), "/x/y");
+	CHECK_STR(resolve("", "/x/y"), "/x/y");
+	CHECK_STR(resolve("relative", "x.c"), NULL);
+	CHECK_STR(resolve("", "x.c"), NULL);
+	CHECK_STR(resolve(NULL, "x.c"), NULL);
+	CHECK_STR(resolve("/a", ""), NULL);
+	CHECK_STR(resolve("/a", NULL), NULL);
+
+	CHECK_INT(path_resolve("/home/coder/project", "hw1/main.c", out, sizeof(out)), -1);
+	CHECK_INT(path_resolve("/aaaaaaaaaaaaaaaaaaaaaaaaaa", "../b", out, sizeof(out)), 0);
+	CHECK_STR(out, "/b");
+}
+
+static void test_homework_component(void)
+{
+	CHECK_INT(homework_component("hw0", 3, 20), 0);
+	CHECK_INT(homework_component("hw1", 3, 20), 1);
+	CHECK_INT(homework_component("hw20", 4, 20), 20);
+	CHECK_INT(homework_component("hw21", 4, 20), -1);
+	CHECK_INT(homework_component("hw21", 4, 30), 21);
+	CHECK_INT(homework_component("hw2x", 4, 20), -1);
+	CHECK_INT(homework_component("hw", 2, 20), -1);
+	CHECK_INT(homework_component("HW1", 3, 20), -1);
+	CHECK_INT(homework_component("hw01", 4, 20), -1);
+	CHECK_INT(homework_component("hw00", 4, 20), -1);
+	CHECK_INT(homework_component("hw-1", 4, 20), -1);
+	CHECK_INT(homework_component("hw+1", 4, 20), -1);
+	CHECK_INT(homework_component("hw 1", 4, 20), -1);
+	CHECK_INT(homework_component("hw1", 3, 0), -1);
+	CHECK_INT(homework_component("hw0", 3, 0), 0);
+	CHECK_INT(homework_component("hw0", 3, -1), -1);
+	CHECK_INT(homework_component("hw5", 3, 4), -1);
+	CHECK_INT(homework_component("hw99999999999999999999", 22, 2147483647), -1);
+	CHECK_INT(homework_component("hw2147483647", 12, 2147483647), 2147483647);
+	CHECK_INT(homework_component("hw2147483648", 12, 2147483647), -1);
+	/* only len bytes count: "hw1" out of "hw12/..." */
+	CHECK_INT(homework_component("hw12/a.c", 3, 20), 1);
+	CHECK_INT(homework_component("hw12/a.c", 4, 20), 12);
+	CHECK_INT(homework_component("hw1\n", 4, 20), -1);
+	CHECK_INT(homework_component("hw\xd9\xa1", 4, 20), -1);
+	CHECK_INT(homework_component("", 0, 20), -1);
+	CHECK_INT(homework_component(NULL, 3, 20), -1);
+}
+
+static int hw_of(const char *path, bool child, const char *want_name)
+{
+	char hw[16] = "untouched";
+	int n = path_homework(path, PATHRULES_HW_MAX_DEFAULT, child, hw, sizeof(hw));
+
+	if (n >= 0)
+		CHECK_STR(hw, want_name);
+	return n;
+}
+
+static void test_path_homework(void)
+{
+	char small[5];
+
+	CHECK_INT(hw_of("/home/coder/project/hw1/a.c", true, "hw1"), 1);
+	CHECK_INT(hw_of("/home/coder/project/hw20/a.c", true, "hw20"), 20);
+	CHECK_INT(hw_of("/home/coder/project/hw0/src/util/a.c", true, "hw0"), 0);
+	CHECK_INT(hw_of("/home/coder/project/hw1/sub/hw9/a.c", true, "hw1"), 1);
+	CHECK_INT(hw_of("/home/coder/project/x/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/projectX/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/hw21/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/hw01/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project", false, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/", false, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/tmp/hw1/a.c", true, NULL), -1);
+
+	/* the homework dir itself: a cwd, not a file */
+	CHECK_INT(hw_of("/home/coder/project/hw3", false, "hw3"), 3);
+	CHECK_INT(hw_of("/home/coder/project/hw3", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/hw3/", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/hw3/a", false, "hw3"), 3);
+
+	/* normalised first: no stepping out, no spelling tricks */
+	CHECK_INT(hw_of("/home/coder/project/hw1/../../../etc/x.c", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/hw1/..", false, NULL), -1);
+	CHECK_INT(hw_of("//home/coder//project/./hw2//a.c", true, "hw2"), 2);
+	CHECK_INT(hw_of("/home/coder/project/x/../hw4/a.c", true, "hw4"), 4);
+	CHECK_INT(hw_of("home/coder/project/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("", true, NULL), -1);
+	CHECK_INT(hw_of(NULL, true, NULL), -1);
+
+	/* host-side workspace */
+	CHECK_INT(hw_of("/workspace/os-1-202012345/hw5/main.c", true, "hw5"), 5);
+	CHECK_INT(hw_of("/workspace/os-1-202012345/hw5", false, "hw5"), 5);
+	CHECK_INT(hw_of("/workspace/os-1-202012345/x/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/workspace/os-1-2020x/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/workspace/os-1-202012345-abc/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/workspace/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/workspace/os-1-2/hw5/a.c", true, "hw5"), 5);
+	CHECK_INT(hw_of("/workspacex/os-1-2/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/workspace", false, NULL), -1);
+	CHECK_INT(hw_of("/workspace/os-1-2", false, NULL), -1);
+
+	/* bytes are bytes */
+	CHECK_INT(hw_of("/home/coder/project/hw1/a\nb.c", true, "hw1"), 1);
+	CHECK_INT(hw_of("/home/coder/project/hw1/\xff\xfe.c", true, "hw1"), 1);
+	CHECK_INT(hw_of("/home/coder/project/hw1\n/a.c", true, NULL), -1);
+
+	/* custom hw_max, NULL and small output */
+	CHECK_INT(path_homework("/home/coder/project/hw25/a.c", 30, true, NULL, 0), 25);
+	CHECK_INT(path_homework("/home/coder/project/hw25/a.c", 20, true, NULL, 0), -1);
+	CHECK_INT(path_homework("/home/coder/project/hw25/a.c", 30, true, small, sizeof(small)), 25);
+	CHECK_STR(small, "hw25");
+	CHECK_INT(path_homework("/home/coder/project/hw125/a.c", 200, true, small, sizeof(small)), -1);
+	CHECK_INT(path_homework("/home/coder/project/hw1/a.c", 20, true, NULL, 8), -1);
+	CHECK_INT(path_homework("/home/coder/project/hw20/a.c", 20, true, small, 4), -1);
+}
+
+#define ARGV(...) ((char *const[]){ __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
+#define CSRC(...) argv_compiler_source(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+#define PYSRC(...) argv_python_script(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static void test_compiler_source(void)
+{
+	char *const argv[] = { "gcc", "-c", "a.c", NULL };
+
+	CHECK_STR(CSRC("gcc", "-o", "main", "main.c"), "main.c");
+	CHECK_STR(CSRC("gcc", "-Wall", "-I", "inc", "-o", "out", "src/a.c", "b.c"), "src/a.c");
+	CHECK_STR(CSRC("g++", "-c", "x.cpp"), "x.cpp");
+	CHECK_STR(CSRC("gcc", "-x", "c", "-"), NULL);
+	CHECK_STR(CSRC("clang", "-MF", "dep.d", "main.cc"), "main.cc");
+	CHECK_STR(CSRC("gcc", "-oprog.c", "main.c"), "main.c");
+	CHECK_STR(CSRC("gcc", "-o", "prog.c", "main.c"), "main.c");
+	CHECK_STR(CSRC("gcc", "-I", "x.c", "-include", "y.c", "-D", "z.c", "-U", "w.c", "m.c"), "m.c");
+	CHECK_STR(CSRC("gcc", "-MT", "a.c", "-MQ", "b.c", "-isystem", "c.c", "-iquote", "d.c", "e.cxx"), "e.cxx");
+	CHECK_STR(CSRC("gcc", "-idirafter", "a.c", "-imacros", "b.c", "-iprefix", "c.c", "f.c++"), "f.c++");
+	CHECK_STR(CSRC("gcc", "-L", "a.c", "-Xlinker", "b.c", "-Xassembler", "c.c", "g.C"), "g.C");
+	CHECK_STR(CSRC("gcc", "-Xpreprocessor", "a.c", "-T", "b.c", "-u", "c.c", "-z", "d.c", "h.c"), "h.c");
+	CHECK_STR(CSRC("gcc", "--param", "a.c", "-aux-info", "b.c", "i.c"), "i.c");
+	CHECK_STR(CSRC("gcc", "-I/x.c", "-DX=y.c", "j.c"), "j.c");
+	CHECK_STR(CSRC("gcc", "--", "-weird.c"), "-weird.c");
+	CHECK_STR(CSRC("gcc", "-weird.c", "ok.c"), "ok.c");
+	CHECK_STR(CSRC("gcc", "main.o", "util.h", "lib.a", "k.c"), "k.c");
+	CHECK_STR(CSRC("gcc", "a.cp", "b.CPP", "c.cc.o", "d.c.bak"), NULL);
+	CHECK_STR(CSRC("gcc", "main.c", "other.c"), "main.c");
+	CHECK_STR(CSRC("gcc", "-o"), NULL);
+	CHECK_STR(CSRC("gcc", "-o", "a.c"), NULL);
+	CHECK_STR(CSRC("gcc"), NULL);
+	CHECK_STR(CSRC("gcc", ""), NULL);
+	CHECK_STR(CSRC("gcc", "hw1/a\nb.c"), "hw1/a\nb.c");
+	CHECK_STR(CSRC("gcc", "\xff\xfe.c"), "\xff\xfe.c");
+	CHECK_STR(CSRC("gcc", "-", "x.c"), "x.c");
+	CHECK_STR(argv_compiler_source(0, argv), NULL);
+	CHECK_STR(argv_compiler_source(-1, argv), NULL);
+	CHECK_STR(argv_compiler_source(1, argv), NULL);
+	CHECK_STR(argv_compiler_source(2, argv), NULL);
+	CHECK_STR(argv_compiler_source(3, argv), "a.c");
+	CHECK_STR(argv_compiler_source(99, argv), "a.c");   /* stops at the NULL */
+	CHECK_STR(argv_compiler_source(3, NULL), NULL);
+}
+
+static void test_python_script(void)
+{
+	char *const argv[] = { "python3", "s.py", NULL };
+
+	CHECK_STR(PYSRC("python3", "-u", "hw2/script.py", "arg"), "hw2/script.py");
+	CHECK_STR(PYSRC("python3", "-m", "pytest", "t.py"), NULL);
+	CHECK_STR(PYSRC("python3", "-mpytest", "t.py"), NULL);
+	CHECK_STR(PYSRC("python3", "-um", "pytest", "t.py"), NULL);
+	CHECK_STR(PYSRC("python3", "-c", "import x", "t.py"), NULL);
+	CHECK_STR(PYSRC("python3", "-W", "ignore", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "-W", "x.py", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "-Wignore", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "-uW", "x.py", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "-X", "dev", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "-Xdev", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "--check-hash-based-pycs", "a.py", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "-B", "-O", "-I", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "--", "s.py"), "s.py");
+	CHECK_STR(PYSRC("python3", "--", "-m.py"), "-m.py");
+	/* options after the script are the script's own */
+	CHECK_STR(PYSRC("python3", "s.py", "-m", "x"), "s.py");
+	CHECK_STR(PYSRC("python3", "s.py", "t.py"), "s.py");
+	/* stdin, and a script that is not a .py file: no script we track */
+	CHECK_STR(PYSRC("python3", "-", "s.py"), NULL);
+	CHECK_STR(PYSRC("python3", "tool", "s.py"), NULL);
+	CHECK_STR(PYSRC("python3", "--", "-"), NULL);
+	CHECK_STR(PYSRC("python3", "-u"), NULL);
+	CHECK_STR(PYSRC("python3", "-W"), NULL);
+	CHECK_STR(PYSRC("python3", "--"), NULL);
+	CHECK_STR(PYSRC("python3", ""), NULL);
+	CHECK_STR(PYSRC("python3"), NULL);
+	CHECK_STR(PYSRC("python3", "a\nb.py"), "a\nb.py");
+	CHECK_STR(PYSRC("python3", "\xff.py"), "\xff.py");
+	CHECK_STR(argv_python_script(0, argv), NULL);
+	CHECK_STR(argv_python_script(1, argv), NULL);
+	CHECK_STR(argv_python_script(2, argv), "s.py");
+	CHECK_STR(argv_python_script(7, argv), "s.py");
+	CHECK_STR(argv_python_script(2, NULL), NULL);
+}
+
+static void check_join(int argc, char *const argv[], const char *want)
+{
+	char *s = argv_join(argc, argv);
+
+	CHECK(s != NULL);
+	CHECK_STR(s, want);
+	free(s);
+}
+
+static void test_join(void)
+{
+	char *const argv[] = { "gcc", "-o", "main", "main.c", NULL };
+	char *const odd[] = { "a", "", "b c", "\xff\n", NULL };
+
+	check_join(4, argv, "gcc -o main main.c");
+	check_join(1, argv, "gcc");
+	check_join(0, argv, "");
+	check_join(-3, argv, "");
+	check_join(9, argv, "gcc -o main main.c");
+	check_join(2, NULL, "");
+	check_join(4, odd, "a  b c \xff\n");
+}
+
+int main(void)
+{
+	RUN(test_normalize);
+	RUN(test_normalize_sizes);
+	RUN(test_resolve);
+	RUN(test_homework_component);
+	RUN(test_path_homework);
+	RUN(test_compiler_source);
+	RUN(test_python_script);
+	RUN(test_join);
+	return TEST_DONE();
+}
