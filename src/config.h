@@ -1,0 +1,76 @@
+/*
+ * config.h - every setting of the agent, in one struct.
+ *
+ * Sources, lowest to highest precedence: built-in defaults < JSON config file
+ * (--config FILE or JCW_CONFIG) < environment variables < command-line flags.
+ * The environment names are the upstream Python agents' names, so an existing
+ * deployment's manifest keeps working unchanged; JSON keys are the same names
+ * in lower case and each flag is the same name as --lower-case-with-dashes.
+ */
+#ifndef JCW_CONFIG_H
+#define JCW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define MONITOR_PROCMON 0x1u
+#define MONITOR_FILEMON 0x2u
+
+/* Exit status for a configuration the agent refuses to start with. */
+#define CONFIG_EXIT_BAD 2
+
+enum config_command { CONFIG_RUN, CONFIG_CHECK, CONFIG_HELP, CONFIG_VERSION };
+
+struct config_rule {		/* classifier override */
+	char *type;
+	char *pattern;
+};
+
+struct config {
+	enum config_command command;
+	char *config_file;
+	int log_level;            /* enum log_level; LOG_LEVEL, default INFO */
+	char *log_file;           /* LOG_FILE_PATH, default NULL */
+	long long log_max_bytes;  /* LOG_MAX_BYTES, 10485760 */
+	int log_backup_count;     /* LOG_BACKUP_COUNT, 0 */
+	char *api_server;         /* API_SERVER; NULL = JSON lines on stdout; no trailing slash */
+	long api_timeout_ms;      /* API_TIMEOUT / API_TIMEOUT_TOTAL seconds, 20 s */
+	int max_inflight;         /* API_MAX_INFLIGHT, 8 (1..256) */
+	int queue_max;            /* QUEUE_MAX, 100000 events held in memory */
+	char *metrics_addr;       /* METRICS_ADDR, NULL = all interfaces */
+	int metrics_port;         /* METRICS_PORT, 3000 (0 = ephemeral, for tests) */
+	char *host_prefix;        /* HOST_PREFIX, "jcode-"; [A-Za-z0-9._-]{1,32} */
+	int hw_max;               /* HW_MAX, 20 (0..1000) */
+	struct config_rule *rules;/* JSON "classifier"; NULL = built-in rules */
+	size_t nrules;
+	unsigned monitors;        /* MONITORS, MONITOR_* bits; default procmon */
+	int perf_pages;           /* PERF_PAGES per CPU, 256, power of two 8..16384 */
+	int max_processes;        /* MAX_PROCESSES, 8192 (256..1048576) */
+	/* filemon */
+	char *watch_root;         /* WATCH_ROOT, /watcher/codes */
+	char *snapshot_base;      /* SNAPSHOT_BASE, /watcher/snapshots */
+	long long max_file_size;  /* MAX_CAPTURABLE_FILE_SIZE, 65536 */
+	long debounce_window_ms;  /* DEBOUNCE_WINDOW seconds, 0.6 s */
+	long debounce_max_wait_ms;/* DEBOUNCE_MAX_WAIT seconds, 3 s */
+	/* durable delivery */
+	char *spool_dir;          /* SPOOL_DIR, /var/lib/jcode-watcher/spool */
+	long long spool_max_bytes;/* SPOOL_MAX_BYTES, 256 MiB */
+	bool skip_check;          /* --no-check: skip the start-up preflight */
+};
+
+/*
+ * Fill cfg from defaults, file, environment (getenv) and argv.  Returns 0, or
+ * CONFIG_EXIT_BAD (2) with a one-line message in err that names the bad key
+ * (env var, JSON key or --flag) and the value.  With --help or --version the
+ * command is set and nothing but argv is looked at.  On error cfg is already
+ * released; calling config_free() on it again is harmless.  argv is not
+ * modified.
+ */
+int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* The --help text: every flag, its env var and its default. */
+void config_usage(FILE *out, const char *argv0);
+
+#endif

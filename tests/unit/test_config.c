@@ -1,0 +1,533 @@
+/* test_config.c - defaults, precedence and strict validation of config_load(). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "testlib.h"
+
+static const char *const env_names[] = {
+	"JCW_CONFIG", "LOG_LEVEL", "LOG_FILE_PATH", "LOG_MAX_BYTES", "LOG_BACKUP_COUNT",
+	"API_SERVER", "API_TIMEOUT", "API_TIMEOUT_TOTAL", "API_MAX_INFLIGHT", "QUEUE_MAX",
+	"METRICS_ADDR", "METRICS_PORT", "HOST_PREFIX", "HW_MAX", "MONITORS", "PERF_PAGES",
+	"MAX_PROCESSES", "WATCH_ROOT", "SNAPSHOT_BASE", "MAX_CAPTURABLE_FILE_SIZE",
+	"DEBOUNCE_WINDOW", "DEBOUNCE_MAX_WAIT", "SPOOL_DIR", "SPOOL_MAX_BYTES",
+};
+
+static char tmpdir[] = "/tmp/test_config.XXXXXX";
+static char errbuf[512];
+
+static void clear_env(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(env_names) / sizeof(env_names[0]); i++)
+		unsetenv(env_names[i]);
+}
+
+/* argv from a NULL-terminated list; argv[0] is supplied here. */
+static int load(struct config *cfg, const char *const *args)
+{
+	char *argv[32] = { "jcode-watcher" };
+	int argc = 1;
+
+	while (args && *args)
+		argv[argc++] = (char *)*args++;
+	errbuf[0] = '\0';
+	return config_load(cfg, argc, argv, errbuf, sizeof(errbuf));
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return path;
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Expect exit status 2 and a message that mentions `key`. */
+#define CHECK_BAD(rc, key) do { CHECK_INT(rc, 2); \
+	if (!strstr(errbuf, key)) { fprintf(stderr, "  message: %s\n", errbuf); } \
+	CHECK(strstr(errbuf, key) != NULL); } while (0)
+
+static void test_defaults(void)
+{
+	struct config c;
+
+	clear_env();
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.command, CONFIG_RUN);
+	CHECK_STR(c.config_file, NULL);
+	CHECK_INT(c.log_level, LOG_INFO);
+	CHECK_STR(c.log_file, NULL);
+	CHECK_INT(c.log_max_bytes, 10485760);
+	CHECK_INT(c.log_backup_count, 0);
+	CHECK_STR(c.api_server, NULL);
+	CHECK_INT(c.api_timeout_ms, 20000);
+	CHECK_INT(c.max_inflight, 8);
+	CHECK_INT(c.queue_max, 100000);
+	CHECK_STR(c.metrics_addr, NULL);
+	CHECK_INT(c.metrics_port, 3000);
+	CHECK_STR(c.host_prefix, "jcode-");
+	CHECK_INT(c.hw_max, 20);
+	CHECK(c.rules == NULL);
+	CHECK_INT(c.nrules, 0);
+	CHECK_INT(c.monitors, MONITOR_PROCMON);
+	CHECK_INT(c.perf_pages, 256);
+	CHECK_INT(c.max_processes, 8192);
+	CHECK_STR(c.watch_root, "/watcher/codes");
+	CHECK_STR(c.snapshot_base, "/watcher/snapshots");
+	CHECK_INT(c.max_file_size, 65536);
+	CHECK_INT(c.debounce_window_ms, 600);
+	CHECK_INT(c.debounce_max_wait_ms, 3000);
+	CHECK_STR(c.spool_dir, "/var/lib/jcode-watcher/spool");
+	CHECK_INT(c.spool_max_bytes, 268435456);
+	CHECK_INT(c.skip_check, 0);
+	config_free(&c);
+}
+
+static void test_env(void)
+{
+	struct config c;
+
+	clear_env();
+	setenv("LOG_LEVEL", "debug", 1);
+	setenv("LOG_FILE_PATH", "/tmp/jcw.log", 1);
+	setenv("LOG_MAX_BYTES", "1MiB", 1);
+	setenv("LOG_BACKUP_COUNT", "3", 1);
+	setenv("API_SERVER", "http://localhost:8000/", 1);
+	setenv("API_TIMEOUT_TOTAL", "5", 1);
+	setenv("API_MAX_INFLIGHT", "16", 1);
+	setenv("QUEUE_MAX", "500", 1);
+	setenv("METRICS_ADDR", "127.0.0.1", 1);
+	setenv("METRICS_PORT", "0", 1);
+	setenv("HOST_PREFIX", "lab.x_1-", 1);
+	setenv("HW_MAX", "30", 1);
+	setenv("MONITORS", "procmon,filemon", 1);
+	setenv("PERF_PAGES", "1024", 1);
+	setenv("MAX_PROCESSES", "256", 1);
+	setenv("WATCH_ROOT", "/w", 1);
+	setenv("SNAPSHOT_BASE", "/s", 1);
+	setenv("MAX_CAPTURABLE_FILE_SIZE", "100000", 1);
+	setenv("DEBOUNCE_WINDOW", "0.25", 1);
+	setenv("DEBOUNCE_MAX_WAIT", "1500ms", 1);
+	setenv("SPOOL_DIR", "/sp", 1);
+	setenv("SPOOL_MAX_BYTES", "1G", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_STR(errbuf, "");
+	CHECK_INT(c.log_level, LOG_DEBUG);
+	CHECK_STR(c.log_file, "/tmp/jcw.log");
+	CHECK_INT(c.log_max_bytes, 1048576);
+	CHECK_INT(c.log_backup_count, 3);
+	CHECK_STR(c.api_server, "http://localhost:8000");
+	CHECK_INT(c.api_timeout_ms, 5000);
+	CHECK_INT(c.max_inflight, 16);
+	CHECK_INT(c.queue_max, 500);
+	CHECK_STR(c.metrics_addr, "127.0.0.1");
+	CHECK_INT(c.metrics_port, 0);
+	CHECK_STR(c.host_prefix, "lab.x_1-");
+	CHECK_INT(c.hw_max, 30);
+	CHECK_INT(c.monitors, MONITOR_PROCMON | MONITOR_FILEMON);
+	CHECK_INT(c.perf_pages, 1024);
+	CHECK_INT(c.max_processes, 256);
+	CHECK_STR(c.watch_root, "/w");
+	CHECK_STR(c.snapshot_base, "/s");
+	CHECK_INT(c.max_file_size, 100000);
+	CHECK_INT(c.debounce_window_ms, 250);
+	CHECK_INT(c.debounce_max_wait_ms, 1500);
+	CHECK_STR(c.spool_dir, "/sp");
+	CHECK_INT(c.spool_max_bytes, 1073741824);
+	config_free(&c);
+
+	/* our own name wins over the upstream alias */
+	setenv("API_TIMEOUT", "2.5", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.api_timeout_ms, 2500);
+	config_free(&c);
+
+	/* empty API_SERVER means stdout, as documented */
+	setenv("API_SERVER", "", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_STR(c.api_server, NULL);
+	config_free(&c);
+	clear_env();
+}
+
+static void test_flags_override_env(void)
+{
+	const char *args[] = { "--metrics-port", "5000", "--api-server=https://api.example:8443/x/",
+			       "--log-level", "ERROR", "--debounce-window", "1", "--no-check",
+			       "--max-file-size", "64KiB", NULL };
+	struct config c;
+
+	clear_env();
+	setenv("METRICS_PORT", "4000", 1);
+	setenv("API_SERVER", "http://env", 1);
+	setenv("LOG_LEVEL", "debug", 1);
+	CHECK_INT(load(&c, args), 0);
+	CHECK_INT(c.metrics_port, 5000);
+	CHECK_STR(c.api_server, "https://api.example:8443/x");
+	CHECK_INT(c.log_level, LOG_ERROR);
+	CHECK_INT(c.debounce_window_ms, 1000);
+	CHECK_INT(c.max_file_size, 65536);
+	CHECK_INT(c.skip_check, 1);
+	CHECK_INT(c.command, CONFIG_RUN);
+	config_free(&c);
+	clear_env();
+}
+
+static void test_file_below_env(void)
+{
+	const char *path = write_file("a.json",
+		"{\n"
+		"  \"metrics_port\": 4000,\n"
+		"  \"api_server\": \"http://file:8000/\",\n"
+		"  \"monitors\": [\"filemon\", \"procmon\"],\n"
+		"  \"debounce_window\": 0.3,\n"
+		"  \"log_max_bytes\": \"2MiB\",\n"
+		"  \"log_file_path\": null,\n"
+		"  \"hw_max\": 7,\n"
+		"  \"classifier\": [\n"
+		"    {\"type\": \"gcc\", \"pattern\": \"/opt/gcc/bin/gcc-[0-9]+\"},\n"
+		"    {\"type\": \"python\", \"pattern\": \"/opt/py/bin/python3\\\\.[0-9]+\"}\n"
+		"  ]\n"
+		"}\n");
+	const char *args[] = { "--config", path, NULL };
+	const char *args2[] = { "--config", path, "--hw-max", "9", NULL };
+	struct config c;
+
+	clear_env();
+	setenv("METRICS_PORT", "4001", 1);
+	CHECK_INT(load(&c, args), 0);
+	CHECK_STR(errbuf, "");
+	CHECK_STR(c.config_file, path);
+	CHECK_INT(c.metrics_port, 4001);
+	CHECK_STR(c.api_server, "http://file:8000");
+	CHECK_INT(c.monitors, MONITOR_PROCMON | MONITOR_FILEMON);
+	CHECK_INT(c.debounce_window_ms, 300);
+	CHECK_INT(c.log_max_bytes, 2097152);
+	CHECK_STR(c.log_file, NULL);
+	CHECK_INT(c.hw_max, 7);
+	CHECK_INT(c.nrules, 2);
+	if (c.nrules == 2) {
+		CHECK_STR(c.rules[0].type, "gcc");
+		CHECK_STR(c.rules[0].pattern, "/opt/gcc/bin/gcc-[0-9]+");
+		CHECK_STR(c.rules[1].type, "python");
+		CHECK_STR(c.rules[1].pattern, "/opt/py/bin/python3\\.[0-9]+");
+	}
+	config_free(&c);
+
+	/* flag > env > file */
+	setenv("HW_MAX", "8", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.hw_max, 8);
+	config_free(&c);
+	CHECK_INT(load(&c, args2), 0);
+	CHECK_INT(c.hw_max, 9);
+	config_free(&c);
+
+	/* JCW_CONFIG names the file when --config does not */
+	unsetenv("HW_MAX");
+	setenv("JCW_CONFIG", path, 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_STR(c.config_file, path);
+	CHECK_INT(c.hw_max, 7);
+	config_free(&c);
+	clear_env();
+}
+
+static void test_config_flag_beats_env_file(void)
+{
+	const char *a = write_file("first.json", "{\"hw_max\": 1}");
+	char apath[256];
+	const char *b;
+	const char *args[3] = { "--config", NULL, NULL };
+	struct config c;
+
+	snprintf(apath, sizeof(apath), "%s", a);
+	b = write_file("second.json", "{\"hw_max\": 2}");
+	args[1] = b;
+	clear_env();
+	setenv("JCW_CONFIG", apath, 1);
+	CHECK_INT(load(&c, args), 0);
+	CHECK_INT(c.hw_max, 2);
+	config_free(&c);
+	clear_env();
+}
+
+struct bad_env {
+	const char *name;
+	const char *value;
+};
+
+static void test_bad_env(void)
+{
+	static const struct bad_env bad[] = {
+		{ "METRICS_PORT", "abc" }, { "METRICS_PORT", "65536" }, { "METRICS_PORT", "-1" },
+		{ "METRICS_PORT", " 80" }, { "METRICS_PORT", "80x" }, { "METRICS_PORT", "" },
+		{ "LOG_LEVEL", "verbose" }, { "LOG_MAX_BYTES", "10XB" },
+		{ "LOG_MAX_BYTES", "-1" }, { "LOG_MAX_BYTES", "99999999999999999999" },
+		{ "SPOOL_MAX_BYTES", "9000000TiB" }, { "LOG_BACKUP_COUNT", "1.5" },
+		{ "API_SERVER", "localhost:8000" }, { "API_SERVER", "ftp://x" },
+		{ "API_SERVER", "http://" }, { "API_SERVER", "http://a b" },
+		{ "API_TIMEOUT", "0" }, { "API_TIMEOUT", "abc" }, { "API_TIMEOUT", "nan" },
+		{ "API_TIMEOUT", "-3" }, { "API_TIMEOUT_TOTAL", "1e9" },
+		{ "API_MAX_INFLIGHT", "0" }, { "API_MAX_INFLIGHT", "257" }, { "QUEUE_MAX", "0" },
+		{ "HOST_PREFIX", "jcode\"-" }, { "HOST_PREFIX", "" },
+		{ "HOST_PREFIX", "abcdefghijabcdefghijabcdefghijabc" }, { "HOST_PREFIX", "a\\n" },
+		{ "HW_MAX", "1001" }, { "MONITORS", "" }, { "MONITORS", "proc" },
+		{ "MONITORS", "procmon," }, { "MONITORS", "procmon filemon" },
+		{ "PERF_PAGES", "300" }, { "PERF_PAGES", "4" }, { "PERF_PAGES", "32768" },
+		{ "MAX_PROCESSES", "255" }, { "MAX_PROCESSES", "1048577" },
+		{ "WATCH_ROOT", "" }, { "SNAPSHOT_BASE", "" }, { "SPOOL_DIR", "" },
+		{ "MAX_CAPTURABLE_FILE_SIZE", "0" }, { "DEBOUNCE_WINDOW", "0.6x" },
+		{ "DEBOUNCE_MAX_WAIT", "601" },
+	};
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		clear_env();
+		setenv(bad[i].name, bad[i].value, 1);
+		CHECK_BAD(load(&c, NULL), bad[i].name);
+		config_free(&c);	/* harmless after a failed load */
+	}
+	clear_env();
+	setenv("METRICS_PORT", "abc", 1);
+	load(&c, NULL);
+	CHECK_STR(errbuf, "METRICS_PORT: \"abc\" is not a port number (1-65535)");
+	clear_env();
+}
+
+static void test_bad_flags(void)
+{
+	const char *port[] = { "--metrics-port", "abc", NULL };
+	const char *unknown[] = { "--metric-port", "1", NULL };
+	const char *noval[] = { "--metrics-port", NULL };
+	const char *extra[] = { "check", "now", NULL };
+	const char *cmd[] = { "start", NULL };
+	const char *shortopt[] = { "-x", NULL };
+	const char *prefix[] = { "--host-prefix", "x\");", NULL };
+	const char *mon[] = { "--monitors", "all", NULL };
+	const char *dbw[] = { "--debounce-window", "5", NULL };
+	struct config c;
+
+	clear_env();
+	CHECK_BAD(load(&c, port), "--metrics-port: \"abc\"");
+	CHECK_BAD(load(&c, unknown), "--metric-port");
+	CHECK_BAD(load(&c, noval), "--metrics-port");
+	CHECK_BAD(load(&c, extra), "\"now\"");
+	CHECK_BAD(load(&c, cmd), "\"start\"");
+	CHECK_BAD(load(&c, shortopt), "-x");
+	CHECK_BAD(load(&c, prefix), "--host-prefix");
+	CHECK_BAD(load(&c, mon), "--monitors");
+	/* a window longer than the max wait can never flush by the window */
+	CHECK_BAD(load(&c, dbw), "DEBOUNCE_MAX_WAIT");
+}
+
+static void test_bad_file(void)
+{
+	const char *args[] = { "--config", NULL, NULL };
+	struct config c;
+
+	clear_env();
+	args[1] = write_file("x.json", "{\"metric_port\": 1}");
+	CHECK_BAD(load(&c, args), "unknown key \"metric_port\"");
+	CHECK(strstr(errbuf, "x.json") != NULL);
+
+	args[1] = write_file("t.json", "{\"metrics_port\": true}");
+	CHECK_BAD(load(&c, args), "metrics_port");
+	args[1] = write_file("t2.json", "{\"api_server\": 5}");
+	CHECK_BAD(load(&c, args), "api_server");
+	args[1] = write_file("t3.json", "{\"metrics_port\": \"abc\"}");
+	CHECK_BAD(load(&c, args), "metrics_port: \"abc\" is not a port number");
+	args[1] = write_file("t4.json", "{\"monitors\": [\"procmon\", 1]}");
+	CHECK_BAD(load(&c, args), "monitors");
+	args[1] = write_file("t5.json", "{\"perf_pages\": 2.5}");
+	CHECK_BAD(load(&c, args), "perf_pages");
+	args[1] = write_file("t6.json", "[1, 2]");
+	CHECK_BAD(load(&c, args), "t6.json");
+
+	args[1] = write_file("syntax.json", "{\n  \"hw_max\": 3,\n  oops\n}\n");
+	CHECK_BAD(load(&c, args), "syntax.json");
+	CHECK(strstr(errbuf, "line 3") != NULL);
+	CHECK(strstr(errbuf, "column") != NULL);
+
+	args[1] = write_file("dup.json", "{\"hw_max\": 3, \"hw_max\": 4}");
+	CHECK_BAD(load(&c, args), "dup.json");
+
+	args[1] = "/nonexistent/jcw.json";
+	CHECK_BAD(load(&c, args), "/nonexistent/jcw.json");
+
+	args[1] = write_file("re.json",
+		"{\"classifier\": [{\"type\": \"gcc\", \"pattern\": \"/usr/bin/gcc\"},"
+		" {\"type\": \"clang\", \"pattern\": \"/usr/(bin\"}]}");
+	CHECK_BAD(load(&c, args), "classifier[1].pattern: bad regex");
+	args[1] = write_file("ty.json", "{\"classifier\": [{\"type\": \"rust\", \"pattern\": \"/x\"}]}");
+	CHECK_BAD(load(&c, args), "classifier[0].type");
+	args[1] = write_file("ty2.json", "{\"classifier\": [{\"type\": \"binary\", \"pattern\": \"/x\"}]}");
+	CHECK_BAD(load(&c, args), "classifier[0].type");
+	args[1] = write_file("rk.json", "{\"classifier\": [{\"type\": \"gcc\", \"regex\": \"/x\"}]}");
+	CHECK_BAD(load(&c, args), "classifier[0]: unknown key \"regex\"");
+	args[1] = write_file("rn.json", "{\"classifier\": {\"type\": \"gcc\"}}");
+	CHECK_BAD(load(&c, args), "classifier");
+	config_free(&c);
+}
+
+static void test_monitors(void)
+{
+	static const struct {
+		const char *text;
+		unsigned want;
+	} cases[] = {
+		{ "procmon", MONITOR_PROCMON }, { "filemon", MONITOR_FILEMON },
+		{ "procmon,filemon", MONITOR_PROCMON | MONITOR_FILEMON },
+		{ "filemon,procmon", MONITOR_PROCMON | MONITOR_FILEMON },
+	};
+	const char *args[] = { "--monitors", NULL, NULL };
+	struct config c;
+	size_t i;
+
+	clear_env();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		args[1] = cases[i].text;
+		CHECK_INT(load(&c, args), 0);
+		CHECK_INT(c.monitors, cases[i].want);
+		config_free(&c);
+	}
+	args[1] = write_file("m.json", "{\"monitors\": \"filemon\"}");
+	args[0] = "--config";
+	CHECK_INT(load(&c, args), 0);
+	CHECK_INT(c.monitors, MONITOR_FILEMON);
+	config_free(&c);
+}
+
+static void test_host_prefix(void)
+{
+	const char *ok[] = { "--host-prefix", "abcdefghijabcdefghijabcdefghij12", NULL };
+	const char *quote[] = { "--host-prefix", "jc\"ode", NULL };
+	struct config c;
+
+	clear_env();
+	CHECK_INT(load(&c, ok), 0);
+	CHECK_STR(c.host_prefix, "abcdefghijabcdefghijabcdefghij12");
+	config_free(&c);
+	CHECK_BAD(load(&c, quote), "--host-prefix");
+	CHECK(strstr(errbuf, "is not a hostname prefix") != NULL);
+}
+
+static void test_commands(void)
+{
+	const char *check[] = { "check", "--monitors", "filemon", NULL };
+	const char *check_late[] = { "--monitors", "filemon", "check", NULL };
+	const char *run[] = { "run", NULL };
+	const char *help[] = { "--help", NULL };
+	const char *h[] = { "-h", NULL };
+	const char *version[] = { "-V", NULL };
+	struct config c;
+
+	clear_env();
+	CHECK_INT(load(&c, check), 0);
+	CHECK_INT(c.command, CONFIG_CHECK);
+	CHECK_INT(c.monitors, MONITOR_FILEMON);
+	config_free(&c);
+	CHECK_INT(load(&c, check_late), 0);
+	CHECK_INT(c.command, CONFIG_CHECK);
+	config_free(&c);
+	CHECK_INT(load(&c, run), 0);
+	CHECK_INT(c.command, CONFIG_RUN);
+	config_free(&c);
+	/* --help must work even with a broken environment */
+	setenv("METRICS_PORT", "abc", 1);
+	CHECK_INT(load(&c, help), 0);
+	CHECK_INT(c.command, CONFIG_HELP);
+	config_free(&c);
+	CHECK_INT(load(&c, h), 0);
+	CHECK_INT(c.command, CONFIG_HELP);
+	config_free(&c);
+	CHECK_INT(load(&c, version), 0);
+	CHECK_INT(c.command, CONFIG_VERSION);
+	config_free(&c);
+	clear_env();
+}
+
+/* getopt_long permutes; the caller's argv must come back untouched. */
+static void test_argv_untouched(void)
+{
+	char *argv[] = { "jcode-watcher", "--hw-max", "3", "check", "--metrics-port", "1", NULL };
+	struct config c;
+
+	clear_env();
+	CHECK_INT(config_load(&c, 6, argv, errbuf, sizeof(errbuf)), 0);
+	CHECK_STR(argv[3], "check");
+	CHECK_STR(argv[4], "--metrics-port");
+	CHECK_INT(c.hw_max, 3);
+	CHECK_INT(c.metrics_port, 1);
+	CHECK_INT(c.command, CONFIG_CHECK);
+	config_free(&c);
+	/* no error buffer at all is allowed */
+	argv[2] = "x";
+	CHECK_INT(config_load(&c, 3, argv, NULL, 0), 2);
+}
+
+static void test_usage(void)
+{
+	static const char *const want[] = {
+		"--config FILE", "JCW_CONFIG", "--log-level", "LOG_LEVEL", "--log-file",
+		"LOG_FILE_PATH", "--api-server", "--api-timeout", "API_TIMEOUT_TOTAL",
+		"--max-inflight", "API_MAX_INFLIGHT", "--metrics-addr", "--metrics-port",
+		"env METRICS_PORT, default 3000", "--host-prefix", "default jcode-", "--hw-max",
+		"--monitors", "--perf-pages", "--max-processes", "--watch-root", "--snapshot-base",
+		"--max-file-size", "MAX_CAPTURABLE_FILE_SIZE", "--debounce-window",
+		"--debounce-max-wait", "--spool-dir", "--spool-max-bytes", "--no-check",
+		"--help", "--version", "default 256MiB",
+	};
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+
+	config_usage(f, "jcode-watcher");
+	fclose(f);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (!strstr(buf, want[i]))
+			fprintf(stderr, "  usage lacks %s\n", want[i]);
+		CHECK(strstr(buf, want[i]) != NULL);
+	}
+	free(buf);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(test_defaults);
+	RUN(test_env);
+	RUN(test_flags_override_env);
+	RUN(test_file_below_env);
+	RUN(test_config_flag_beats_env_file);
+	RUN(test_bad_env);
+	RUN(test_bad_flags);
+	RUN(test_bad_file);
+	RUN(test_monitors);
+	RUN(test_host_prefix);
+	RUN(test_commands);
+	RUN(test_argv_untouched);
+	RUN(test_usage);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmpdir);
+	}
+	return TEST_DONE();
+}
