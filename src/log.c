@@ -1,0 +1,336 @@
+/*
+ * log.c - leveled logging to stderr and an optional size-rotated file.
+ *
+ * One mutex serialises whole lines: the event loop and libmicrohttpd's
+ * thread both log, and interleaved halves of two lines would be worse than
+ * the (tiny) contention.  The level is an atomic so that log_debug() in a
+ * hot path costs one load when debugging is off.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "utf8.h"
+
+#define LOG_LINE_MAX 4096
+
+static atomic_int log_level = LOG_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The file sink; every field below is guarded by log_lock. */
+static struct {
+	int fd;			/* -1 when logging to stderr only */
+	char path[PATH_MAX];
+	long long max_bytes;	/* <= 0: never rotate */
+	int backup_count;
+	long long size;		/* bytes in the current file */
+	bool rotatable;		/* only regular files are renamed */
+	bool failing;		/* last write failed: report once, not per line */
+} sink = { .fd = -1 };
+
+static const char *const level_names[] = {
+	[LOG_DEBUG] = "DEBUG",
+	[LOG_INFO] = "INFO ",
+	[LOG_WARN] = "WARN ",
+	[LOG_ERROR] = "ERROR",
+};
+
+int log_level_parse(const char *name)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} map[] = {
+		{ "DEBUG", LOG_DEBUG },
+		{ "INFO", LOG_INFO },
+		{ "WARNING", LOG_WARN },
+		{ "WARN", LOG_WARN },
+		{ "ERROR", LOG_ERROR },
+		/* Python's logging has CRITICAL; upstream configs may use it. */
+		{ "CRITICAL", LOG_ERROR },
+		{ "FATAL", LOG_ERROR },
+	};
+	size_t i;
+
+	if (!name)
+		return -1;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcasecmp(name, map[i].name) == 0)
+			return map[i].level;
+	return -1;
+}
+
+void log_set_level(enum log_level level)
+{
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
+}
+
+enum log_level log_get_level(void)
+{
+	return (enum log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+/* write() all of buf, retrying short writes and EINTR. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int open_sink(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+}
+
+/* Rename path to path.YYYYMMDDTHHMMSS, adding .1, .2... when taken.
+ * link()+unlink() instead of rename() because link never clobbers. */
+static int rotate_timestamped(void)
+{
+	char stamp[32], dst[PATH_MAX + 48];
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	for (n = 0; n < 1000; n++) {
+		if (n == 0)
+			snprintf(dst, sizeof(dst), "%s.%s", sink.path, stamp);
+		else
+			snprintf(dst, sizeof(dst), "%s.%s.%d", sink.path, stamp, n);
+		if (link(sink.path, dst) == 0)
+			return unlink(sink.path);
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* path.N-1 -> path.N ... path -> path.1; path.N (the oldest) is dropped. */
+static int rotate_numbered(void)
+{
+	char from[PATH_MAX + 16], to[PATH_MAX + 16];
+	int i;
+
+	snprintf(to, sizeof(to), "%s.%d", sink.path, sink.backup_count);
+	unlink(to);
+	for (i = sink.backup_count - 1; i >= 1; i--) {
+		snprintf(from, sizeof(from), "%s.%d", sink.path, i);
+		snprintf(to, sizeof(to), "%s.%d", sink.path, i + 1);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			return -1;
+	}
+	snprintf(to, sizeof(to), "%s.1", sink.path);
+	return rename(sink.path, to);
+}
+
+/* Called with log_lock held.  On failure keep appending to the old file:
+ * an oversized log beats a lost one. */
+static void rotate(void)
+{
+	int r, fd;
+
+	r = sink.backup_count > 0 ? rotate_numbered() : rotate_timestamped();
+	if (r < 0) {
+		dprintf(STDERR_FILENO, "log: cannot rotate %s: %s\n", sink.path,
+			strerror(errno));
+		return;
+	}
+	fd = open_sink(sink.path);
+	if (fd < 0) {
+		dprintf(STDERR_FILENO, "log: cannot reopen %s: %s\n", sink.path,
+			strerror(errno));
+		return;
+	}
+	close(sink.fd);
+	sink.fd = fd;
+	sink.size = 0;
+}
+
+int log_open_file(const char *path, long long max_bytes, int backup_count)
+{
+	struct stat st;
+	int fd;
+
+	if (!path || !*path || strlen(path) >= sizeof(sink.path) || backup_count < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = open_sink(path);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	pthread_mutex_lock(&log_lock);
+	if (sink.fd >= 0)
+		close(sink.fd);
+	sink.fd = fd;
+	strcpy(sink.path, path);
+	sink.max_bytes = max_bytes;
+	sink.backup_count = backup_count;
+	sink.size = st.st_size;
+	/* Renaming /dev/null or a FIFO away would be a disaster. */
+	sink.rotatable = S_ISREG(st.st_mode);
+	sink.failing = false;
+	pthread_mutex_unlock(&log_lock);
+	return 0;
+}
+
+void log_close(void)
+{
+	pthread_mutex_lock(&log_lock);
+	if (sink.fd >= 0)
+		close(sink.fd);
+	sink.fd = -1;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Called with log_lock held. */
+static void write_file(const char *line, size_t len)
+{
+	if (sink.fd < 0)
+		return;
+	if (sink.rotatable && sink.max_bytes > 0 && sink.size > 0 &&
+	    sink.size + (long long)len > sink.max_bytes)
+		rotate();
+	if (write_all(sink.fd, line, len) < 0) {
+		/* Say so on stderr once, not once per line, and carry on. */
+		if (!sink.failing)
+			dprintf(STDERR_FILENO, "log: write to %s failed: %s\n",
+				sink.path, strerror(errno));
+		sink.failing = true;
+		return;
+	}
+	sink.failing = false;
+	sink.size += (long long)len;
+}
+
+static size_t format_prefix(char *buf, size_t n, enum log_level level, const char *module)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t len;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(buf + len, n - len, ".%03ldZ %s %s: ", ts.tv_nsec / 1000000L,
+		     level_names[level], module ? module : "-");
+	if (r < 0)
+		return len;
+	len += (size_t)r;
+	return len < n ? len : n - 1;
+}
+
+void log_msg(enum log_level level, const char *module, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+	size_t len;
+	int r;
+
+	if ((unsigned)level > LOG_ERROR)
+		level = LOG_ERROR;
+	if (level < log_get_level())
+		return;
+	len = format_prefix(line, sizeof(line) - 1, level, module);
+	va_start(ap, fmt);
+	r = vsnprintf(line + len, sizeof(line) - 1 - len, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		len += (size_t)r < sizeof(line) - 1 - len ? (size_t)r : sizeof(line) - 2 - len;
+	/* A caller's trailing newline must not produce an empty line. */
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	line[len++] = '\n';
+
+	pthread_mutex_lock(&log_lock);
+	write_all(STDERR_FILENO, line, len);
+	write_file(line, len);
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid.
+ * The rules (overlongs, surrogates, > U+10FFFF) are utf8.c's. */
+static int utf8_len(const unsigned char *s)
+{
+	int len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+	/* Do not read past the terminator of a truncated sequence. */
+	for (i = 1; i < len; i++)
+		if (!s[i])
+			return 0;
+	return utf8_valid((const char *)s, (size_t)len) ? len : 0;
+}
+
+char *log_escape(const char *s, char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t o = 0;
+
+	if (n == 0)
+		return out;
+	while (*p) {
+		char esc[4];
+		const char *src = esc;
+		size_t len;
+		int u = utf8_len(p);
+
+		if (*p == '\\' || *p == '\n' || *p == '\t' || *p == '\r') {
+			esc[0] = '\\';
+			esc[1] = *p == '\\' ? '\\' : *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+			len = 2;
+		} else if (u == 0 || *p < 0x20 || *p == 0x7f) {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[*p >> 4];
+			esc[3] = hex[*p & 0xf];
+			len = 4;
+		} else {
+			src = (const char *)p;
+			len = (size_t)u;
+		}
+		/* Never cut an escape or a character in half. */
+		if (o + len >= n)
+			break;
+		memcpy(out + o, src, len);
+		o += len;
+		p += u ? u : 1;
+	}
+	out[o] = '\0';
+	return out;
+}

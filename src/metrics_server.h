@@ -1,0 +1,38 @@
+/*
+ * metrics_server.h - /metrics, /healthz and /readyz over HTTP.
+ *
+ * Served from libmicrohttpd's own thread so a slow scraper never stalls the
+ * event loop; it only reads atomics (see metrics.h).
+ */
+#ifndef JCW_METRICS_SERVER_H
+#define JCW_METRICS_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "metrics.h"
+
+struct metrics_server;
+
+/* Serve GET /metrics, /healthz, /readyz on addr:port (addr NULL = all
+ * interfaces, IPv6 and IPv4 when the host has IPv6) from libmicrohttpd's own
+ * thread (MHD_USE_INTERNAL_POLLING_THREAD).  port 0 = ephemeral.
+ * Returns NULL with a message in err when the port cannot be bound. */
+struct metrics_server *metrics_server_start(const char *addr, int port, char *err, size_t errlen);
+int metrics_server_port(const struct metrics_server *s);  /* the bound port */
+void metrics_server_stop(struct metrics_server *s);
+
+/* Readiness: /readyz is 200 once every required service has been marked
+ * ready (at once when none is required). */
+void metrics_require_ready(enum service svc);
+void metrics_set_ready(enum service svc, bool ready);
+bool metrics_ready(void);
+
+/* /healthz is 200 while the loop heartbeat is younger than max_age_s
+ * (default 30), else 503. */
+void metrics_set_health_max_age(double max_age_s);
+
+/* Forget required and ready services and restore the default max age (tests). */
+void metrics_server_reset_state(void);
+
+#endif

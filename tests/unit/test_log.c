@@ -1,0 +1,330 @@
+/*
+ * test_log.c - level parsing, line format on stderr and in a file, rotation
+ * and escaping.
+ */
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+static char tmpdir[] = "/tmp/test_log.XXXXXX";
+
+static char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void clean_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+}
+
+/* True when line starts with "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+static int is_timestamp(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	size_t i;
+
+	for (i = 0; shape[i]; i++) {
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return 0;
+	}
+	return 1;
+}
+
+static void test_level_parse(void)
+{
+	CHECK_INT(log_level_parse("DEBUG"), LOG_DEBUG);
+	CHECK_INT(log_level_parse("debug"), LOG_DEBUG);
+	CHECK_INT(log_level_parse("Info"), LOG_INFO);
+	CHECK_INT(log_level_parse("WARNING"), LOG_WARN);
+	CHECK_INT(log_level_parse("warn"), LOG_WARN);
+	CHECK_INT(log_level_parse("ERROR"), LOG_ERROR);
+	CHECK_INT(log_level_parse("critical"), LOG_ERROR);
+	CHECK_INT(log_level_parse("verbose"), -1);
+	CHECK_INT(log_level_parse(""), -1);
+	CHECK_INT(log_level_parse("INFOX"), -1);
+	CHECK_INT(log_level_parse(NULL), -1);
+}
+
+static void test_escape(void)
+{
+	char out[64];
+
+	CHECK_STR(log_escape("a\nb\\c\xff", out, sizeof(out)), "a\\nb\\\\c\\xff");
+	CHECK_STR(log_escape("t\tr\r\x01\x7f", out, sizeof(out)), "t\\tr\\r\\x01\\x7f");
+	/* Valid UTF-8 passes; overlong '/' and a lone surrogate do not. */
+	CHECK_STR(log_escape("h\xc3\xa9llo \xe2\x82\xac", out, sizeof(out)), "h\xc3\xa9llo \xe2\x82\xac");
+	CHECK_STR(log_escape("\xc0\xaf", out, sizeof(out)), "\\xc0\\xaf");
+	CHECK_STR(log_escape("\xed\xa0\x80", out, sizeof(out)), "\\xed\\xa0\\x80");
+	CHECK_STR(log_escape("\xe2\x82", out, sizeof(out)), "\\xe2\\x82");
+	CHECK_STR(log_escape("\xf0\x9f\x98\x80!", out, sizeof(out)), "\xf0\x9f\x98\x80!");
+	CHECK_STR(log_escape("\xf4\x90\x80\x80", out, sizeof(out)), "\\xf4\\x90\\x80\\x80");
+	/* Truncation never splits an escape or a character. */
+	CHECK_STR(log_escape("ab\n", out, 4), "ab");
+	CHECK_STR(log_escape("ab\xff", out, 6), "ab");
+	CHECK_STR(log_escape("a\xc3\xa9", out, 3), "a");
+	CHECK_STR(log_escape("abc", out, 1), "");
+	CHECK_STR(log_escape(NULL, out, sizeof(out)), "");
+}
+
+/* Run fn with stderr redirected into a file; return what it wrote. */
+static char *capture_stderr(void (*fn)(void))
+{
+	char path[256];
+	int saved, fd;
+
+	snprintf(path, sizeof(path), "%s/stderr.txt", tmpdir);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	fn();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	return slurp(path);
+}
+
+static void log_some(void)
+{
+	log_set_level(LOG_INFO);
+	log_debug("mod", "hidden %d", 1);
+	log_warn("sender", "POST %s -> %d", "/api/build", 503);
+	log_info("main", "trailing newline\n");
+}
+
+static void test_stderr_format(void)
+{
+	char *out = capture_stderr(log_some);
+	char *second;
+
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK(is_timestamp(out));
+	CHECK_STR(strtok(out + 24, "\n"), " WARN  sender: POST /api/build -> 503");
+	second = out + strlen(out) + 1;
+	CHECK(is_timestamp(second));
+	CHECK_STR(second + 24, " INFO  main: trailing newline\n");
+	CHECK_INT(strlen(second), 24 + strlen(" INFO  main: trailing newline\n"));
+}
+
+static void test_file_output(void)
+{
+	char path[256];
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/agent.log", tmpdir);
+	CHECK_INT(log_open_file(path, 0, 0), 0);
+	log_set_level(LOG_DEBUG);
+	log_debug("bpf", "debug %s", "on");
+	log_error("api", "x=%d", 42);
+	log_set_level(LOG_ERROR);
+	log_warn("api", "filtered");
+	log_close();
+	log_set_level(LOG_INFO);
+	log_info("api", "after close");
+
+	out = slurp(path);
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK_INT(strlen(out), 2 * 24 + strlen(" DEBUG bpf: debug on\n") + strlen(" ERROR api: x=42\n"));
+	CHECK(is_timestamp(out));
+	CHECK(strncmp(out + 24, " DEBUG bpf: debug on\n", 21) == 0);
+	CHECK(is_timestamp(out + 45));
+	CHECK_STR(out + 45 + 24, " ERROR api: x=42\n");
+	clean_dir(tmpdir);
+}
+
+static void test_open_errors(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/missing/agent.log", tmpdir);
+	errno = 0;
+	CHECK_INT(log_open_file(path, 100, 1), -1);
+	CHECK_INT(errno, ENOENT);
+	CHECK_INT(log_open_file("", 100, 1), -1);
+	CHECK_INT(errno, EINVAL);
+}
+
+/* Every line is 41 bytes: 24 timestamp + " INFO  t: msg NN\n". */
+static void write_lines(int from, int to)
+{
+	int i;
+
+	for (i = from; i <= to; i++)
+		log_info("t", "msg %02d", i);
+}
+
+/* The numbers of the "msg NN" lines in a file, e.g. "0506". */
+static const char *msgs_in(const char *path)
+{
+	static char ids[64];
+	char *text = slurp(path), *p;
+	size_t n = 0;
+
+	ids[0] = '\0';
+	if (!text)
+		return "(missing)";
+	for (p = text; (p = strstr(p, "msg ")) && n + 2 < sizeof(ids); p += 6) {
+		ids[n++] = p[4];
+		ids[n++] = p[5];
+	}
+	ids[n] = '\0';
+	return ids;
+}
+
+static void test_rotation_numbered(void)
+{
+	char path[256], p1[300], p2[300], p3[300];
+
+	snprintf(path, sizeof(path), "%s/r.log", tmpdir);
+	snprintf(p1, sizeof(p1), "%s.1", path);
+	snprintf(p2, sizeof(p2), "%s.2", path);
+	snprintf(p3, sizeof(p3), "%s.3", path);
+	/* 100 bytes hold two lines; the third rotates. */
+	CHECK_INT(log_open_file(path, 100, 2), 0);
+	log_set_level(LOG_INFO);
+	write_lines(1, 7);
+	log_close();
+
+	CHECK_INT(count_entries(tmpdir), 3);
+	CHECK_STR(msgs_in(path), "07");
+	CHECK_STR(msgs_in(p1), "0506");
+	CHECK_STR(msgs_in(p2), "0304");
+	CHECK(access(p3, F_OK) != 0);
+
+	/* Reopening appends and counts the existing size. */
+	CHECK_INT(log_open_file(path, 100, 2), 0);
+	write_lines(8, 9);
+	log_close();
+	CHECK_INT(count_entries(tmpdir), 3);
+	CHECK_STR(msgs_in(path), "09");
+	CHECK_STR(msgs_in(p1), "0708");
+	CHECK_STR(msgs_in(p2), "0506");
+	clean_dir(tmpdir);
+}
+
+static void test_rotation_timestamped(void)
+{
+	char path[256];
+	DIR *d;
+	struct dirent *e;
+	int rotated = 0, shaped = 0;
+
+	snprintf(path, sizeof(path), "%s/t.log", tmpdir);
+	CHECK_INT(log_open_file(path, 100, 0), 0);
+	write_lines(1, 5);
+	log_close();
+
+	CHECK_INT(count_entries(tmpdir), 3);
+	CHECK_STR(msgs_in(path), "05");
+	d = opendir(tmpdir);
+	while (d && (e = readdir(d))) {
+		const char *n = e->d_name;
+
+		if (strncmp(n, "t.log.", 6) != 0)
+			continue;
+		rotated++;
+		/* t.log.YYYYMMDDTHHMMSS or t.log.YYYYMMDDTHHMMSS.1 */
+		if (strlen(n) >= 21 && n[14] == 'T' &&
+		    strspn(n + 6, "0123456789") == 8 && strspn(n + 15, "0123456789") == 6 &&
+		    (n[21] == '\0' || strcmp(n + 21, ".1") == 0))
+			shaped++;
+	}
+	if (d)
+		closedir(d);
+	CHECK_INT(rotated, 2);
+	CHECK_INT(shaped, 2);
+	clean_dir(tmpdir);
+}
+
+static void log_to_full_device(void)
+{
+	CHECK_INT(log_open_file("/dev/full", 100, 1), 0);
+	log_warn("x", "first");
+	log_warn("x", "second");
+	log_close();
+}
+
+static void test_failing_file_keeps_stderr(void)
+{
+	char *out = capture_stderr(log_to_full_device);
+
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK(strstr(out, " WARN  x: first\n") != NULL);
+	CHECK(strstr(out, " WARN  x: second\n") != NULL);
+	/* The failure is reported once, not once per line. */
+	CHECK(strstr(out, "log: write to /dev/full failed") != NULL);
+	CHECK(strstr(strstr(out, "failed") + 1, "log: write to") == NULL);
+	/* Not a regular file: never renamed away. */
+	CHECK(access("/dev/full.1", F_OK) != 0);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(test_level_parse);
+	RUN(test_escape);
+	RUN(test_stderr_format);
+	RUN(test_file_output);
+	RUN(test_open_errors);
+	RUN(test_rotation_numbered);
+	RUN(test_rotation_timestamped);
+	RUN(test_failing_file_keeps_stderr);
+	clean_dir(tmpdir);
+	rmdir(tmpdir);
+	return TEST_DONE();
+}
