@@ -96,7 +96,7 @@ static const struct opt opts[] = {
 	    "procmon, filemon or procmon,filemon"),
 	OPT("PERF_PAGES", "perf-pages", "N", K_POW2, perf_pages, 8, 16384, "256",
 	    "perf buffer pages per CPU, a power of two"),
-	OPT("MAX_PROCESSES", "max-processes", "N", K_INT, max_processes, 256, 1048576, "8192",
+	OPT("MAX_PROCESSES", "max-processes", "N", K_INT, max_processes, 256, 1048576, "4096",
 	    "processes tracked at once in the kernel"),
 	OPT("WATCH_ROOT", "watch-root", "DIR", K_STR, watch_root, 0, 0, "/watcher/codes",
 	    "filemon: root of the student workspaces"),

@@ -81,7 +81,7 @@ static void test_defaults(void)
 	CHECK_INT(c.nrules, 0);
 	CHECK_INT(c.monitors, MONITOR_PROCMON);
 	CHECK_INT(c.perf_pages, 256);
-	CHECK_INT(c.max_processes, 8192);
+	CHECK_INT(c.max_processes, 4096);
 	CHECK_STR(c.watch_root, "/watcher/codes");
 	CHECK_STR(c.snapshot_base, "/watcher/snapshots");
 	CHECK_INT(c.max_file_size, 65536);
