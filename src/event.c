@@ -1,0 +1,230 @@
+/*
+ * event.c - build the build/run log payloads of the JCode Analytics API.
+ *
+ * Field order is fixed (contract fields first, extras after) so the body is
+ * byte-for-byte predictable: tests compare whole strings, and a human
+ * reading the stdout mode finds the same shape every time.
+ */
+#define _GNU_SOURCE		/* sigabbrev_np, asprintf */
+#include "event.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pathrules.h"
+#include "utf8.h"
+
+void event_format_time(long long wall_ns, char *buf, size_t len)
+{
+	long long sec = wall_ns / 1000000000LL;
+	long long ns = wall_ns % 1000000000LL;
+	time_t t;
+	struct tm tm;
+	char base[32];
+
+	if (!buf || !len)
+		return;
+	if (ns < 0) {		/* floor, so times before 1970 still read right */
+		ns += 1000000000LL;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (!gmtime_r(&t, &tm) || !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, len, "1970-01-01T00:00:00.000000+00:00");
+		return;
+	}
+	snprintf(buf, len, "%s.%06lld+00:00", base, ns / 1000);
+}
+
+const char *event_signal_name(int sig, char *buf, size_t len)
+{
+	const char *abbrev;
+
+	if (sig == 0 || !buf || !len)
+		return NULL;
+	abbrev = sig > 0 ? sigabbrev_np(sig) : NULL;
+	if (abbrev)
+		snprintf(buf, len, "SIG%s", abbrev);
+	else
+		snprintf(buf, len, "SIG%d", sig);
+	return buf;
+}
+
+/*
+ * The body under construction.  Any failed allocation marks it bad, so the
+ * builders below stay straight-line and event_build() checks once.
+ */
+struct body {
+	json_t *obj;
+	bool bad;
+	bool replaced;		/* some string needed U+FFFD repair */
+};
+
+static void put(struct body *b, const char *key, json_t *v)
+{
+	/* json_object_set_new() releases v even when it fails. */
+	if (!v || json_object_set_new(b->obj, key, v) < 0)
+		b->bad = true;
+}
+
+/* Students' bytes may be anything; json_string() refuses invalid UTF-8 and
+ * an event must never be lost over that, so repair first. */
+static json_t *text(struct body *b, const char *s)
+{
+	size_t replaced = 0;
+	char *clean;
+	json_t *v;
+
+	if (!s)
+		s = "";
+	clean = utf8_sanitize(s, strlen(s), &replaced);
+	if (!clean)
+		return NULL;
+	if (replaced)
+		b->replaced = true;
+	v = json_string(clean);
+	free(clean);
+	return v;
+}
+
+static void put_text(struct body *b, const char *key, const char *s)
+{
+	put(b, key, text(b, s));
+}
+
+static void put_cmdline(struct body *b, const struct process *p)
+{
+	char *joined = argv_join(p->argc, p->argv);
+
+	if (!joined) {
+		b->bad = true;
+		return;
+	}
+	put_text(b, "cmdline", joined);
+	free(joined);
+}
+
+static void put_head(struct body *b, const struct process *p)
+{
+	char ts[48];
+
+	event_format_time(p->exit_wall_ns, ts, sizeof(ts));
+	put(b, "timestamp", json_string(ts));
+	put(b, "exit_code", json_integer(p->exit_code));
+	put_cmdline(b, p);
+	put_text(b, "cwd", p->cwd);
+}
+
+static json_t *truncated_fields(unsigned int flags)
+{
+	json_t *a = json_array();
+
+	if (!a)
+		return NULL;
+	if ((flags & PROCMON_F_ARGS_TRUNCATED) && json_array_append_new(a, json_string("argv")))
+		goto fail;
+	if ((flags & PROCMON_F_EXE_TRUNCATED) && json_array_append_new(a, json_string("exe")))
+		goto fail;
+	if ((flags & PROCMON_F_CWD_TRUNCATED) && json_array_append_new(a, json_string("cwd")))
+		goto fail;
+	return a;
+fail:
+	json_decref(a);
+	return NULL;
+}
+
+/* Microsecond resolution, as milliseconds: the kernel clock is ns but
+ * three decimals is all a human needs and keeps the number short. */
+static double duration_ms(const struct process *p)
+{
+	long long d = p->exit_ns - p->exec_ns;
+
+	if (d < 0)
+		d = 0;
+	return (double)((d + 500) / 1000) / 1000.0;
+}
+
+static void put_extras(struct body *b, const struct process *p)
+{
+	char sigbuf[32];
+	const char *sig = event_signal_name(p->signal, sigbuf, sizeof(sigbuf));
+
+	put(b, "signal", sig ? json_string(sig) : json_null());
+	put(b, "core_dumped", json_boolean(p->core_dumped));
+	put(b, "duration_ms", json_real(duration_ms(p)));
+	put(b, "pid", json_integer(p->pid));
+	put(b, "ppid", json_integer(p->ppid));
+	put(b, "uid", json_integer(p->uid));
+	put(b, "truncated", truncated_fields(p->flags));
+	put_text(b, "hostname", p->hostname);
+}
+
+static void fill_build(struct body *b, const struct proc_report *r)
+{
+	put_head(b, r->proc);
+	put_text(b, "binary_path", r->proc->exe);
+	put_text(b, "target_path", r->target_path);
+	put_extras(b, r->proc);
+}
+
+static void fill_run(struct body *b, const struct proc_report *r)
+{
+	put_head(b, r->proc);
+	put_text(b, "target_path", r->target_path);
+	put(b, "process_type",
+	    json_string(r->type == PROCESS_PYTHON ? "python" : "binary"));
+	put_text(b, "binary_path", r->proc->exe);
+	put_extras(b, r->proc);
+}
+
+static char *make_path(const struct proc_report *r)
+{
+	const char *kind = r->endpoint == ENDPOINT_BUILD ? "build" : "run";
+	char *path;
+
+	/* identity_parse() admits only [A-Za-z0-9-] and digits, and hw is
+	 * "hw<N>", so nothing here needs percent-encoding. */
+	if (asprintf(&path, "/api/%s/%s/%s/logs/%s", r->id->class_div, r->hw,
+		     r->id->student_id, kind) < 0)
+		return NULL;
+	return path;
+}
+
+int event_build(const struct proc_report *r, char **path, char **body)
+{
+	struct body b = { 0 };
+
+	*path = NULL;
+	*body = NULL;
+	if (!r || !r->proc || !r->id || !r->hw ||
+	    (r->endpoint != ENDPOINT_BUILD && r->endpoint != ENDPOINT_RUN)) {
+		errno = EINVAL;
+		return -1;
+	}
+	b.obj = json_object();
+	if (!b.obj)
+		return -1;
+	if (r->endpoint == ENDPOINT_BUILD)
+		fill_build(&b, r);
+	else
+		fill_run(&b, r);
+	if (!b.bad)
+		*body = json_dumps(b.obj, EVENT_JSON_FLAGS);
+	json_decref(b.obj);
+	if (*body)
+		*path = make_path(r);
+	if (!*path) {
+		free(*body);
+		*body = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	if (b.replaced)
+		metrics_invalid_utf8();
+	return 0;
+}

@@ -1,0 +1,210 @@
+/* test_event.c - exact API paths and bodies for build and run events. */
+#include <stdlib.h>
+
+#include "event.h"
+#include "testlib.h"
+
+/* 2026-11-23T07:19:40.123456789Z */
+#define WALL_NS (1795418380LL * 1000000000LL + 123456789LL)
+
+static const struct identity ID = {
+	.subject = "os", .division = "1", .student_id = "202012345", .class_div = "os-1",
+};
+
+static struct process base_proc(char **argv, int argc)
+{
+	return (struct process){
+		.pid = 4242, .ppid = 4200, .uid = 1000,
+		.exec_ns = 1000000000LL, .exit_ns = 1012345678LL,	/* 12.345678 ms */
+		.exit_wall_ns = WALL_NS,
+		.hostname = "jcode-os-1-202012345",
+		.cwd = "/home/coder/project/hw1",
+		.argc = argc, .argv = argv,
+	};
+}
+
+static void build_ok(const struct proc_report *r, const char *want_path, const char *want_body)
+{
+	char *path = (char *)"unset", *body = (char *)"unset";
+
+	CHECK_INT(event_build(r, &path, &body), 0);
+	CHECK_STR(path, want_path);
+	CHECK_STR(body, want_body);
+	free(path);
+	free(body);
+}
+
+static void test_gcc_build(void)
+{
+	char *argv[] = { "gcc", "-o", "main", "main.c", NULL };
+	struct process p = base_proc(argv, 4);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_BUILD, .type = PROCESS_GCC, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/main.c",
+	};
+
+	p.exe = "/usr/bin/x86_64-linux-gnu-gcc-12";
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/build",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		 "\"cmdline\":\"gcc -o main main.c\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
+		 "\"target_path\":\"/home/coder/project/hw1/main.c\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\"}");
+}
+
+static void test_python_run(void)
+{
+	char *argv[] = { "python3", "solve.py", "--fast", NULL };
+	struct process p = base_proc(argv, 3);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_PYTHON, .proc = &p, .id = &ID,
+		.hw = "hw2", .target_path = "/home/coder/project/hw2/solve.py",
+	};
+
+	p.exe = "/usr/bin/python3.11";
+	p.cwd = "/home/coder/project/hw2";
+	p.exit_status = 1;
+	p.exit_code = 1;
+	p.exit_ns = p.exec_ns + 2000000000LL;
+	p.flags = PROCMON_F_ARGS_TRUNCATED | PROCMON_F_CWD_TRUNCATED;
+	build_ok(&r, "/api/os-1/hw2/202012345/logs/run",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":1,"
+		 "\"cmdline\":\"python3 solve.py --fast\",\"cwd\":\"/home/coder/project/hw2\","
+		 "\"target_path\":\"/home/coder/project/hw2/solve.py\",\"process_type\":\"python\","
+		 "\"binary_path\":\"/usr/bin/python3.11\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":2000.0,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"argv\",\"cwd\"],"
+		 "\"hostname\":\"jcode-os-1-202012345\"}");
+}
+
+static void test_segfault_run(void)
+{
+	char *argv[] = { "./main", NULL };
+	struct process p = base_proc(argv, 1);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_USER_BINARY, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/main",
+	};
+
+	p.exe = "/home/coder/project/hw1/main";
+	p.signal = 11;
+	p.core_dumped = true;
+	p.exit_code = 139;
+	p.exit_ns = p.exec_ns + 500000;		/* 0.5 ms */
+	p.flags = PROCMON_F_EXE_TRUNCATED;
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/run",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":139,"
+		 "\"cmdline\":\"./main\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"target_path\":\"/home/coder/project/hw1/main\",\"process_type\":\"binary\","
+		 "\"binary_path\":\"/home/coder/project/hw1/main\","
+		 "\"signal\":\"SIGSEGV\",\"core_dumped\":true,\"duration_ms\":0.5,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"exe\"],"
+		 "\"hostname\":\"jcode-os-1-202012345\"}");
+}
+
+/* Bad bytes become U+FFFD (UTF-8 EF BF BD) instead of losing the event;
+ * a newline in a path is escaped, never a raw line break. */
+static void test_bad_bytes(void)
+{
+	char *argv[] = { "./a.out", "\xff\xfe", "ok", NULL };
+	struct process p = base_proc(argv, 3);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_USER_BINARY, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/a\nb/a.out",
+	};
+
+	p.exe = "/home/coder/project/hw1/a\nb/a.out";
+	p.cwd = "/home/coder/project/hw1/a\nb";
+	p.exit_ns = p.exec_ns;
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/run",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		 "\"cmdline\":\"./a.out \xef\xbf\xbd\xef\xbf\xbd ok\","
+		 "\"cwd\":\"/home/coder/project/hw1/a\\nb\","
+		 "\"target_path\":\"/home/coder/project/hw1/a\\nb/a.out\",\"process_type\":\"binary\","
+		 "\"binary_path\":\"/home/coder/project/hw1/a\\nb/a.out\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":0.0,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\"}");
+}
+
+/* A process may exec with no argv at all; cmdline is then "". */
+static void test_empty_argv(void)
+{
+	char *argv[] = { NULL };
+	struct process p = base_proc(argv, 0);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_BUILD, .type = PROCESS_CLANG, .proc = &p, .id = &ID,
+		.hw = "hw0", .target_path = "/home/coder/project/hw0/x.c",
+	};
+
+	p.exe = NULL;	/* PROCMON_F_NO_EXE */
+	p.exit_code = 1;
+	p.exit_status = 1;
+	build_ok(&r, "/api/os-1/hw0/202012345/logs/build",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":1,"
+		 "\"cmdline\":\"\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"binary_path\":\"\",\"target_path\":\"/home/coder/project/hw0/x.c\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\"}");
+}
+
+static void test_bad_report(void)
+{
+	char *argv[] = { NULL };
+	struct process p = base_proc(argv, 0);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_SNAPSHOT, .proc = &p, .id = &ID, .hw = "hw1",
+	};
+	char *path = (char *)"unset", *body = (char *)"unset";
+
+	CHECK_INT(event_build(&r, &path, &body), -1);
+	CHECK(path == NULL);
+	CHECK(body == NULL);
+}
+
+static void test_format_time(void)
+{
+	char buf[64];
+
+	event_format_time(WALL_NS, buf, sizeof(buf));
+	CHECK_STR(buf, "2026-11-23T07:19:40.123456+00:00");
+	event_format_time(0, buf, sizeof(buf));
+	CHECK_STR(buf, "1970-01-01T00:00:00.000000+00:00");
+	event_format_time(999, buf, sizeof(buf));	/* below a microsecond: truncated */
+	CHECK_STR(buf, "1970-01-01T00:00:00.000000+00:00");
+	event_format_time(-1000, buf, sizeof(buf));
+	CHECK_STR(buf, "1969-12-31T23:59:59.999999+00:00");
+	event_format_time(951782400LL * 1000000000LL + 1000, buf, sizeof(buf));
+	CHECK_STR(buf, "2000-02-29T00:00:00.000001+00:00");
+	event_format_time(WALL_NS, buf, 11);	/* never overruns */
+	CHECK_STR(buf, "2026-11-23");
+}
+
+static void test_signal_name(void)
+{
+	char buf[16];
+
+	CHECK_STR(event_signal_name(11, buf, sizeof(buf)), "SIGSEGV");
+	CHECK_STR(event_signal_name(9, buf, sizeof(buf)), "SIGKILL");
+	CHECK_STR(event_signal_name(6, buf, sizeof(buf)), "SIGABRT");
+	CHECK_STR(event_signal_name(8, buf, sizeof(buf)), "SIGFPE");
+	CHECK(event_signal_name(0, buf, sizeof(buf)) == NULL);
+	CHECK_STR(event_signal_name(42, buf, sizeof(buf)), "SIG42");
+	CHECK_STR(event_signal_name(-3, buf, sizeof(buf)), "SIG-3");
+}
+
+int main(void)
+{
+	RUN(test_gcc_build);
+	RUN(test_python_run);
+	RUN(test_segfault_run);
+	RUN(test_bad_bytes);
+	RUN(test_empty_argv);
+	RUN(test_bad_report);
+	RUN(test_format_time);
+	RUN(test_signal_name);
+	return TEST_DONE();
+}

@@ -1,0 +1,419 @@
+/* test_sender.c - HTTP delivery against a real loopback receiver. */
+#define _GNU_SOURCE		/* asprintf */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "metrics.h"
+#include "receiver.h"
+#include "sender.h"
+#include "support.h"
+#include "testlib.h"
+
+#define INFLIGHT 4
+#define PATH_BUILD "/api/os-1/hw1/202012345/logs/build"
+#define PATH_RUN "/api/os-1/hw2/202012345/logs/run"
+
+static struct loop *loop;
+static struct receiver *rx;
+
+static struct sender *make_sender_n(int inflight, int queue_max, long timeout_ms)
+{
+	struct sender_config cfg = {
+		.timeout_ms = timeout_ms, .max_inflight = inflight, .queue_max = queue_max,
+	};
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", receiver_port(rx));
+	cfg.api_server = url;	/* trailing slash on purpose: must not double */
+	return sender_create(loop, &cfg);
+}
+
+static struct sender *make_sender(int queue_max, long timeout_ms)
+{
+	return make_sender_n(INFLIGHT, queue_max, timeout_ms);
+}
+
+/* Record i: even ones are builds, odd ones runs; every 10th has a body
+ * over 1 KiB, where curl would otherwise wait for "100 Continue". */
+static char *body_of(int i)
+{
+	char *b;
+	int pad = i % 10 == 0 ? 3000 : 10;
+
+	if (asprintf(&b, "{\"seq\":%d,\"pad\":\"%0*d\"}", i, pad, i) < 0)
+		abort();
+	return b;
+}
+
+static const char *path_of(int i)
+{
+	return i % 2 ? PATH_RUN : PATH_BUILD;
+}
+
+static int post(struct sender *s, int i)
+{
+	char *path;
+
+	if (asprintf(&path, "%s", path_of(i)) < 0)
+		abort();
+	return sender_post(s, SERVICE_PROCMON, i % 2 ? ENDPOINT_RUN : ENDPOINT_BUILD,
+			   path, body_of(i));
+}
+
+/* Every 2xx the receiver got is one of records 0..n-1, exact in path and
+ * body, and each arrived exactly once. */
+static void check_all_once(int n)
+{
+	char seen[512] = { 0 };
+	size_t got = receiver_count(rx);
+
+	CHECK_INT(got, n);
+	for (size_t k = 0; k < got; k++) {
+		struct received rc;
+		int seq = -1;
+		char *want;
+
+		CHECK_INT(receiver_get(rx, k, &rc), 0);
+		if (sscanf(rc.body, "{\"seq\":%d", &seq) != 1 || seq < 0 || seq >= n) {
+			CHECK(!"unexpected body");
+			received_free(&rc);
+			continue;
+		}
+		CHECK_INT(seen[seq]++, 0);
+		want = body_of(seq);
+		CHECK_STR(rc.body, want);
+		CHECK_STR(rc.url, path_of(seq));
+		CHECK_STR(rc.method, "POST");
+		CHECK_STR(rc.content_type, "application/json");
+		free(want);
+		received_free(&rc);
+	}
+}
+
+static void setup(void)
+{
+	metrics_reset();
+	loop = loop_create();
+	rx = receiver_start(0);
+	CHECK(loop != NULL);
+	CHECK(rx != NULL);
+	if (!loop || !rx)
+		exit(1);
+}
+
+static void teardown(struct sender *s)
+{
+	sender_destroy(s);
+	receiver_stop(rx);
+	loop_destroy(loop);
+	rx = NULL;
+	loop = NULL;
+}
+
+static double api(const char *status, const char *ep)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "status_code=\"%s\",endpoint_type=\"%s\"", status, ep);
+	return metrics_value(SERVICE_PROCMON, "api_requests_total", labels);
+}
+
+static void test_hundred_exactly_once(void)
+{
+	struct sender *s;
+
+	setup();
+	s = make_sender(1000, 5000);
+	for (int i = 0; i < 100; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_pending(s), 100);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "queue_size_current", ""), 100, 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	CHECK_INT(receiver_attempts(rx), 100);
+	check_all_once(100);
+	CHECK_DBL(api("200", "build"), 50, 0);
+	CHECK_DBL(api("200", "run"), 50, 0);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "queue_size_current", ""), 0, 0);
+
+	/* Keep-alive: the pool never exceeds max_inflight connections and a
+	 * second batch reuses it. */
+	CHECK(receiver_connections(rx) >= 1);
+	CHECK(receiver_connections(rx) <= INFLIGHT);
+	for (int i = 100; i < 150; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	CHECK_INT(receiver_count(rx), 150);
+	CHECK(receiver_connections(rx) <= INFLIGHT);
+	teardown(s);
+}
+
+static void test_500_then_ok(void)
+{
+	struct sender *s;
+	size_t tries;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_STATUS, 500);
+	s = make_sender(1000, 5000);
+	for (int i = 0; i < 10; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 1500), 10);
+	tries = receiver_attempts(rx);
+	CHECK(tries >= 2);		/* it retried... */
+	CHECK(tries <= INFLIGHT + 8);	/* ...one probe at a time, backing off */
+	CHECK_INT(receiver_count(rx), 0);
+	CHECK_DBL(api("500", "build") + api("500", "run"), (double)tries, 0);
+
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	check_all_once(10);
+	teardown(s);
+}
+
+static void test_429_retry_after(void)
+{
+	struct sender *s;
+	struct received rc = { 0 };
+	double first = 0, deadline;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_STATUS, 429);
+	s = make_sender(1000, 5000);
+	CHECK_INT(post(s, 0), 0);
+	deadline = support_now() + 3;
+	while (receiver_attempts(rx) < 1 && support_now() < deadline)
+		loop_run_once(loop, 5);
+	first = support_now();	/* no earlier than the first attempt */
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 5000), 0);
+	CHECK_INT(receiver_attempts(rx), 2);	/* no retry inside the second */
+	CHECK_INT(receiver_get(rx, 0, &rc), 0);
+	/* Our own backoff would have retried after 125-250 ms. */
+	CHECK(rc.at - first >= 0.95);
+	CHECK(rc.at - first < 3.0);
+	CHECK_DBL(api("429", "build"), 1, 0);
+	CHECK_DBL(api("200", "build"), 1, 0);
+	received_free(&rc);
+	teardown(s);
+}
+
+static void test_refused_then_ok(void)
+{
+	struct sender *s;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_REFUSE, 0);
+	s = make_sender(1000, 5000);
+	for (int i = 0; i < 20; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 3000), 20);
+	CHECK_INT(receiver_attempts(rx), 0);
+	CHECK(api("error", "build") >= 1);
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 20000), 0);
+	check_all_once(20);
+	teardown(s);
+}
+
+static void test_timeout_then_ok(void)
+{
+	struct sender *s;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_HANG, 0);
+	s = make_sender(1000, 300);
+	CHECK_INT(post(s, 0), 0);
+	CHECK_INT(post(s, 1), 0);
+	CHECK_INT(sender_drain(s, 1000), 2);
+	CHECK(receiver_attempts(rx) >= 1);
+	CHECK(api("error", "build") + api("error", "run") >= 1);
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	check_all_once(2);
+	teardown(s);
+}
+
+/* One at a time, records leave in the order they came, outage or not. */
+static void test_fifo_order(void)
+{
+	struct sender *s;
+
+	setup();
+	s = make_sender_n(1, 1000, 5000);
+	for (int i = 0; i < 10; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 5000), 0);
+	receiver_set_mode(rx, RECEIVER_STATUS, 503);
+	for (int i = 10; i < 20; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 800), 10);
+	CHECK(receiver_attempts(rx) >= 12);
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	check_all_once(20);
+	for (size_t k = 0; k < receiver_count(rx); k++) {
+		struct received rc;
+		int seq = -1;
+
+		CHECK_INT(receiver_get(rx, k, &rc), 0);
+		CHECK_INT(sscanf(rc.body, "{\"seq\":%d", &seq), 1);
+		CHECK_INT(seq, k);
+		received_free(&rc);
+	}
+	CHECK_INT(receiver_connections(rx), 1);
+	teardown(s);
+}
+
+/* A slow API within the timeout is waited for, not retried. */
+static void test_slow_not_retried(void)
+{
+	struct sender *s;
+	struct received rc = { 0 };
+	double t0;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_SLOW, 300);
+	s = make_sender(1000, 5000);
+	t0 = support_now();
+	CHECK_INT(post(s, 0), 0);
+	CHECK_INT(sender_drain(s, 5000), 0);
+	CHECK_INT(receiver_attempts(rx), 1);
+	CHECK_INT(receiver_get(rx, 0, &rc), 0);
+	CHECK(rc.at - t0 >= 0.3);
+	CHECK(support_now() - t0 < 2.0);
+	received_free(&rc);
+	teardown(s);
+}
+
+static void test_422_not_retried(void)
+{
+	struct sender *s;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_STATUS, 422);
+	s = make_sender(1000, 5000);
+	CHECK_INT(post(s, 0), 0);
+	CHECK_INT(sender_drain(s, 3000), 0);
+	/* Give a (wrong) retry every chance to happen. */
+	for (int i = 0; i < 10; i++)
+		loop_run_once(loop, 50);
+	CHECK_INT(receiver_attempts(rx), 1);
+	CHECK_INT(receiver_count(rx), 0);
+	CHECK_DBL(api("422", "build"), 1, 0);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_events_rejected_total", ""), 1, 0);
+
+	/* A rejection does not hold up what follows. */
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(post(s, 1), 0);
+	CHECK_INT(sender_drain(s, 3000), 0);
+	CHECK_INT(receiver_count(rx), 1);
+	CHECK_INT(receiver_attempts(rx), 2);
+	teardown(s);
+}
+
+static void test_queue_overflow(void)
+{
+	struct sender *s;
+	int dropped = 0;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_HANG, 0);
+	s = make_sender(10, 60000);
+	for (int i = 0; i < 15; i++)
+		if (post(s, i) < 0)
+			dropped++;
+	CHECK_INT(dropped, 5);
+	CHECK_INT(sender_pending(s), 10);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "queue_events_dropped_total", ""), 5, 0);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "queue_size_current", ""), 10, 0);
+	CHECK_INT(sender_drain(s, 300), 10);
+	/* The hung requests are cut off when the API recovers, and retried. */
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	check_all_once(10);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "queue_events_dropped_total", ""), 5, 0);
+	teardown(s);
+}
+
+/* Shutting down with records undelivered loses them, visibly. */
+static void test_destroy_counts_lost(void)
+{
+	struct sender *s;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_HANG, 0);
+	s = make_sender(100, 60000);
+	for (int i = 0; i < 7; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 200), 7);
+	CHECK_INT(receiver_attempts(rx), INFLIGHT);
+	sender_destroy(s);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "queue_events_dropped_total", ""), 7, 0);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "queue_size_current", ""), 0, 0);
+	teardown(NULL);
+}
+
+static void test_stdout_mode(void)
+{
+	struct sender_config cfg = { .api_server = "" };
+	struct loop *l = loop_create();
+	struct sender *s;
+	FILE *f = tmpfile();
+	char buf[1024];
+	size_t n;
+
+	metrics_reset();
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	cfg.out = f;
+	s = sender_create(l, &cfg);
+	CHECK(s != NULL);
+	CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_BUILD, strdup(PATH_BUILD),
+			      strdup("{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\","
+				     "\"exit_code\":0,\"duration_ms\":12.346,\"signal\":null,"
+				     "\"truncated\":[]}")), 0);
+	/* Whitespace in the body is normalised; a non-JSON body becomes a string. */
+	CHECK_INT(sender_post(s, SERVICE_FILEMON, ENDPOINT_SNAPSHOT,
+			      strdup("/api/os-1/hw1/202012345/src%40a.c/20261123_071940"),
+			      strdup("{ \"bytes\" : 42 }")), 0);
+	CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_RUN, strdup(PATH_RUN),
+			      strdup("not json\n")), 0);
+	CHECK_INT(sender_pending(s), 0);
+	CHECK_INT(sender_drain(s, 1000), 0);
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	CHECK_STR(buf,
+		  "{\"endpoint\":\"" PATH_BUILD "\",\"body\":{\"timestamp\":"
+		  "\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,\"duration_ms\":12.346,"
+		  "\"signal\":null,\"truncated\":[]}}\n"
+		  "{\"endpoint\":\"/api/os-1/hw1/202012345/src%40a.c/20261123_071940\","
+		  "\"body\":{\"bytes\":42}}\n"
+		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":\"not json\\n\"}\n");
+	CHECK_DBL(api("200", "build"), 0, 0);	/* nothing went over HTTP */
+	sender_destroy(s);
+	fclose(f);
+	loop_destroy(l);
+}
+
+int main(void)
+{
+	/* A proxy from the environment must not sit between us and loopback. */
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
+	RUN(test_hundred_exactly_once);
+	RUN(test_500_then_ok);
+	RUN(test_429_retry_after);
+	RUN(test_refused_then_ok);
+	RUN(test_timeout_then_ok);
+	RUN(test_fifo_order);
+	RUN(test_slow_not_retried);
+	RUN(test_422_not_retried);
+	RUN(test_queue_overflow);
+	RUN(test_destroy_counts_lost);
+	RUN(test_stdout_mode);
+	return TEST_DONE();
+}
