@@ -123,7 +123,11 @@ int loop_add_fd(struct loop *loop, int fd, unsigned events, loop_fd_fn *fn, void
 	if (f) {
 		f->fn = fn;
 		f->arg = arg;
-		return loop_mod_fd(loop, fd, events);
+		f->events = events;
+		if (epoll_set(loop, EPOLL_CTL_MOD, f) == 0)
+			return 0;
+		/* Closed without loop_del_fd(): epoll forgot it, we did not. */
+		return errno == ENOENT ? epoll_set(loop, EPOLL_CTL_ADD, f) : -1;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
