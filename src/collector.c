@@ -24,6 +24,15 @@ extern const char procmon_bpf_text[];
 
 #define MAX_CPUS 1024
 #define MAX_CFLAGS 64
+/*
+ * Waking the reader for every record made the exit probe the most expensive
+ * part of a student's run (a cross-CPU wakeup per process) and the agent
+ * spend a fifth of its time switching in.  The kernel now wakes us every
+ * WAKEUP_EVENTS records, and a timer drains whatever is left every POLL_MS:
+ * the price is at most POLL_MS of delay.
+ */
+#define WAKEUP_EVENTS 32
+#define POLL_MS 10
 
 struct probe {
 	const char *category;
@@ -40,6 +49,7 @@ struct collector {
 	struct perf_reader *readers[MAX_CPUS];
 	int nreaders;
 	int stats_fd;
+	long long poll_timer;
 	int ncpus_possible;
 	int uses_btf;
 	collector_record_fn *on_record;
@@ -186,6 +196,16 @@ static int load_probe(struct collector *c, struct probe *p, char *err, size_t er
 	return 0;
 }
 
+static long long poll_buffers(struct loop *loop, long long id, void *arg)
+{
+	struct collector *c = arg;
+
+	metrics_heartbeat_poll(SERVICE_PROCMON);
+	for (int i = 0; i < c->nreaders; i++)
+		perf_reader_event_read(c->readers[i]);
+	return POLL_MS;
+}
+
 static int open_buffers(struct collector *c, int pages, char *err, size_t errlen)
 {
 	static bool online[MAX_CPUS];
@@ -202,7 +222,11 @@ static int open_buffers(struct collector *c, int pages, char *err, size_t errlen
 
 		if (!online[cpu])
 			continue;
-		r = bpf_open_perf_buffer(on_raw, on_lost, c, -1, cpu, pages);
+		struct bcc_perf_buffer_opts opts = {
+			.pid = -1, .cpu = cpu, .wakeup_events = WAKEUP_EVENTS,
+		};
+
+		r = bpf_open_perf_buffer_opts(on_raw, on_lost, c, pages, &opts);
 		if (!r) {
 			snprintf(err, errlen, "perf buffer for CPU %d: %s", cpu, strerror(errno));
 			return -1;
@@ -250,6 +274,7 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 		return NULL;
 	}
 	c->loop = loop;
+	c->poll_timer = -1;
 	c->on_record = on_record;
 	c->arg = arg;
 	c->probes[0] = (struct probe){ "sched", "sched_process_exec",
@@ -263,6 +288,7 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 	/* Buffers first: an exit must never find nobody listening. */
 	if (open_buffers(c, cfg->perf_pages, err, errlen) < 0)
 		goto fail;
+	c->poll_timer = loop_add_timer(loop, POLL_MS, poll_buffers, c);
 	for (int i = 0; i < 2; i++)
 		if (load_probe(c, &c->probes[i], err, errlen) < 0)
 			goto fail;
@@ -303,6 +329,8 @@ void collector_close(struct collector *c)
 		if (c->probes[i].prog_fd >= 0)
 			close(c->probes[i].prog_fd);
 	}
+	if (c->poll_timer >= 0)
+		loop_del_timer(c->loop, c->poll_timer);
 	/* Detached: nothing new arrives, so one last read drains the rings. */
 	for (int i = 0; i < c->nreaders; i++) {
 		perf_reader_event_read(c->readers[i]);

@@ -1,1 +1,254 @@
-int main(void) { return 0; }
+/*
+ * main.c - jcode-watcher: start-up, the event loop, shutdown.
+ *
+ * Everything the agent does happens on one loop (loop.c): perf buffers
+ * (collector.c), inotify (filemon.c), curl sockets (sender.c), timers and
+ * signals.  Only /metrics runs on libmicrohttpd's own thread.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "classifier.h"
+#include "collector.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "metrics_server.h"
+#include "pipeline.h"
+#include "sender.h"
+#include "version.h"
+
+#define SHUTDOWN_FLUSH_MS 10000
+
+struct agent {
+	struct config cfg;
+	struct loop *loop;
+	struct sender *sender;
+	struct classifier *classifier;
+	struct pipeline *pipeline;
+	struct collector *collector;
+	struct metrics_server *metrics;
+	int signal_fd;
+};
+
+static void on_signal(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("main", "received %s, shutting down", strsignal((int)si.ssi_signo));
+	loop_stop(loop);
+}
+
+static long long heartbeat(struct loop *loop, long long id, void *arg)
+{
+	struct agent *a = arg;
+	unsigned long long st[PROCMON_STAT__COUNT];
+
+	metrics_heartbeat_loop(SERVICE_PROCMON);
+	if (a->collector && collector_read_stats(a->collector, st) == 0)
+		metrics_bpf_host_filtered_set(st[PROCMON_STAT_EXEC_OTHER_HOST]);
+	return 1000;
+}
+
+static int setup_signals(struct agent *a)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	a->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (a->signal_fd < 0)
+		return -1;
+	return loop_add_fd(a->loop, a->signal_fd, LOOP_READ, on_signal, a);
+}
+
+static struct classifier *build_classifier(const struct config *cfg)
+{
+	struct classifier *c;
+	char err[256];
+
+	if (cfg->nrules == 0)
+		return classifier_create_default();
+	c = classifier_create();
+	for (size_t i = 0; c && i < cfg->nrules; i++) {
+		/* config_load() validated every rule already. */
+		if (classifier_add(c, process_type_parse(cfg->rules[i].type),
+				   cfg->rules[i].pattern, err, sizeof(err)) < 0) {
+			log_error("main", "classifier[%zu]: %s", i, err);
+			classifier_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static int start_procmon(struct agent *a)
+{
+	struct collector_config cc = {
+		.host_prefix = a->cfg.host_prefix,
+		.perf_pages = a->cfg.perf_pages,
+		.max_processes = a->cfg.max_processes,
+	};
+	struct pipeline_config pc = {
+		.host_prefix = a->cfg.host_prefix,
+		.hw_max = a->cfg.hw_max,
+		.sender = a->sender,
+	};
+	char err[2048];
+
+	a->classifier = build_classifier(&a->cfg);
+	if (!a->classifier)
+		return -1;
+	pc.classifier = a->classifier;
+	a->pipeline = pipeline_create(&pc);
+	if (!a->pipeline)
+		return -1;
+	a->collector = collector_open(a->loop, &cc, pipeline_record, a->pipeline, err, sizeof(err));
+	if (!a->collector) {
+		log_error("procmon", "%s", err);
+		return -1;
+	}
+	log_info("procmon", "probes attached to sched:sched_process_exec/exit, "
+		 "hostnames \"%s*\", offsets from %s", a->cfg.host_prefix,
+		 collector_uses_btf(a->collector) ? "BTF" : "kernel headers");
+	metrics_set_ready(SERVICE_PROCMON, true);
+	return 0;
+}
+
+static int start(struct agent *a)
+{
+	struct sender_config sc = {
+		.api_server = a->cfg.api_server,
+		.timeout_ms = a->cfg.api_timeout_ms,
+		.max_inflight = a->cfg.max_inflight,
+		.queue_max = a->cfg.queue_max,
+	};
+	char err[256];
+
+	a->loop = loop_create();
+	if (!a->loop || setup_signals(a) < 0) {
+		log_error("main", "event loop: %s", strerror(errno));
+		return -1;
+	}
+	if (a->cfg.monitors & MONITOR_PROCMON)
+		metrics_require_ready(SERVICE_PROCMON);
+	a->metrics = metrics_server_start(a->cfg.metrics_addr, a->cfg.metrics_port, err, sizeof(err));
+	if (!a->metrics) {
+		log_error("main", "metrics server: %s", err);
+		return -1;
+	}
+	a->sender = sender_create(a->loop, &sc);
+	if (!a->sender)
+		return -1;
+	metrics_heartbeat_loop(SERVICE_PROCMON);
+	loop_add_timer(a->loop, 1000, heartbeat, a);
+	if ((a->cfg.monitors & MONITOR_PROCMON) && start_procmon(a) < 0)
+		return -1;
+	log_info("main", "jcode-watcher %s running: events to %s, metrics on port %d",
+		 JCW_VERSION, a->cfg.api_server && *a->cfg.api_server ? a->cfg.api_server : "stdout",
+		 metrics_server_port(a->metrics));
+	return 0;
+}
+
+/* Detach first so nothing new arrives, then give what is queued a bounded
+ * time to reach the API. */
+static void stop(struct agent *a)
+{
+	size_t left;
+
+	collector_close(a->collector);
+	a->collector = NULL;
+	if (a->sender) {
+		left = sender_drain(a->sender, SHUTDOWN_FLUSH_MS);
+		if (left)
+			log_warn("main", "%zu events still unsent at shutdown", left);
+		sender_destroy(a->sender);
+	}
+	pipeline_destroy(a->pipeline);
+	classifier_free(a->classifier);
+	metrics_server_stop(a->metrics);
+	if (a->signal_fd >= 0)
+		close(a->signal_fd);
+	loop_destroy(a->loop);
+}
+
+static int preflight(const struct config *cfg, FILE *out)
+{
+	struct check_env env;
+
+	check_env_default(&env);
+	return check_run(out, &env, cfg->monitors);
+}
+
+static int setup_logging(const struct config *cfg)
+{
+	log_set_level(cfg->log_level);
+	if (cfg->log_file && log_open_file(cfg->log_file, cfg->log_max_bytes,
+					   cfg->log_backup_count) < 0) {
+		fprintf(stderr, "jcode-watcher: LOG_FILE_PATH %s: %s\n", cfg->log_file,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = { .signal_fd = -1 };
+	char err[512];
+	int rc = 0;
+
+	rc = config_load(&a.cfg, argc, argv, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "jcode-watcher: %s\n", err);
+		return rc;
+	}
+	switch (a.cfg.command) {
+	case CONFIG_HELP:
+		config_usage(stdout, argv[0]);
+		goto out;
+	case CONFIG_VERSION:
+		printf("jcode-watcher %s\n", JCW_VERSION);
+		goto out;
+	case CONFIG_CHECK:
+		rc = preflight(&a.cfg, stdout) ? 1 : 0;
+		goto out;
+	case CONFIG_RUN:
+		break;
+	}
+	if (setup_logging(&a.cfg) < 0) {
+		rc = 2;
+		goto out;
+	}
+	if (!a.cfg.skip_check && preflight(&a.cfg, stderr) > 0) {
+		log_error("main", "preflight failed; fix the FAIL lines above "
+			  "(or run `jcode-watcher check`)");
+		rc = 1;
+		goto out;
+	}
+	metrics_reset();
+	if (start(&a) == 0)
+		loop_run(a.loop);
+	else
+		rc = 1;
+	stop(&a);
+	log_info("main", "stopped");
+out:
+	config_free(&a.cfg);
+	log_close();
+	return rc;
+}

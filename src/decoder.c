@@ -1,0 +1,113 @@
+/*
+ * decoder.c - see decoder.h.
+ */
+#define _GNU_SOURCE
+#include "decoder.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+long long decoder_clock_offset(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	return ((long long)rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+}
+
+void process_free(struct process *p)
+{
+	if (!p)
+		return;
+	free(p->exe);
+	free(p->cwd);
+	if (p->argv)
+		free(p->argv[0]);   /* the one block holding every string */
+	free(p->argv);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * argv keeps one allocation for all strings (argv[0] points at its start)
+ * plus the pointer array.  An argument cut by truncation has no closing NUL
+ * in the record; it is kept, the flag says it is cut.
+ */
+int decoder_split_args(const char *args, size_t len, struct process *out)
+{
+	char *buf = malloc(len + 1);
+	int argc = 0;
+	size_t i;
+
+	if (!buf)
+		return -1;
+	memcpy(buf, args, len);
+	buf[len] = '\0';
+	for (i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			argc++;
+	if (len > 0 && buf[len - 1] != '\0')
+		argc++;
+	out->argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (!out->argv) {
+		free(buf);
+		return -1;
+	}
+	out->argc = argc;
+	for (int k = 0, start = 0; k < argc; k++) {
+		out->argv[k] = buf + start;
+		start += (int)strlen(buf + start) + 1;
+	}
+	if (argc == 0)
+		free(buf);
+	return 0;
+}
+
+static char *copy_field(const char *field, size_t cap)
+{
+	return strndup(field, strnlen(field, cap));
+}
+
+static void decode_status(unsigned int code, struct process *p)
+{
+	/* task->exit_code: the wait(2) status word. */
+	p->signal = code & 0x7f;
+	p->core_dumped = (code & 0x80) != 0;
+	p->exit_status = (code >> 8) & 0xff;
+	p->exit_code = p->signal ? 128 + p->signal : p->exit_status;
+}
+
+int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
+		   struct process *out)
+{
+	const size_t head = offsetof(struct procmon_event, args);
+	struct procmon_event ev;  /* aligned copy of the fixed part */
+
+	memset(out, 0, sizeof(*out));
+	if (!raw || size < head)
+		return -1;
+	memcpy(&ev, raw, head);
+	if (ev.args_size > PROCMON_ARGS_LEN || head + ev.args_size > size)
+		return -1;
+	if (strnlen(ev.hostname, sizeof(ev.hostname)) == sizeof(ev.hostname))
+		return -1;
+
+	out->pid = ev.tgid;
+	out->ppid = ev.ppid;
+	out->uid = ev.uid;
+	out->flags = ev.flags;
+	out->exec_ns = (long long)ev.exec_ns;
+	out->exit_ns = (long long)ev.exit_ns;
+	out->exit_wall_ns = (long long)ev.exit_ns + clock_offset_ns;
+	decode_status(ev.exit_code, out);
+	memcpy(out->hostname, ev.hostname, sizeof(out->hostname));
+	out->exe = copy_field(ev.exe, sizeof(ev.exe));
+	out->cwd = copy_field(ev.cwd, sizeof(ev.cwd));
+	if (!out->exe || !out->cwd ||
+	    decoder_split_args((const char *)raw + head, ev.args_size, out) < 0) {
+		process_free(out);
+		return -1;
+	}
+	return 0;
+}

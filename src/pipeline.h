@@ -1,0 +1,38 @@
+/*
+ * pipeline.h - judge one finished process and, when it is a compile or a
+ * run of student work, hand the payload to the sender.
+ *
+ *   raw record -> decoder -> identity -> classifier -> path rules -> event -> sender
+ *
+ * Every record ends in exactly one pipeline_events_total{result} bucket.
+ */
+#ifndef JCW_PIPELINE_H
+#define JCW_PIPELINE_H
+
+#include <stddef.h>
+
+#include "classifier.h"
+#include "metrics.h"
+#include "process.h"
+#include "sender.h"
+
+struct pipeline_config {
+	const char *host_prefix;
+	int hw_max;
+	const struct classifier *classifier;
+	struct sender *sender;
+};
+
+struct pipeline;
+
+struct pipeline *pipeline_create(const struct pipeline_config *cfg);
+void pipeline_destroy(struct pipeline *p);
+
+/* collector_record_fn: decode a raw record (copying it out of the ring
+ * before anything else) and process it. */
+void pipeline_record(void *pipeline, const void *data, size_t size);
+
+/* Judge one decoded process; returns what became of it. */
+enum pipeline_result pipeline_process(struct pipeline *p, const struct process *proc);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * e2e_procmon.c - the real agent on the real kernel against a loopback
+ * receiver.
+ *
+ * A student container is reproduced with namespaces: a UTS namespace named
+ * jcode-os-1-202012345 and a mount namespace where the workspace is
+ * bind-mounted at /home/coder/project (over a private tmpfs on /home, so the
+ * host is left untouched and the path crosses two mounts).  Every field of
+ * every payload is asserted.
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent.h"
+#include "receiver.h"
+#include "support.h"
+#include "testlib.h"
+
+#define PROJECT "/home/coder/project"
+#define EXPECTED_EVENTS 9
+
+static char ws[PATH_MAX];        /* host path of the workspace */
+static char gcc_bin[PATH_MAX], gxx_bin[PATH_MAX], py_bin[PATH_MAX];
+static time_t started;
+
+static void write_file(const char *rel, const char *text)
+{
+	char path[2 * PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", ws, rel);
+	f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static void make_workspace(void)
+{
+	char tmpl[] = "/tmp/jcw-e2e-XXXXXX", cmd[PATH_MAX * 5];
+
+	if (!mkdtemp(tmpl))
+		exit(1);
+	snprintf(ws, sizeof(ws), "%s/os-1-202012345", tmpl);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/hw1' '%s/hw2' '%s/outside' '%s/hw1/a\nb'",
+		 ws, ws, ws, ws);
+	if (system(cmd) != 0)
+		exit(1);
+	write_file("hw1/main.c", "int main(void) { return 3; }\n");
+	write_file("hw1/seg.c", "int main(void) { volatile int *p = 0; return *p; }\n");
+	write_file("hw1/hello.cpp", "#include <cstdio>\nint main() { std::puts(\"hi\"); }\n");
+	write_file("hw2/script.py", "import sys\nsys.exit(5)\n");
+	write_file("outside/x.c", "int f(void) { return 1; }\n");
+	if (!realpath("/usr/bin/gcc", gcc_bin) || !realpath("/usr/bin/g++", gxx_bin) ||
+	    !realpath("/usr/bin/python3", py_bin)) {
+		fprintf(stderr, "gcc, g++ and /usr/bin/python3 are needed (scripts/install-deps.sh --test)\n");
+		exit(1);
+	}
+}
+
+/* Run commands as a student: own hostname, workspace at PROJECT. */
+static int as_student(const char *hostname, const char *script)
+{
+	char *cmd;
+	int rc;
+
+	if (asprintf(&cmd, "unshare --uts --mount --fork sh -c '"
+		     "mount --make-rprivate / && hostname %s && "
+		     "mount -t tmpfs none /home && mkdir -p " PROJECT " && "
+		     "mount --bind \"$WS\" " PROJECT " && %s'", hostname, script) < 0)
+		return -1;
+	setenv("WS", ws, 1);
+	rc = system(cmd);
+	free(cmd);
+	return rc;
+}
+
+static json_t *find_event(struct receiver *r, size_t n, const char *url, const char *key,
+			  const char *value)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct received rc;
+		json_t *body;
+
+		if (receiver_get(r, i, &rc) < 0)
+			continue;
+		body = strcmp(rc.url, url) == 0 ? json_loads(rc.body, 0, NULL) : NULL;
+		received_free(&rc);
+		if (body && strcmp(json_string_value(json_object_get(body, key)) ?: "", value) == 0)
+			return body;
+		json_decref(body);
+	}
+	fprintf(stderr, "no event at %s with %s=%s\n", url, key, value);
+	return NULL;
+}
+
+/* Fields every payload carries, with their exact expected values. */
+static void check_common(json_t *ev, int exit_code, const char *cmdline, const char *cwd,
+			 const char *signal)
+{
+	const char *ts = json_string_value(json_object_get(ev, "timestamp"));
+	struct tm tm = { 0 };
+	double dur = json_real_value(json_object_get(ev, "duration_ms"));
+
+	CHECK_INT(json_integer_value(json_object_get(ev, "exit_code")), exit_code);
+	CHECK_STR(json_string_value(json_object_get(ev, "cmdline")), cmdline);
+	CHECK_STR(json_string_value(json_object_get(ev, "cwd")), cwd);
+	CHECK_STR(json_string_value(json_object_get(ev, "hostname")), "jcode-os-1-202012345");
+	if (signal)
+		CHECK_STR(json_string_value(json_object_get(ev, "signal")), signal);
+	else
+		CHECK(json_is_null(json_object_get(ev, "signal")));
+	CHECK(json_is_false(json_object_get(ev, "core_dumped")));
+	CHECK_INT(json_integer_value(json_object_get(ev, "uid")), 0);
+	CHECK(json_integer_value(json_object_get(ev, "pid")) > 1);
+	CHECK(json_integer_value(json_object_get(ev, "ppid")) > 1);
+	CHECK(json_is_real(json_object_get(ev, "duration_ms")));
+	CHECK(dur > 0 && dur < 60000);
+	/* ISO 8601 UTC with offset and microseconds, between start and now. */
+	CHECK(ts && strlen(ts) == 32 && strcmp(ts + 26, "+00:00") == 0 && ts[19] == '.');
+	CHECK(ts && strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm) != NULL);
+	CHECK(timegm(&tm) >= started - 1 && timegm(&tm) <= time(NULL) + 1);
+}
+
+static void check_truncated(json_t *ev, const char *field)
+{
+	json_t *t = json_object_get(ev, "truncated");
+
+	CHECK(json_is_array(t));
+	if (!field) {
+		CHECK_INT(json_array_size(t), 0);
+		return;
+	}
+	CHECK_INT(json_array_size(t), 1);
+	CHECK_STR(json_string_value(json_array_get(t, 0)), field);
+}
+
+static void check_build(struct receiver *r, size_t n, const char *src, const char *cmdline,
+			const char *cwd, const char *bin)
+{
+	char target[PATH_MAX];
+	json_t *ev;
+
+	snprintf(target, sizeof(target), PROJECT "/%s", src);
+	ev = find_event(r, n, "/api/os-1/hw1/202012345/logs/build", "cmdline", cmdline);
+	CHECK(ev != NULL);
+	if (!ev)
+		return;
+	CHECK_INT(json_object_size(ev), 14);
+	CHECK_STR(json_string_value(json_object_get(ev, "target_path")), target);
+	check_common(ev, 0, cmdline, cwd, NULL);
+	CHECK_STR(json_string_value(json_object_get(ev, "binary_path")), bin);
+	check_truncated(ev, NULL);
+	json_decref(ev);
+}
+
+static json_t *check_run(struct receiver *r, size_t n, const char *url, const char *cmdline,
+			 const char *target, const char *type, int exit_code, const char *signal)
+{
+	json_t *ev = find_event(r, n, url, "cmdline", cmdline);
+
+	CHECK(ev != NULL);
+	if (!ev)
+		return NULL;
+	CHECK_INT(json_object_size(ev), 15);
+	CHECK_STR(json_string_value(json_object_get(ev, "target_path")), target);
+	CHECK_STR(json_string_value(json_object_get(ev, "process_type")), type);
+	check_common(ev, exit_code, cmdline, json_string_value(json_object_get(ev, "cwd")), signal);
+	return ev;
+}
+
+static const char *student_script =
+	"cd " PROJECT "/hw1 && gcc main.c -o a.out && g++ -o hello hello.cpp && "
+	"gcc -O0 seg.c -o seg && ./a.out; ./seg; "
+	"./a.out \"$(printf \"\\377\")\"; ./a.out \"$(head -c 9000 /dev/zero | tr \"\\0\" x)\"; "
+	"cd \"" PROJECT "/hw1/a\nb\" && gcc -c ../main.c -o /dev/null; "
+	"cd " PROJECT " && /usr/bin/python3 hw2/script.py arg1; "
+	"cd " PROJECT "/outside && gcc -c x.c -o /dev/null; true";
+
+static void check_events(struct receiver *r)
+{
+	char long_cmd[9100];
+	json_t *ev;
+	size_t n = receiver_count(r);
+
+	CHECK_INT(n, EXPECTED_EVENTS);
+	check_build(r, n, "hw1/main.c", "gcc main.c -o a.out", PROJECT "/hw1", gcc_bin);
+	check_build(r, n, "hw1/hello.cpp", "g++ -o hello hello.cpp", PROJECT "/hw1", gxx_bin);
+	check_build(r, n, "hw1/seg.c", "gcc -O0 seg.c -o seg", PROJECT "/hw1", gcc_bin);
+
+	/* A path with a newline is reported as it is, JSON-escaped. */
+	ev = find_event(r, n, "/api/os-1/hw1/202012345/logs/build", "cwd", PROJECT "/hw1/a\nb");
+	CHECK(ev != NULL);
+	if (ev) {
+		CHECK_STR(json_string_value(json_object_get(ev, "target_path")), PROJECT "/hw1/main.c");
+		json_decref(ev);
+	}
+
+	ev = check_run(r, n, "/api/os-1/hw1/202012345/logs/run", "./a.out",
+		       PROJECT "/hw1/a.out", "binary", 3, NULL);
+	if (ev) {
+		CHECK_STR(json_string_value(json_object_get(ev, "cwd")), PROJECT "/hw1");
+		CHECK_STR(json_string_value(json_object_get(ev, "binary_path")), PROJECT "/hw1/a.out");
+		check_truncated(ev, NULL);
+		json_decref(ev);
+	}
+	/* Segfault: 128 + 11, not upstream's 0. */
+	ev = check_run(r, n, "/api/os-1/hw1/202012345/logs/run", "./seg",
+		       PROJECT "/hw1/seg", "binary", 139, "SIGSEGV");
+	json_decref(ev);
+	/* A byte that is not UTF-8 becomes U+FFFD instead of losing the event. */
+	ev = check_run(r, n, "/api/os-1/hw1/202012345/logs/run", "./a.out \xef\xbf\xbd",
+		       PROJECT "/hw1/a.out", "binary", 3, NULL);
+	json_decref(ev);
+	/* argv beyond 8 KiB: kept up to the limit and flagged. */
+	strcpy(long_cmd, "./a.out ");
+	memset(long_cmd + 8, 'x', 8192 - 8);
+	long_cmd[8192] = '\0';
+	ev = check_run(r, n, "/api/os-1/hw1/202012345/logs/run", long_cmd,
+		       PROJECT "/hw1/a.out", "binary", 3, NULL);
+	if (ev) {
+		check_truncated(ev, "argv");
+		json_decref(ev);
+	}
+	ev = check_run(r, n, "/api/os-1/hw2/202012345/logs/run", "/usr/bin/python3 hw2/script.py arg1",
+		       PROJECT "/hw2/script.py", "python", 5, NULL);
+	if (ev) {
+		CHECK_STR(json_string_value(json_object_get(ev, "cwd")), PROJECT);
+		CHECK_STR(json_string_value(json_object_get(ev, "binary_path")), py_bin);
+		json_decref(ev);
+	}
+}
+
+static void check_metrics(int port, double other_before)
+{
+	CHECK_INT(agent_metric(port, "pipeline_events_total{result=\"success\",service=\"procmon\"}"),
+		  EXPECTED_EVENTS);
+	/* gcc -c x.c outside any homework directory. */
+	CHECK_INT(agent_metric(port, "pipeline_events_total{result=\"filtered\",service=\"procmon\"}"), 1);
+	CHECK_INT(agent_metric(port, "pipeline_events_total{result=\"failure\",service=\"procmon\"}"), 0);
+	/* /bin/true in "jcode-bad": tracked by the kernel, rejected by identity. */
+	CHECK_INT(agent_metric(port, "identity_invalid_total{service=\"procmon\"}"), 1);
+	CHECK_INT(agent_metric(port, "bpf_events_lost_total{service=\"procmon\"}"), 0);
+	CHECK_INT(agent_metric(port, "events_truncated_total{field=\"argv\",service=\"procmon\"}"), 1);
+	CHECK_INT(agent_metric(port, "active_hosts_current{service=\"procmon\"}"), 1);
+	/* Three execs under "lab-server": filtered in the kernel. */
+	CHECK(agent_metric(port, "bpf_exec_filtered_total{reason=\"hostname\",service=\"procmon\"}") >=
+	      other_before + 3);
+}
+
+int main(int argc, char **argv)
+{
+	int skip = e2e_require_kernel(), port = free_port(), rc;
+	char log_path[] = "/tmp/jcw-e2e-agent-XXXXXX", api[64], envp_api[96], envp_port[32];
+	char *env[] = { envp_api, envp_port, "LOG_LEVEL=DEBUG", NULL };
+	struct receiver *r;
+	double other_before;
+	pid_t pid;
+
+	if (skip)
+		return skip;
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s path/to/jcode-watcher\n", argv[0]);
+		return 2;
+	}
+	make_workspace();
+	close(mkstemp(log_path));
+	r = receiver_start(0);
+	CHECK(r != NULL);
+	if (!r)
+		return TEST_DONE();
+	snprintf(api, sizeof(api), "http://127.0.0.1:%d", receiver_port(r));
+	snprintf(envp_api, sizeof(envp_api), "API_SERVER=%s", api);
+	snprintf(envp_port, sizeof(envp_port), "METRICS_PORT=%d", port);
+	pid = agent_spawn(argv[1], env, NULL, log_path);
+	if (agent_wait_ready(pid, port, 60000, log_path) < 0) {
+		CHECK(!"agent ready");
+		return TEST_DONE();
+	}
+	started = time(NULL);
+
+	other_before = agent_metric(port, "bpf_exec_filtered_total{reason=\"hostname\",service=\"procmon\"}");
+	CHECK_INT(as_student("jcode-os-1-202012345", student_script), 0);
+	CHECK_INT(system("unshare --uts sh -c 'hostname lab-server && /bin/true && /bin/true && "
+			 "cd \"$WS/hw1\" && ./a.out; true'"), 0);
+	CHECK_INT(system("unshare --uts sh -c 'hostname jcode-bad && /bin/true'"), 0);
+
+	receiver_wait(r, EXPECTED_EVENTS, 20000);
+	/* Anything extra would have arrived by now. */
+	usleep(1500 * 1000);
+	check_events(r);
+	check_metrics(port, other_before);
+
+	rc = agent_stop(pid, 0, 20000);
+	CHECK_INT(rc, 0);
+	if (tl_failures)
+		dump_file(log_path);
+	receiver_stop(r);
+	unlink(log_path);
+	return TEST_DONE();
+}

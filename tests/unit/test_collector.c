@@ -1,0 +1,88 @@
+/*
+ * test_collector.c - what the collector feeds libbcc: struct offsets read
+ * from the running kernel's BTF, and the hostname-prefix test.  Attaching
+ * the probes is covered by the kernel end-to-end tests.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "btf_offsets.h"
+#include "collector.h"
+#include "testlib.h"
+
+static void test_prefix_flag(void)
+{
+	char buf[1024];
+
+	CHECK_INT(collector_prefix_flag("jc-", buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "-DHOST_PREFIX_MATCH(h)=(1&&(h)[0]==106&&(h)[1]==99&&(h)[2]==45)");
+	/* Bytes are spelled as numbers: nothing the user types reaches the C
+	 * text as characters. */
+	CHECK_INT(collector_prefix_flag("a\"b", buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "-DHOST_PREFIX_MATCH(h)=(1&&(h)[0]==97&&(h)[1]==34&&(h)[2]==98)");
+	CHECK_INT(collector_prefix_flag("", buf, sizeof(buf)), -1);
+	CHECK_INT(collector_prefix_flag("0123456789012345678901234567890123", buf, sizeof(buf)), -1);
+	CHECK_INT(collector_prefix_flag("jcode-", buf, 20), -1);
+}
+
+static void test_stable_offsets(void)
+{
+	/* Layouts that have not changed in a decade. */
+	CHECK_INT(btf_offset(NULL, "list_head", "next"), 0);
+	CHECK_INT(btf_offset(NULL, "list_head", "prev"), 8);
+	CHECK_INT(btf_offset(NULL, "path", "mnt"), 0);
+	CHECK_INT(btf_offset(NULL, "path", "dentry"), 8);
+	/* qstr.len sits in an anonymous struct inside an anonymous union. */
+	CHECK_INT(btf_offset(NULL, "qstr", "len"), 4);
+	CHECK_INT(btf_offset(NULL, "qstr", "name"), 8);
+	CHECK_INT(btf_offset(NULL, "new_utsname", "nodename"), 65);
+}
+
+static void test_nested_offsets(void)
+{
+	long d_name = btf_offset(NULL, "dentry", "d_name");
+	long name = btf_offset(NULL, "dentry", "d_name.name");
+	long uts = btf_offset(NULL, "uts_namespace", "name");
+
+	CHECK(d_name > 0);
+	CHECK_INT(name, d_name + 8);
+	CHECK_INT(btf_offset(NULL, "uts_namespace", "name.nodename"), uts + 65);
+	/* mm_struct keeps its fields in an anonymous struct. */
+	CHECK(btf_offset(NULL, "mm_struct", "arg_end") ==
+	      btf_offset(NULL, "mm_struct", "arg_start") + 8);
+	CHECK_INT(btf_offset(NULL, "task_struct", "no_such_field"), -1);
+	CHECK_INT(btf_offset(NULL, "no_such_struct", "x"), -1);
+	CHECK_INT(btf_offset(NULL, "dentry", "d_name.nope"), -1);
+}
+
+static void test_cflags(void)
+{
+	char *flags[64], err[256];
+	int n = btf_offsets_cflags(NULL, flags, 64, err, sizeof(err)), count = 0;
+
+	while (btf_fields[count].macro)
+		count++;
+	CHECK_INT(n, count);
+	for (int i = 0; i < n; i++) {
+		char want[96];
+		long off = btf_offset(NULL, btf_fields[i].type, btf_fields[i].member);
+
+		snprintf(want, sizeof(want), "-D%s=%ld", btf_fields[i].macro, off);
+		CHECK_STR(flags[i], want);
+		CHECK(off >= 0);
+		free(flags[i]);
+	}
+	CHECK_INT(btf_offsets_cflags("/nonexistent/vmlinux", flags, 64, err, sizeof(err)), -1);
+	CHECK(strstr(err, "/nonexistent/vmlinux") != NULL);
+	/* Too small an array is an error, not an overflow. */
+	CHECK_INT(btf_offsets_cflags(NULL, flags, 3, err, sizeof(err)), -1);
+}
+
+int main(void)
+{
+	RUN(test_prefix_flag);
+	RUN(test_stable_offsets);
+	RUN(test_nested_offsets);
+	RUN(test_cflags);
+	return TEST_DONE();
+}

@@ -1,0 +1,177 @@
+/*
+ * test_decoder.c - raw kernel records to struct process: exact fields, and
+ * malformed records rejected rather than read past.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder.h"
+#include "testlib.h"
+
+static size_t make_record(struct procmon_event *ev, const char *args, size_t args_len,
+			  unsigned int exit_code)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->tgid = 4242;
+	ev->ppid = 4200;
+	ev->uid = 1000;
+	ev->exec_ns = 5000000000ULL;
+	ev->exit_ns = 5012345678ULL;
+	ev->exit_code = exit_code;
+	strcpy(ev->hostname, "jcode-os-1-202012345");
+	strcpy(ev->exe, "/usr/bin/x86_64-linux-gnu-gcc-12");
+	strcpy(ev->cwd, "/home/coder/project/hw1");
+	memcpy(ev->args, args, args_len);
+	ev->args_size = args_len;
+	ev->args_total = args_len;
+	return offsetof(struct procmon_event, args) + args_len;
+}
+
+static void test_fields(void)
+{
+	static struct procmon_event ev;
+	size_t size = make_record(&ev, "gcc\0main.c\0-o\0a.out\0", 20, 0x0300);
+	struct process p;
+
+	CHECK_INT(decoder_decode(&ev, size, 1000, &p), 0);
+	CHECK_INT(p.pid, 4242);
+	CHECK_INT(p.ppid, 4200);
+	CHECK_INT(p.uid, 1000);
+	CHECK_INT(p.exit_status, 3);
+	CHECK_INT(p.signal, 0);
+	CHECK_INT(p.exit_code, 3);
+	CHECK(!p.core_dumped);
+	CHECK_INT(p.exec_ns, 5000000000LL);
+	CHECK_INT(p.exit_ns, 5012345678LL);
+	CHECK_INT(p.exit_wall_ns, 5012346678LL);
+	CHECK_STR(p.hostname, "jcode-os-1-202012345");
+	CHECK_STR(p.exe, "/usr/bin/x86_64-linux-gnu-gcc-12");
+	CHECK_STR(p.cwd, "/home/coder/project/hw1");
+	CHECK_INT(p.argc, 4);
+	CHECK_STR(p.argv[0], "gcc");
+	CHECK_STR(p.argv[1], "main.c");
+	CHECK_STR(p.argv[3], "a.out");
+	CHECK(p.argv[4] == NULL);
+	process_free(&p);
+	CHECK(p.argv == NULL && p.exe == NULL);
+}
+
+static void test_signals(void)
+{
+	static struct procmon_event ev;
+	size_t size = make_record(&ev, "./seg\0", 6, 11);
+	struct process p;
+
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(p.signal, 11);
+	CHECK_INT(p.exit_code, 139);
+	CHECK(!p.core_dumped);
+	process_free(&p);
+
+	/* SIGABRT with a core dump: 6 | 0x80. */
+	size = make_record(&ev, "./abort\0", 8, 0x86);
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(p.signal, 6);
+	CHECK_INT(p.exit_code, 134);
+	CHECK(p.core_dumped);
+	process_free(&p);
+
+	/* exit(255) */
+	size = make_record(&ev, "x\0", 2, 0xff00);
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(p.exit_code, 255);
+	CHECK_INT(p.signal, 0);
+	process_free(&p);
+}
+
+static void test_args_shapes(void)
+{
+	static struct procmon_event ev;
+	struct process p;
+	size_t size;
+
+	/* Empty argument in the middle, and a truncated last one (no NUL). */
+	size = make_record(&ev, "prog\0\0last-cut", 15, 0);
+	ev.flags = PROCMON_F_ARGS_TRUNCATED;
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(p.argc, 3);
+	CHECK_STR(p.argv[0], "prog");
+	CHECK_STR(p.argv[1], "");
+	CHECK_STR(p.argv[2], "last-cut");
+	CHECK_INT(p.flags, PROCMON_F_ARGS_TRUNCATED);
+	process_free(&p);
+
+	/* No argv at all (a fault reading it). */
+	size = make_record(&ev, "", 0, 0);
+	ev.flags = PROCMON_F_ARGS_FAULT;
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(p.argc, 0);
+	CHECK(p.argv != NULL && p.argv[0] == NULL);
+	process_free(&p);
+
+	/* Bytes that are not UTF-8 pass through untouched (sanitised later). */
+	size = make_record(&ev, "a\xff\xfe\0", 4, 0);
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_STR(p.argv[0], "a\xff\xfe");
+	process_free(&p);
+}
+
+static void test_malformed(void)
+{
+	static struct procmon_event ev;
+	size_t size = make_record(&ev, "gcc\0", 4, 0);
+	struct process p;
+
+	CHECK_INT(decoder_decode(NULL, size, 0, &p), -1);
+	CHECK_INT(decoder_decode(&ev, 10, 0, &p), -1);
+	/* Claims more argv than the record holds. */
+	CHECK_INT(decoder_decode(&ev, size - 1, 0, &p), -1);
+	ev.args_size = PROCMON_ARGS_LEN + 1;
+	CHECK_INT(decoder_decode(&ev, sizeof(ev), 0, &p), -1);
+	/* Hostname without its NUL. */
+	make_record(&ev, "gcc\0", 4, 0);
+	memset(ev.hostname, 'h', sizeof(ev.hostname));
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), -1);
+	CHECK(p.exe == NULL && p.argv == NULL);
+	/* exe without a NUL is cut at the field's end, never read past. */
+	make_record(&ev, "gcc\0", 4, 0);
+	memset(ev.exe, 'e', sizeof(ev.exe));
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(strlen(p.exe), PROCMON_PATH_LEN);
+	process_free(&p);
+}
+
+static void test_unaligned(void)
+{
+	static struct procmon_event ev;
+	size_t size = make_record(&ev, "gcc\0", 4, 0x100);
+	char *buf = malloc(size + 1);
+	struct process p;
+
+	/* The ring hands out records at any alignment. */
+	memcpy(buf + 1, &ev, size);
+	CHECK_INT(decoder_decode(buf + 1, size, 0, &p), 0);
+	CHECK_INT(p.exit_code, 1);
+	CHECK_INT(p.pid, 4242);
+	process_free(&p);
+	free(buf);
+}
+
+static void test_clock_offset(void)
+{
+	long long off = decoder_clock_offset();
+
+	/* Wall clock is well past 2020; monotonic starts near boot. */
+	CHECK(off > 1577836800LL * 1000000000LL);
+}
+
+int main(void)
+{
+	RUN(test_fields);
+	RUN(test_signals);
+	RUN(test_args_shapes);
+	RUN(test_malformed);
+	RUN(test_unaligned);
+	RUN(test_clock_offset);
+	return TEST_DONE();
+}
