@@ -1,0 +1,42 @@
+# Drives CMake, as neovim's top-level Makefile does.  Run as root for `run`
+# and `test` (the agent loads BPF; the kernel tests create namespaces).
+#
+#   make            build into build/
+#   make run        build, then start the agent in the foreground
+#   make test       build with -Werror and run every test (unit + kernel e2e)
+#   make asan       the same under AddressSanitizer + UBSan, in build-asan/
+#   make bench      build, then run the benchmarks under bench/
+#   make install    install the binary and the systemd unit
+
+BUILD ?= build
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build run test asan bench install clean
+
+all: build
+
+build:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/jcode-watcher $(ARGS)
+
+test:
+	$(MAKE) build CMAKE_FLAGS="-DJCW_WERROR=ON $(CMAKE_FLAGS)"
+	cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
+
+asan:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DJCW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+
+bench: build
+	bench/run.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+	install -D -m 0644 packaging/jcode-watcher.service /etc/systemd/system/jcode-watcher.service
+	install -D -m 0644 packaging/jcode-watcher.env /etc/default/jcode-watcher
+
+clean:
+	rm -rf build build-asan
