@@ -100,6 +100,7 @@ int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
 	out->exec_ns = (long long)ev.exec_ns;
 	out->exit_ns = (long long)ev.exit_ns;
 	out->exit_wall_ns = (long long)ev.exit_ns + clock_offset_ns;
+	out->start_time = ev.start_time;
 	decode_status(ev.exit_code, out);
 	memcpy(out->hostname, ev.hostname, sizeof(out->hostname));
 	out->exe = copy_field(ev.exe, sizeof(ev.exe));

@@ -55,6 +55,46 @@ const char *event_signal_name(int sig, char *buf, size_t len)
 	return buf;
 }
 
+static char boot_id[40];
+
+void event_set_boot_id(const char *id)
+{
+	snprintf(boot_id, sizeof(boot_id), "%s", id);
+}
+
+const char *event_boot_id(void)
+{
+	FILE *f;
+
+	if (boot_id[0])
+		return boot_id;
+	f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (!f || !fgets(boot_id, sizeof(boot_id), f))
+		snprintf(boot_id, sizeof(boot_id), "noboot-%ld", (long)time(NULL));
+	if (f)
+		fclose(f);
+	boot_id[strcspn(boot_id, "\n")] = '\0';
+	return boot_id;
+}
+
+void event_id_process(const struct process *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%u-%llu", event_boot_id(), p->pid, p->start_time);
+}
+
+void event_id_unique(char *buf, size_t len)
+{
+	static long long started_ns;
+	static unsigned long long seq;
+	struct timespec ts;
+
+	if (!started_ns) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		started_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	}
+	snprintf(buf, len, "%s-a%lld-%llu", event_boot_id(), started_ns, ++seq);
+}
+
 /*
  * The body under construction.  Any failed allocation marks it bad, so the
  * builders below stay straight-line and event_build() checks once.
@@ -151,7 +191,7 @@ static double duration_ms(const struct process *p)
 
 static void put_extras(struct body *b, const struct process *p)
 {
-	char sigbuf[32];
+	char sigbuf[32], id[EVENT_ID_LEN];
 	const char *sig = event_signal_name(p->signal, sigbuf, sizeof(sigbuf));
 
 	put(b, "signal", sig ? json_string(sig) : json_null());
@@ -162,6 +202,8 @@ static void put_extras(struct body *b, const struct process *p)
 	put(b, "uid", json_integer(p->uid));
 	put(b, "truncated", truncated_fields(p->flags));
 	put_text(b, "hostname", p->hostname);
+	event_id_process(p, id, sizeof(id));
+	put(b, "event_id", json_string(id));
 }
 
 static void fill_build(struct body *b, const struct proc_report *r)

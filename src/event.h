@@ -31,6 +31,19 @@ struct proc_report {                 /* what the pipeline decided about one proc
 /* Build the endpoint path ("/api/os-1/hw1/202012345/logs/build") and the JSON
  * body (compact, one line, no trailing newline).  Both malloc'd.  Returns 0,
  * or -1 on ENOMEM or a report that names no endpoint (*path, *body NULL). */
+/*
+ * Event ids let the receiver drop duplicates (delivery is at least once).
+ * A process is named by boot id, pid and start time: unique across nodes
+ * and restarts, and the same id however often the record is replayed.
+ * Other events (snapshots) take boot id, the agent's start time and a
+ * counter.  The boot id is read once from /proc/sys/kernel/random/boot_id.
+ */
+const char *event_boot_id(void);
+void event_set_boot_id(const char *boot_id);   /* tests */
+void event_id_process(const struct process *p, char *buf, size_t len);
+void event_id_unique(char *buf, size_t len);
+#define EVENT_ID_LEN 96
+
 int event_build(const struct proc_report *r, char **path, char **body);
 
 /* ISO 8601 UTC with microseconds and explicit offset:

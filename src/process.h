@@ -20,6 +20,8 @@ struct process {
 	long long exec_ns;   /* CLOCK_MONOTONIC at exec */
 	long long exit_ns;   /* CLOCK_MONOTONIC at the end of the last thread */
 	long long exit_wall_ns; /* exit time, CLOCK_REALTIME nanoseconds */
+	unsigned long long start_time; /* task start time (ns since boot): with the
+				  * boot id and pid, names the process uniquely */
 	unsigned int flags;  /* PROCMON_F_* as the kernel set them */
 	char hostname[PROCMON_HOST_LEN];
 	char *exe;           /* resolved executable path, as the process sees it */

@@ -86,6 +86,19 @@ static int as_student(const char *hostname, const char *script)
 	return rc;
 }
 
+static const char *boot_id(void)
+{
+	static char id[64];
+	FILE *f;
+
+	if (!id[0] && (f = fopen("/proc/sys/kernel/random/boot_id", "r"))) {
+		if (fgets(id, sizeof(id), f))
+			id[strcspn(id, "\n")] = '\0';
+		fclose(f);
+	}
+	return id;
+}
+
 static json_t *find_event(struct receiver *r, size_t n, const char *url, const char *key,
 			  const char *value)
 {
@@ -126,6 +139,16 @@ static void check_common(json_t *ev, int exit_code, const char *cmdline, const c
 	CHECK(json_integer_value(json_object_get(ev, "pid")) > 1);
 	CHECK(json_integer_value(json_object_get(ev, "ppid")) > 1);
 	CHECK(json_is_real(json_object_get(ev, "duration_ms")));
+	/* boot id, pid, task start time: the same process always has the same id. */
+	{
+		char want[128];
+		const char *id = json_string_value(json_object_get(ev, "event_id"));
+
+		snprintf(want, sizeof(want), "%s-%lld-", boot_id(),
+			 json_integer_value(json_object_get(ev, "pid")));
+		CHECK(id && strncmp(id, want, strlen(want)) == 0 &&
+		      strspn(id + strlen(want), "0123456789") == strlen(id + strlen(want)));
+	}
 	CHECK(dur > 0 && dur < 60000);
 	/* ISO 8601 UTC with offset and microseconds, between start and now. */
 	CHECK(ts && strlen(ts) == 32 && strcmp(ts + 26, "+00:00") == 0 && ts[19] == '.');
@@ -157,7 +180,7 @@ static void check_build(struct receiver *r, size_t n, const char *src, const cha
 	CHECK(ev != NULL);
 	if (!ev)
 		return;
-	CHECK_INT(json_object_size(ev), 14);
+	CHECK_INT(json_object_size(ev), 15);
 	CHECK_STR(json_string_value(json_object_get(ev, "target_path")), target);
 	check_common(ev, 0, cmdline, cwd, NULL);
 	CHECK_STR(json_string_value(json_object_get(ev, "binary_path")), bin);
@@ -173,7 +196,7 @@ static json_t *check_run(struct receiver *r, size_t n, const char *url, const ch
 	CHECK(ev != NULL);
 	if (!ev)
 		return NULL;
-	CHECK_INT(json_object_size(ev), 15);
+	CHECK_INT(json_object_size(ev), 16);
 	CHECK_STR(json_string_value(json_object_get(ev, "target_path")), target);
 	CHECK_STR(json_string_value(json_object_get(ev, "process_type")), type);
 	check_common(ev, exit_code, cmdline, json_string_value(json_object_get(ev, "cwd")), signal);

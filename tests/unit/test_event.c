@@ -18,6 +18,7 @@ static struct process base_proc(char **argv, int argc)
 		.exec_ns = 1000000000LL, .exit_ns = 1012345678LL,	/* 12.345678 ms */
 		.exit_wall_ns = WALL_NS,
 		.hostname = "jcode-os-1-202012345",
+		.start_time = 987654321ULL,
 		.cwd = "/home/coder/project/hw1",
 		.argc = argc, .argv = argv,
 	};
@@ -51,7 +52,8 @@ static void test_gcc_build(void)
 		 "\"target_path\":\"/home/coder/project/hw1/main.c\","
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
-		 "\"hostname\":\"jcode-os-1-202012345\"}");
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\"}");
 }
 
 static void test_python_run(void)
@@ -76,7 +78,8 @@ static void test_python_run(void)
 		 "\"binary_path\":\"/usr/bin/python3.11\","
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":2000.0,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"argv\",\"cwd\"],"
-		 "\"hostname\":\"jcode-os-1-202012345\"}");
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\"}");
 }
 
 static void test_segfault_run(void)
@@ -101,7 +104,8 @@ static void test_segfault_run(void)
 		 "\"binary_path\":\"/home/coder/project/hw1/main\","
 		 "\"signal\":\"SIGSEGV\",\"core_dumped\":true,\"duration_ms\":0.5,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"exe\"],"
-		 "\"hostname\":\"jcode-os-1-202012345\"}");
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\"}");
 }
 
 /* Bad bytes become U+FFFD (UTF-8 EF BF BD) instead of losing the event;
@@ -126,7 +130,8 @@ static void test_bad_bytes(void)
 		 "\"binary_path\":\"/home/coder/project/hw1/a\\nb/a.out\","
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":0.0,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
-		 "\"hostname\":\"jcode-os-1-202012345\"}");
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\"}");
 }
 
 /* A process may exec with no argv at all; cmdline is then "". */
@@ -148,7 +153,8 @@ static void test_empty_argv(void)
 		 "\"binary_path\":\"\",\"target_path\":\"/home/coder/project/hw0/x.c\","
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
-		 "\"hostname\":\"jcode-os-1-202012345\"}");
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\"}");
 }
 
 static void test_bad_report(void)
@@ -196,8 +202,27 @@ static void test_signal_name(void)
 	CHECK_STR(event_signal_name(-3, buf, sizeof(buf)), "SIG-3");
 }
 
+static void test_event_ids(void)
+{
+	struct process p = base_proc(NULL, 0);
+	char a[EVENT_ID_LEN], b[EVENT_ID_LEN];
+
+	/* The same process always gets the same id: replays deduplicate. */
+	event_id_process(&p, a, sizeof(a));
+	event_id_process(&p, b, sizeof(b));
+	CHECK_STR(a, "boot-1-4242-987654321");
+	CHECK_STR(a, b);
+	/* Unique ids never repeat within a run. */
+	event_id_unique(a, sizeof(a));
+	event_id_unique(b, sizeof(b));
+	CHECK(strcmp(a, b) != 0);
+	CHECK(strncmp(a, "boot-1-a", 8) == 0);
+}
+
 int main(void)
 {
+	event_set_boot_id("boot-1");
+	RUN(test_event_ids);
 	RUN(test_gcc_build);
 	RUN(test_python_run);
 	RUN(test_segfault_run);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "classifier.h"
+#include "event.h"
 #include "loop.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -29,6 +30,7 @@ static void setup(void)
 	struct pipeline_config pc = { .host_prefix = "jcode-", .hw_max = 20 };
 
 	metrics_reset();
+	event_set_boot_id("b");
 	loop = loop_create();
 	out = tmpfile();
 	sc.out = out;
@@ -102,7 +104,7 @@ static void test_build(void)
 		"\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
 		"\"target_path\":\"/home/coder/project/hw1/main.c\",\"signal\":null,"
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
 }
 
 static void test_python_and_binary(void)
@@ -118,7 +120,7 @@ static void test_python_and_binary(void)
 		"\"target_path\":\"/home/coder/project/hw2/script.py\",\"process_type\":\"python\","
 		"\"binary_path\":\"/usr/bin/python3.12\",\"signal\":null,\"core_dumped\":false,"
 		"\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,\"truncated\":[],"
-		"\"hostname\":\"jcode-ai-3-2024001-5f7d9c\"}}\n");
+		"\"hostname\":\"jcode-ai-3-2024001-5f7d9c\",\"event_id\":\"b-77-0\"}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/home/coder/project/hw20/a.out",
 		      "/home/coder/project/hw20", 1, bin, 0, 11), PIPELINE_SUCCESS);
@@ -128,7 +130,7 @@ static void test_python_and_binary(void)
 		"\"target_path\":\"/home/coder/project/hw20/a.out\",\"process_type\":\"binary\","
 		"\"binary_path\":\"/home/coder/project/hw20/a.out\",\"signal\":\"SIGSEGV\","
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
 }
 
 static void test_filtered_and_nontarget(void)
