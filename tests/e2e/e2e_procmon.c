@@ -26,6 +26,7 @@
 
 #define PROJECT "/home/coder/project"
 #define EXPECTED_EVENTS 9
+#define DEEP "d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/"
 
 static char ws[PATH_MAX];        /* host path of the workspace */
 static char gcc_bin[PATH_MAX], gxx_bin[PATH_MAX], py_bin[PATH_MAX];
@@ -55,6 +56,10 @@ static void make_workspace(void)
 	snprintf(ws, sizeof(ws), "%s/os-1-202012345", tmpl);
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/hw1' '%s/hw2' '%s/outside' '%s/hw1/a\nb'",
 		 ws, ws, ws, ws);
+	if (system(cmd) != 0)
+		exit(1);
+	/* Deeper than the kernel walks (64 steps): flagged, never silent. */
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/hw1/%s'", ws, DEEP);
 	if (system(cmd) != 0)
 		exit(1);
 	write_file("hw1/main.c", "int main(void) { return 3; }\n");
@@ -209,7 +214,8 @@ static const char *student_script =
 	"./a.out \"$(printf \"\\377\")\"; ./a.out \"$(head -c 9000 /dev/zero | tr \"\\0\" x)\"; "
 	"cd \"" PROJECT "/hw1/a\nb\" && gcc -c ../main.c -o /dev/null; "
 	"cd " PROJECT " && /usr/bin/python3 hw2/script.py arg1; "
-	"cd " PROJECT "/outside && gcc -c x.c -o /dev/null; true";
+	"cd " PROJECT "/outside && gcc -c x.c -o /dev/null; "
+	"cd " PROJECT "/hw1/" DEEP " && /bin/true; true";
 
 static void check_events(struct receiver *r)
 {
@@ -276,6 +282,8 @@ static void check_metrics(int port, double other_before)
 	CHECK_INT(agent_metric(port, "identity_invalid_total{service=\"procmon\"}"), 1);
 	CHECK_INT(agent_metric(port, "bpf_events_lost_total{service=\"procmon\"}"), 0);
 	CHECK_INT(agent_metric(port, "events_truncated_total{field=\"argv\",service=\"procmon\"}"), 1);
+	CHECK_INT(agent_metric(port, "events_truncated_total{field=\"cwd\",service=\"procmon\"}"), 1);
+	CHECK_INT(agent_metric(port, "events_truncated_total{field=\"exe\",service=\"procmon\"}"), 0);
 	CHECK_INT(agent_metric(port, "active_hosts_current{service=\"procmon\"}"), 1);
 	/* Three execs under "lab-server": filtered in the kernel. */
 	CHECK(agent_metric(port, "bpf_exec_filtered_total{reason=\"hostname\",service=\"procmon\"}") >=
