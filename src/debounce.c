@@ -1,0 +1,319 @@
+/*
+ * debounce.c - per-path debounce table: hash for lookup, heap for deadlines.
+ */
+#include "debounce.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INITIAL_BUCKETS 64
+
+struct entry {
+	char *key;
+	uint32_t hash;
+	enum debounce_kind kind;
+	int retries;
+	long long first_ms;	/* first change of this burst */
+	long long deadline_ms;
+	unsigned long long seq;	/* ties in the heap pop in arrival order */
+	size_t heap_pos;
+	struct entry *next;	/* hash chain */
+};
+
+struct debounce {
+	long window_ms;
+	long max_wait_ms;
+	struct entry **buckets;
+	size_t nbuckets;	/* power of two */
+	struct entry **heap;
+	size_t nheap, capheap;
+	unsigned long long next_seq;
+};
+
+/* FNV-1a: paths are short and the table is not exposed to hash flooding
+ * beyond what one container's file names can do. */
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+struct debounce *debounce_create(long window_ms, long max_wait_ms)
+{
+	struct debounce *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->window_ms = window_ms > 0 ? window_ms : 0;
+	d->max_wait_ms = max_wait_ms > d->window_ms ? max_wait_ms : d->window_ms;
+	d->nbuckets = INITIAL_BUCKETS;
+	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
+	if (!d->buckets) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void debounce_destroy(struct debounce *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nheap; i++) {
+		free(d->heap[i]->key);
+		free(d->heap[i]);
+	}
+	free(d->heap);
+	free(d->buckets);
+	free(d);
+}
+
+/* ---- heap ------------------------------------------------------------ */
+
+static bool earlier(const struct entry *a, const struct entry *b)
+{
+	if (a->deadline_ms != b->deadline_ms)
+		return a->deadline_ms < b->deadline_ms;
+	return a->seq < b->seq;
+}
+
+static void heap_set(struct debounce *d, size_t i, struct entry *e)
+{
+	d->heap[i] = e;
+	e->heap_pos = i;
+}
+
+static void sift_up(struct debounce *d, size_t i)
+{
+	struct entry *e = d->heap[i];
+
+	while (i > 0 && earlier(e, d->heap[(i - 1) / 2])) {
+		heap_set(d, i, d->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(d, i, e);
+}
+
+static void sift_down(struct debounce *d, size_t i)
+{
+	struct entry *e = d->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= d->nheap)
+			break;
+		if (c + 1 < d->nheap && earlier(d->heap[c + 1], d->heap[c]))
+			c++;
+		if (!earlier(d->heap[c], e))
+			break;
+		heap_set(d, i, d->heap[c]);
+		i = c;
+	}
+	heap_set(d, i, e);
+}
+
+/* Deadlines normally only move later, but fixing both ways costs nothing. */
+static void heap_fix(struct debounce *d, struct entry *e)
+{
+	sift_up(d, e->heap_pos);
+	sift_down(d, e->heap_pos);
+}
+
+static int heap_push(struct debounce *d, struct entry *e)
+{
+	if (d->nheap == d->capheap) {
+		size_t cap = d->capheap ? d->capheap * 2 : 64;
+		struct entry **h = realloc(d->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -1;
+		d->heap = h;
+		d->capheap = cap;
+	}
+	heap_set(d, d->nheap++, e);
+	sift_up(d, e->heap_pos);
+	return 0;
+}
+
+static void heap_remove(struct debounce *d, struct entry *e)
+{
+	size_t i = e->heap_pos;
+
+	d->nheap--;
+	if (i == d->nheap)
+		return;
+	heap_set(d, i, d->heap[d->nheap]);
+	heap_fix(d, d->heap[i]);
+}
+
+/* ---- hash ------------------------------------------------------------ */
+
+static struct entry **hash_slot(struct debounce *d, const char *key, uint32_t h)
+{
+	struct entry **p = &d->buckets[h & (d->nbuckets - 1)];
+
+	while (*p && ((*p)->hash != h || strcmp((*p)->key, key) != 0))
+		p = &(*p)->next;
+	return p;
+}
+
+/* Double the buckets at load factor 1; a failed grow just leaves chains longer. */
+static void hash_grow(struct debounce *d)
+{
+	size_t n = d->nbuckets * 2;
+	struct entry **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < d->nbuckets; i++) {
+		struct entry *e = d->buckets[i];
+
+		while (e) {
+			struct entry *next = e->next;
+
+			e->next = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+			e = next;
+		}
+	}
+	free(d->buckets);
+	d->buckets = b;
+	d->nbuckets = n;
+}
+
+static struct entry *entry_add(struct debounce *d, const char *key, uint32_t h,
+			       struct entry **slot)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (!e || !(e->key = strdup(key)) || heap_push(d, e) < 0) {
+		if (e)
+			free(e->key);
+		free(e);
+		return NULL;
+	}
+	e->hash = h;
+	*slot = e;
+	if (d->nheap > d->nbuckets)
+		hash_grow(d);
+	return e;
+}
+
+/* The entry for key, created (as a change first seen at now_ms) when absent;
+ * *fresh tells which. */
+static struct entry *entry_get(struct debounce *d, const char *key, long long now_ms, bool *fresh)
+{
+	uint32_t h = hash_str(key);
+	struct entry **slot = hash_slot(d, key, h);
+	struct entry *e = *slot;
+
+	*fresh = false;
+	if (e)
+		return e;
+	e = entry_add(d, key, h, slot);
+	if (!e)
+		return NULL;
+	e->kind = DEBOUNCE_CHANGE;
+	e->first_ms = now_ms;
+	e->seq = d->next_seq++;
+	*fresh = true;
+	return e;
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+int debounce_change(struct debounce *d, const char *key, long long now_ms)
+{
+	bool fresh;
+	struct entry *e = entry_get(d, key, now_ms, &fresh);
+	long long quiet, cap;
+
+	if (!e)
+		return -1;
+	if (e->kind == DEBOUNCE_DELETE) {
+		/* Deleted then re-created inside a window: a rename-save.  The
+		 * new file's burst starts now. */
+		e->kind = DEBOUNCE_CHANGE;
+		e->first_ms = now_ms;
+		e->retries = 0;
+	}
+	quiet = now_ms + d->window_ms;
+	cap = e->first_ms + d->max_wait_ms;
+	e->deadline_ms = quiet < cap ? quiet : cap;
+	heap_fix(d, e);
+	return 0;
+}
+
+int debounce_delete(struct debounce *d, const char *key, long long now_ms)
+{
+	bool fresh;
+	struct entry *e = entry_get(d, key, now_ms, &fresh);
+
+	if (!e)
+		return -1;
+	/* A pending change's content went with the file: nothing is left to
+	 * read, so the deletion stands for both.  It waits one window in case
+	 * this is the first half of a rename-save. */
+	e->kind = DEBOUNCE_DELETE;
+	e->first_ms = now_ms;
+	e->retries = 0;
+	e->deadline_ms = now_ms + d->window_ms;
+	heap_fix(d, e);
+	return 0;
+}
+
+int debounce_retry(struct debounce *d, const char *key, int retries, long long now_ms,
+		   long delay_ms)
+{
+	bool fresh;
+	struct entry *e = entry_get(d, key, now_ms, &fresh);
+
+	if (!e)
+		return -1;
+	/* Only a fresh entry is ours to set: one that exists already was
+	 * touched meanwhile and its own deadline is the better one. */
+	if (!fresh) {
+		if (e->kind == DEBOUNCE_CHANGE && e->retries < retries)
+			e->retries = retries;
+		return 0;
+	}
+	e->retries = retries;
+	e->deadline_ms = now_ms + (delay_ms > 0 ? delay_ms : 0);
+	heap_fix(d, e);
+	return 0;
+}
+
+long long debounce_next(const struct debounce *d)
+{
+	return d->nheap ? d->heap[0]->deadline_ms : -1;
+}
+
+int debounce_pop(struct debounce *d, long long now_ms, struct debounce_item *out)
+{
+	struct entry *e, **slot;
+
+	memset(out, 0, sizeof(*out));
+	if (!d->nheap || d->heap[0]->deadline_ms > now_ms)
+		return 0;
+	e = d->heap[0];
+	slot = hash_slot(d, e->key, e->hash);
+	*slot = e->next;
+	heap_remove(d, e);
+	out->key = e->key;	/* ownership moves to the caller */
+	out->kind = e->kind;
+	out->retries = e->retries;
+	free(e);
+	return 1;
+}
+
+size_t debounce_pending(const struct debounce *d)
+{
+	return d->nheap;
+}

@@ -1,0 +1,553 @@
+/*
+ * snapshot.c - path rules, safe reads, no-overwrite writes and records.
+ */
+#define _GNU_SOURCE		/* O_TMPFILE, O_PATH, asprintf */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "pathrules.h"
+
+/* Versions of one file within one second: more than this is a runaway loop,
+ * not a student. */
+#define SAME_SECOND_MAX 1000
+/* Deepest path the openat walk takes apart; ours are at most 6 deep. */
+#define WALK_MAX 64
+
+static const char *const source_exts[] = { ".c", ".h", ".py", ".cpp", ".hpp", ".ipynb" };
+
+/* Directories upstream never looked into: virtualenvs and vendored libraries. */
+static const char *const ignored_dirs[] = {
+	"env", "ENV", "site-packages", "dist-packages", "lib", "lib64", "libs",
+};
+
+static bool use_openat2 = true;
+
+/* ---- which paths ------------------------------------------------------ */
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A directory below the homework dir that may hold captured files.  Hidden
+ * covers .env, .venv, .git, .cache and the like. */
+static bool subdir_ok(const char *name)
+{
+	return name[0] != '.' &&
+	       !in_list(name, ignored_dirs, sizeof(ignored_dirs) / sizeof(ignored_dirs[0]));
+}
+
+bool snapshot_dir_wanted(int depth, const char *name, int hw_max)
+{
+	struct identity id;
+
+	if (!name || !name[0])
+		return false;
+	if (depth == 1)
+		return identity_parse_workspace(name, &id) == 0;
+	if (depth == 2)
+		return homework_component(name, strlen(name), hw_max) >= 0;
+	/* The deepest directory that can hold a file of SNAPSHOT_MAX_DEPTH. */
+	return depth > 2 && depth < SNAPSHOT_MAX_DEPTH && subdir_ok(name);
+}
+
+/* The extension, if it is one we capture (the last '.' decides, so x.c~,
+ * x.c.swp and x.py.tmp are not sources). */
+static const char *source_ext(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (name[0] == '.' || !dot)
+		return NULL;
+	if (!in_list(dot, source_exts, sizeof(source_exts) / sizeof(source_exts[0])))
+		return NULL;
+	return dot;
+}
+
+/* Split a copy of rel at '/' into comp[]; returns the count or -1 when it has
+ * an empty component or too many. */
+static int split(char *copy, char **comp, int max)
+{
+	int n = 0;
+	char *p = copy;
+
+	for (;;) {
+		char *slash = strchr(p, '/');
+
+		if (n == max || !*p || slash == p)
+			return -1;
+		comp[n++] = p;
+		if (!slash)
+			return n;
+		*slash = '\0';
+		p = slash + 1;
+	}
+}
+
+static int fill_target(char **comp, int n, int hw_max, struct snapshot_target *t)
+{
+	const char *ext = source_ext(comp[n - 1]);
+	size_t len = 0;
+
+	if (!ext || identity_parse_workspace(comp[0], &t->id) < 0)
+		return -1;
+	if (homework_component(comp[1], strlen(comp[1]), hw_max) < 0 ||
+	    strlen(comp[1]) >= sizeof(t->hw) || strlen(ext) >= sizeof(t->ext))
+		return -1;
+	strcpy(t->hw, comp[1]);
+	strcpy(t->ext, ext);
+	for (int i = 2; i < n; i++) {
+		size_t clen = strlen(comp[i]);
+
+		if (i < n - 1 && !subdir_ok(comp[i]))
+			return -1;
+		if (len + clen + 2 > sizeof(t->filename))
+			return -1;
+		if (i > 2)
+			t->filename[len++] = '@';
+		memcpy(t->filename + len, comp[i], clen);
+		len += clen;
+	}
+	t->filename[len] = '\0';
+	return 0;
+}
+
+int snapshot_target_parse(const char *rel, int hw_max, struct snapshot_target *t)
+{
+	struct snapshot_target scratch;
+	char *comp[SNAPSHOT_MAX_DEPTH];
+	char *copy;
+	int n, ret = -1;
+
+	if (!rel)
+		return -1;
+	if (!t)
+		t = &scratch;
+	copy = strdup(rel);
+	if (!copy)
+		return -1;
+	n = split(copy, comp, SNAPSHOT_MAX_DEPTH);
+	if (n >= SNAPSHOT_MIN_DEPTH)
+		ret = fill_target(comp, n, hw_max, t);
+	free(copy);
+	return ret;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+void snapshot_use_openat2(bool on)
+{
+	use_openat2 = on;
+}
+
+/* O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR; report it as the
+ * symlink it is, as openat2 would. */
+static int symlink_errno(int dirfd, const char *name, int err)
+{
+	struct stat st;
+
+	if (err == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return ELOOP;
+	return err;
+}
+
+/* One component at a time with O_NOFOLLOW: what openat2 does for us, for
+ * kernels before 5.6 (or a seccomp profile that hides it). */
+static int walk_open(int rootfd, const char *rel, int flags)
+{
+	char *copy = strdup(rel), *comp[WALK_MAX];
+	int n, fd = rootfd, next = -1, err = 0;
+
+	if (!copy)
+		return -1;
+	n = split(copy, comp, (int)(sizeof(comp) / sizeof(comp[0])));
+	for (int i = 0; i < n && !err; i++) {
+		bool last = i == n - 1;
+
+		if (strcmp(comp[i], ".") == 0 || strcmp(comp[i], "..") == 0) {
+			err = EXDEV;	/* as RESOLVE_BENEATH would say */
+			break;
+		}
+		next = openat(fd, comp[i], last ? flags | O_NOFOLLOW | O_CLOEXEC :
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			err = symlink_errno(fd, comp[i], errno);
+		if (fd != rootfd)
+			close(fd);
+		fd = next;
+	}
+	free(copy);
+	if (n < 1)
+		err = ENOENT;
+	if (err) {
+		if (fd >= 0 && fd != rootfd)
+			close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+int snapshot_open_beneath(int rootfd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	if (use_openat2) {
+		fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+		if (fd >= 0 || errno != ENOSYS)
+			return (int)fd;
+		use_openat2 = false;
+	}
+	return walk_open(rootfd, rel, flags);
+}
+
+static enum snapshot_status open_status(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		return SNAPSHOT_GONE;
+	case ELOOP:
+	case EXDEV:
+		return SNAPSHOT_SYMLINK;
+	case ENXIO:		/* a socket, or a device with nothing behind it */
+	case ENODEV:
+	case EISDIR:
+		return SNAPSHOT_NOT_REGULAR;
+	default:
+		return SNAPSHOT_ERROR;
+	}
+}
+
+static bool same_file_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Read until EOF into buf (cap bytes); one byte more than the stat size is
+ * room enough to notice the file grew. */
+static ssize_t read_all(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+
+	while (got < cap) {
+		ssize_t n = read(fd, buf + got, cap - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static enum snapshot_status read_open(int fd, long long max_size, char **buf, size_t *len)
+{
+	struct stat before, after;
+	size_t size;
+	ssize_t got;
+	char *data;
+
+	if (fstat(fd, &before) < 0)
+		return SNAPSHOT_ERROR;
+	if (!S_ISREG(before.st_mode))
+		return SNAPSHOT_NOT_REGULAR;
+	if (before.st_size > max_size)
+		return SNAPSHOT_SIZE;
+	size = (size_t)before.st_size;
+	data = malloc(size + 1);
+	if (!data)
+		return SNAPSHOT_ERROR;
+	got = read_all(fd, data, size + 1);
+	if (got < 0 || fstat(fd, &after) < 0) {
+		free(data);
+		return SNAPSHOT_ERROR;
+	}
+	if ((size_t)got != size || !same_file_state(&before, &after)) {
+		free(data);
+		return SNAPSHOT_UNSTABLE;
+	}
+	*buf = data;
+	*len = size;
+	return SNAPSHOT_OK;
+}
+
+enum snapshot_status snapshot_read(int rootfd, const char *rel, long long max_size,
+				   char **buf, size_t *len)
+{
+	enum snapshot_status st;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	/* O_NONBLOCK: a FIFO named x.c opens at once instead of waiting for a
+	 * writer; fstat then turns it away. */
+	fd = snapshot_open_beneath(rootfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return open_status(errno);
+	st = read_open(fd, max_size, buf, len);
+	close(fd);
+	return st;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+int snapshot_timestamp(time_t when, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&when, &tm) || strftime(out, outlen, "%Y%m%d_%H%M%S", &tm) == 0)
+		return -1;
+	return 0;
+}
+
+/* mkdir -p path below atfd (or from "/" when absolute), returning an fd of
+ * the last directory.  nofollow refuses symlinked components: the base is
+ * the operator's and may be a symlink, the names below it come from
+ * students and never are. */
+static int dir_open_p(int atfd, const char *path, int nofollow)
+{
+	char *copy = strdup(path), *save = NULL, *comp;
+	int fd, next, err;
+
+	if (!copy)
+		return -1;
+	fd = path[0] == '/' ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
+			      fcntl(atfd, F_DUPFD_CLOEXEC, 0);
+	for (comp = strtok_r(copy, "/", &save); comp && fd >= 0;
+	     comp = strtok_r(NULL, "/", &save)) {
+		next = -1;
+		if (mkdirat(fd, comp, 0755) == 0 || errno == EEXIST)
+			next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow);
+		err = errno;
+		close(fd);
+		fd = next;
+		errno = err;
+	}
+	free(copy);
+	return fd;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* An unnamed file in dirfd holding data, fsync'd; *tmpname is set when the
+ * file system lacks O_TMPFILE and a named temp file had to be made. */
+static int temp_file(int dirfd, const void *data, size_t len, char *tmpname, size_t tmplen)
+{
+	static unsigned long counter;
+	int fd;
+
+	tmpname[0] = '\0';
+	fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		/* Hidden, so no reader of the snapshot tree mistakes it for one. */
+		snprintf(tmpname, tmplen, ".tmp.%ld.%lu", (long)getpid(), counter++);
+		fd = openat(dirfd, tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	}
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int err = errno;
+
+		close(fd);
+		if (tmpname[0])
+			unlinkat(dirfd, tmpname, 0);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* Give the temp file a name; EEXIST when that name is taken (link never
+ * replaces, which is the whole point). */
+static int link_name(int fd, int dirfd, const char *tmpname, const char *name)
+{
+	char proc[64];
+
+	if (tmpname[0])
+		return linkat(dirfd, tmpname, dirfd, name, 0);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return -1;
+	/* No /proc: AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, which the agent has. */
+	return linkat(fd, "", dirfd, name, AT_EMPTY_PATH);
+}
+
+static int link_unique(int fd, int dirfd, const char *tmpname, const char *stem,
+		       const char *ext, char *ts, size_t tslen)
+{
+	char name[SNAPSHOT_TS_LEN * 2], cand[SNAPSHOT_TS_LEN + 16];
+
+	for (int n = 0; n < SAME_SECOND_MAX; n++) {
+		if (n == 0)
+			snprintf(cand, sizeof(cand), "%s", stem);
+		else
+			snprintf(cand, sizeof(cand), "%s.%d", stem, n);
+		snprintf(name, sizeof(name), "%s%s", cand, ext);
+		if (link_name(fd, dirfd, tmpname, name) == 0) {
+			snprintf(ts, tslen, "%s", cand);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* The snapshot directory of t, made as needed. */
+static int target_dir(const char *base, const struct snapshot_target *t)
+{
+	char *rel = NULL;
+	int basefd, fd;
+
+	/* filename comes from a real directory entry, but be explicit: it
+	 * must stay one component. */
+	if (!t->filename[0] || strchr(t->filename, '/') || strcmp(t->filename, ".") == 0 ||
+	    strcmp(t->filename, "..") == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	basefd = dir_open_p(AT_FDCWD, base, 0);
+	if (basefd < 0)
+		return -1;
+	if (asprintf(&rel, "%s/%s/%s/%s", t->id.class_div, t->hw, t->id.student_id,
+		     t->filename) < 0) {
+		close(basefd);
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = dir_open_p(basefd, rel, O_NOFOLLOW);
+	free(rel);
+	close(basefd);
+	return fd;
+}
+
+int snapshot_write(const char *base, const struct snapshot_target *t, const void *data,
+		   size_t len, time_t when, char *ts, size_t tslen)
+{
+	char stem[SNAPSHOT_TS_LEN], tmpname[64];
+	int dirfd, fd, ret, err;
+
+	if (snapshot_timestamp(when, stem, sizeof(stem)) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	dirfd = target_dir(base, t);
+	if (dirfd < 0)
+		return -1;
+	fd = temp_file(dirfd, data, len, tmpname, sizeof(tmpname));
+	if (fd < 0) {
+		err = errno;
+		close(dirfd);
+		errno = err;
+		return -1;
+	}
+	ret = link_unique(fd, dirfd, tmpname, stem, t->ext, ts, tslen);
+	err = errno;
+	if (tmpname[0])
+		unlinkat(dirfd, tmpname, 0);
+	/* The new name must survive a crash as surely as the content. */
+	if (ret == 0)
+		fsync(dirfd);
+	close(fd);
+	close(dirfd);
+	errno = err;
+	return ret;
+}
+
+/* ---- the API record --------------------------------------------------- */
+
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+char *snapshot_encode_segment(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(strlen(s) * 3 + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (unreserved(c)) {
+			*p++ = (char)c;
+			continue;
+		}
+		*p++ = '%';
+		*p++ = hex[c >> 4];
+		*p++ = hex[c & 0xf];
+	}
+	*p = '\0';
+	return out;
+}
+
+char *snapshot_record_path(const struct snapshot_target *t, const char *ts)
+{
+	char *enc = snapshot_encode_segment(t->filename), *path = NULL;
+
+	if (!enc)
+		return NULL;
+	if (asprintf(&path, "/api/%s/%s/%s/%s/%s", t->id.class_div, t->hw, t->id.student_id,
+		     enc, ts) < 0)
+		path = NULL;
+	free(enc);
+	return path;
+}
+
+char *snapshot_record_body(size_t bytes, bool deleted, const char *event_id)
+{
+	json_t *o = json_pack("{s:I,s:s,s:s}", "bytes", (json_int_t)bytes,
+			      "event", deleted ? "deleted" : "modified", "event_id", event_id);
+	char *s;
+
+	if (!o)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return s;
+}

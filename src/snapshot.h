@@ -1,0 +1,101 @@
+/*
+ * snapshot.h - what a snapshot is: which paths are captured, how a student's
+ * file is read without trusting it, how the copy is written without ever
+ * overwriting an earlier one, and the API record that announces it.
+ *
+ * Students own everything below WATCH_ROOT: any name may be a symlink to
+ * /etc/shadow, a FIFO, or change while we read it.  So files are opened
+ * beneath an O_PATH fd of the root with no symlink resolution at all, never
+ * block, and are only trusted if they stayed the same during the read.
+ */
+#ifndef JCW_SNAPSHOT_H
+#define JCW_SNAPSHOT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "identity.h"
+
+/* Components below WATCH_ROOT: {ws}/{hw}/{file} .. {ws}/{hw}/a/b/c/{file}. */
+#define SNAPSHOT_MIN_DEPTH 3
+#define SNAPSHOT_MAX_DEPTH 6
+
+/* "YYYYMMDD_HHMMSS" plus ".N" for later versions in the same second. */
+#define SNAPSHOT_TS_LEN 32
+
+/* A watched file's identity in the API, parsed from its path below the root. */
+struct snapshot_target {
+	struct identity id;
+	char hw[16];			/* "hw1" */
+	char filename[PATH_MAX];	/* "src@util@a.c" */
+	char ext[8];			/* ".c" */
+};
+
+enum snapshot_status {
+	SNAPSHOT_OK,
+	SNAPSHOT_GONE,		/* no such file (deleted before we got to it) */
+	SNAPSHOT_SIZE,		/* larger than the limit */
+	SNAPSHOT_NOT_REGULAR,	/* FIFO, socket, device, directory */
+	SNAPSHOT_UNSTABLE,	/* changed while being read */
+	SNAPSHOT_SYMLINK,	/* a symlink somewhere in the path */
+	SNAPSHOT_ERROR,		/* anything else (errno is set) */
+};
+
+/* ---- which paths ------------------------------------------------------ */
+
+/* Parse rel ("os-1-202012345/hw1/src/a.c", relative to WATCH_ROOT) into t
+ * (may be NULL).  The upstream rule: 3..6 components, a valid workspace
+ * name, a homework component (homework_component(), hw_max), no hidden or
+ * ignored directory (env, ENV, site-packages, dist-packages, lib, lib64,
+ * libs), a visible file name ending .c .h .py .cpp .hpp .ipynb.  Editor
+ * temp files (x.c~, .x.c.swp, 4913) fail the same rule.  Returns 0 or -1. */
+int snapshot_target_parse(const char *rel, int hw_max, struct snapshot_target *t);
+
+/* Is a directory called name, depth components below the root (1 = a
+ * workspace), worth an inotify watch, i.e. could a captured file lie in it? */
+bool snapshot_dir_wanted(int depth, const char *name, int hw_max);
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Open rel beneath rootfd with no symlink at any component (ELOOP when there
+ * is one) and nothing outside rootfd (EXDEV): openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), or an O_NOFOLLOW openat walk where the kernel lacks
+ * openat2.  O_CLOEXEC is added.  Returns the fd or -1 with errno. */
+int snapshot_open_beneath(int rootfd, const char *rel, int flags);
+/* Tests: false forces the openat walk. */
+void snapshot_use_openat2(bool on);
+
+/* Read the regular file rel beneath rootfd in full, if it is at most
+ * max_size bytes and did not change during the read.  On SNAPSHOT_OK *buf
+ * (malloc'd, free it) holds *len bytes. */
+enum snapshot_status snapshot_read(int rootfd, const char *rel, long long max_size,
+				   char **buf, size_t *len);
+
+/* ---- writing ---------------------------------------------------------- */
+
+/* "YYYYMMDD_HHMMSS" in UTC.  out must hold 16 bytes.  Returns 0 or -1. */
+int snapshot_timestamp(time_t when, char *out, size_t outlen);
+
+/* Write data as a new file base/{class_div}/{hw}/{student_id}/{filename}/
+ * {ts}{ext}, directories made 0755 as needed.  The content is complete and
+ * fsync'd before the name appears (O_TMPFILE + linkat, or a temp file +
+ * link), and an existing name is never replaced: the second version in one
+ * second is {ts}.1{ext}, then .2 ...  The stem used ("20261123_162846" or
+ * "20261123_162846.1") goes to ts (SNAPSHOT_TS_LEN).  Returns 0, or -1 with
+ * errno set. */
+int snapshot_write(const char *base, const struct snapshot_target *t, const void *data,
+		   size_t len, time_t when, char *ts, size_t tslen);
+
+/* ---- the API record --------------------------------------------------- */
+
+/* Percent-encode one URL path segment (RFC 3986 unreserved bytes kept).
+ * malloc'd; NULL on ENOMEM. */
+char *snapshot_encode_segment(const char *s);
+/* "/api/{class_div}/{hw}/{student_id}/{encoded filename}/{ts}", malloc'd. */
+char *snapshot_record_path(const struct snapshot_target *t, const char *ts);
+/* {"bytes":N,"event":"modified","event_id":id} ("deleted", bytes 0), malloc'd. */
+char *snapshot_record_body(size_t bytes, bool deleted, const char *event_id);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * test_debounce.c - the per-path debounce table, on an injected clock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "debounce.h"
+#include "testlib.h"
+
+/* Pop one due entry; returns its key (static copy) or "" when none. */
+static const char *pop(struct debounce *d, long long now, enum debounce_kind *kind, int *retries)
+{
+	static char key[256];
+	struct debounce_item it;
+
+	if (debounce_pop(d, now, &it) != 1)
+		return "";
+	snprintf(key, sizeof(key), "%s", it.key);
+	if (kind)
+		*kind = it.kind;
+	if (retries)
+		*retries = it.retries;
+	free(it.key);
+	return key;
+}
+
+static void test_quiet_window(void)
+{
+	struct debounce *d = debounce_create(600, 3000);
+
+	CHECK_INT(debounce_next(d), -1);
+	CHECK_INT(debounce_change(d, "a.c", 1000), 0);
+	CHECK_INT(debounce_next(d), 1600);
+	CHECK_INT(debounce_change(d, "a.c", 1200), 0);	/* resets the quiet window */
+	CHECK_INT(debounce_pending(d), 1);
+	CHECK_INT(debounce_next(d), 1800);
+	CHECK_STR(pop(d, 1799, NULL, NULL), "");
+	CHECK_STR(pop(d, 1800, NULL, NULL), "a.c");
+	CHECK_INT(debounce_pending(d), 0);
+	CHECK_INT(debounce_next(d), -1);
+	debounce_destroy(d);
+}
+
+static void test_max_wait(void)
+{
+	struct debounce *d = debounce_create(600, 3000);
+	long long t;
+
+	/* A change every 500 ms never goes quiet: flushed 3 s after the first. */
+	for (t = 0; t <= 2500; t += 500)
+		debounce_change(d, "busy.py", t);
+	CHECK_INT(debounce_next(d), 3000);
+	CHECK_STR(pop(d, 2999, NULL, NULL), "");
+	CHECK_STR(pop(d, 3000, NULL, NULL), "busy.py");
+	/* The next burst starts a new cap. */
+	debounce_change(d, "busy.py", 3100);
+	CHECK_INT(debounce_next(d), 3700);
+	debounce_destroy(d);
+}
+
+static void test_order_and_many(void)
+{
+	struct debounce *d = debounce_create(100, 500);
+	char key[32];
+	long long last = -1;
+	int n = 0, sorted = 1;
+
+	debounce_change(d, "b", 10);
+	debounce_change(d, "a", 10);	/* same deadline: arrival order */
+	debounce_change(d, "c", 5);
+	CHECK_STR(pop(d, 1000, NULL, NULL), "c");
+	CHECK_STR(pop(d, 1000, NULL, NULL), "b");
+	CHECK_STR(pop(d, 1000, NULL, NULL), "a");
+
+	/* Thousands of paths (an overflow rescan): the heap keeps order and
+	 * the hash keeps one entry per path. */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "f%d.c", i);
+		debounce_change(d, key, (i * 7919) % 1000);
+	}
+	for (int i = 0; i < 5000; i += 2) {
+		snprintf(key, sizeof(key), "f%d.c", i);
+		debounce_change(d, key, 1000 + (i * 7919) % 1000);
+	}
+	CHECK_INT(debounce_pending(d), 5000);
+	for (;;) {
+		struct debounce_item it;
+		long long at = debounce_next(d);
+
+		if (debounce_pop(d, 1LL << 40, &it) != 1)
+			break;
+		if (at < last)
+			sorted = 0;
+		last = at;
+		free(it.key);
+		n++;
+	}
+	CHECK_INT(n, 5000);
+	CHECK(sorted);
+	debounce_destroy(d);
+}
+
+static void test_delete_and_rename_save(void)
+{
+	struct debounce *d = debounce_create(600, 3000);
+	enum debounce_kind kind;
+
+	/* A plain deletion waits one window, then pops as a deletion. */
+	debounce_delete(d, "x.c", 100);
+	CHECK_INT(debounce_next(d), 700);
+	CHECK_STR(pop(d, 700, &kind, NULL), "x.c");
+	CHECK_INT(kind, DEBOUNCE_DELETE);
+
+	/* A pending change then a deletion: the deletion stands for both. */
+	debounce_change(d, "y.c", 1000);
+	debounce_delete(d, "y.c", 1100);
+	CHECK_INT(debounce_pending(d), 1);
+	CHECK_INT(debounce_next(d), 1700);
+	CHECK_STR(pop(d, 1700, &kind, NULL), "y.c");
+	CHECK_INT(kind, DEBOUNCE_DELETE);
+
+	/* vim: x.c renamed away, new x.c written -> one change, no deletion. */
+	debounce_change(d, "z.c", 2000);
+	debounce_delete(d, "z.c", 2100);
+	debounce_change(d, "z.c", 2110);
+	debounce_change(d, "z.c", 2120);
+	CHECK_INT(debounce_pending(d), 1);
+	CHECK_INT(debounce_next(d), 2720);
+	CHECK_STR(pop(d, 2720, &kind, NULL), "z.c");
+	CHECK_INT(kind, DEBOUNCE_CHANGE);
+	CHECK_INT(debounce_pending(d), 0);
+	debounce_destroy(d);
+}
+
+static void test_retry(void)
+{
+	struct debounce *d = debounce_create(600, 3000);
+	int retries = -1;
+
+	CHECK_INT(debounce_retry(d, "w.c", 1, 5000, 600), 0);
+	CHECK_INT(debounce_next(d), 5600);
+	CHECK_STR(pop(d, 5600, NULL, &retries), "w.c");
+	CHECK_INT(retries, 1);
+
+	/* A retry for a path touched meanwhile keeps the touch's deadline. */
+	debounce_change(d, "w.c", 6000);
+	CHECK_INT(debounce_retry(d, "w.c", 2, 6001, 50), 0);
+	CHECK_INT(debounce_next(d), 6600);
+	CHECK_STR(pop(d, 6600, NULL, &retries), "w.c");
+	CHECK_INT(retries, 2);
+	debounce_destroy(d);
+}
+
+static void test_zero_window(void)
+{
+	struct debounce *d = debounce_create(0, 0);
+
+	debounce_change(d, "now.c", 42);
+	CHECK_INT(debounce_next(d), 42);
+	CHECK_STR(pop(d, 42, NULL, NULL), "now.c");
+	debounce_destroy(d);
+	/* max_wait below the window is raised to it. */
+	d = debounce_create(600, 100);
+	debounce_change(d, "a", 0);
+	CHECK_INT(debounce_next(d), 600);
+	debounce_destroy(d);
+}
+
+int main(void)
+{
+	RUN(test_quiet_window);
+	RUN(test_max_wait);
+	RUN(test_order_and_many);
+	RUN(test_delete_and_rename_save);
+	RUN(test_retry);
+	RUN(test_zero_window);
+	return TEST_DONE();
+}

@@ -1,0 +1,357 @@
+/*
+ * test_snapshot.c - path rules, safe reads, no-overwrite writes, records.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "snapshot.h"
+#include "testlib.h"
+
+static char tmp[256];
+
+static void put(const char *rel, const char *content)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fputs(content, f);
+	fclose(f);
+}
+
+static void mk(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	mkdir(path, 0755);
+}
+
+static void test_target_parse(void)
+{
+	struct snapshot_target t;
+
+	CHECK_INT(snapshot_target_parse("os-1-202012345/hw1/a.c", 20, &t), 0);
+	CHECK_STR(t.id.class_div, "os-1");
+	CHECK_STR(t.id.student_id, "202012345");
+	CHECK_STR(t.hw, "hw1");
+	CHECK_STR(t.filename, "a.c");
+	CHECK_STR(t.ext, ".c");
+	CHECK_INT(snapshot_target_parse("os-1-202012345/hw1/src/util/a.c", 20, &t), 0);
+	CHECK_STR(t.filename, "src@util@a.c");
+	CHECK_INT(snapshot_target_parse("ds-2-7/hw20/a/b/c/nb.ipynb", 20, &t), 0);
+	CHECK_STR(t.filename, "a@b@c@nb.ipynb");
+	CHECK_STR(t.ext, ".ipynb");
+	CHECK_INT(snapshot_target_parse("os-1-1/hw0/x.hpp", 20, NULL), 0);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw0/x.cpp", 20, NULL), 0);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw0/x.h", 20, NULL), 0);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw0/x.py", 20, NULL), 0);
+
+	/* Depth: 3..6 components. */
+	CHECK_INT(snapshot_target_parse("os-1-1/a.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/a/b/c/d/e.c", 20, NULL), -1);
+	/* Workspace and homework names. */
+	CHECK_INT(snapshot_target_parse("os-1-x/hw1/a.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw21/a.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw01/a.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw21/a.c", 30, NULL), 0);
+	CHECK_INT(snapshot_target_parse("os-1-1/lab1/a.c", 20, NULL), -1);
+	/* Ignored directories. */
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.venv/x.py", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.cache/x.py", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/env/x.py", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/ENV/x.py", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/v/site-packages/x.py", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/dist-packages/x.py", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/lib/x.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/lib64/x.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/libs/x.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/library/x.c", 20, NULL), 0);
+	/* Extensions and editor temp files. */
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.txt", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.C", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.c~", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.x.c.swp", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/4913", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.x.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.c.tmp", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.c", 20, NULL), -1);
+	/* Malformed. */
+	CHECK_INT(snapshot_target_parse("os-1-1//hw1/a.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/a.c/", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse(NULL, 20, NULL), -1);
+}
+
+static void test_dir_wanted(void)
+{
+	CHECK(snapshot_dir_wanted(1, "os-1-202012345", 20));
+	CHECK(!snapshot_dir_wanted(1, "lost+found", 20));
+	CHECK(snapshot_dir_wanted(2, "hw3", 20));
+	CHECK(!snapshot_dir_wanted(2, "hw99", 20));
+	CHECK(!snapshot_dir_wanted(2, "notes", 20));
+	CHECK(snapshot_dir_wanted(3, "src", 20));
+	CHECK(snapshot_dir_wanted(5, "deep", 20));
+	CHECK(!snapshot_dir_wanted(6, "deeper", 20));	/* its files would be 7 deep */
+	CHECK(!snapshot_dir_wanted(3, ".venv", 20));
+	CHECK(snapshot_dir_wanted(3, "__pycache__", 20));	/* not in upstream's list */
+	CHECK(!snapshot_dir_wanted(4, "site-packages", 20));
+	CHECK(!snapshot_dir_wanted(3, "lib", 20));
+	CHECK(!snapshot_dir_wanted(3, "", 20));
+}
+
+static void test_naming(void)
+{
+	char ts[SNAPSHOT_TS_LEN], *s;
+	struct snapshot_target t;
+
+	/* 2026-11-23 16:28:46 UTC */
+	CHECK_INT(snapshot_timestamp(1795451326, ts, sizeof(ts)), 0);
+	CHECK_STR(ts, "20261123_162846");
+	CHECK_INT(snapshot_timestamp(0, ts, 8), -1);
+
+	s = snapshot_encode_segment("src@util@a b%c/ü~-._.c");
+	CHECK_STR(s, "src%40util%40a%20b%25c%2F%C3%BC~-._.c");
+	free(s);
+
+	snapshot_target_parse("os-1-202012345/hw1/src/util/a.c", 20, &t);
+	s = snapshot_record_path(&t, "20261123_162846.1");
+	CHECK_STR(s, "/api/os-1/hw1/202012345/src%40util%40a.c/20261123_162846.1");
+	free(s);
+	s = snapshot_record_body(42, false, "b-a1-7");
+	CHECK_STR(s, "{\"bytes\":42,\"event\":\"modified\",\"event_id\":\"b-a1-7\"}");
+	free(s);
+	s = snapshot_record_body(0, true, "b-a1-8");
+	CHECK_STR(s, "{\"bytes\":0,\"event\":\"deleted\",\"event_id\":\"b-a1-8\"}");
+	free(s);
+}
+
+static enum snapshot_status rd(int rootfd, const char *rel, long long max, char **out)
+{
+	size_t len;
+	enum snapshot_status st = snapshot_read(rootfd, rel, max, out, &len);
+
+	if (st == SNAPSHOT_OK && *out) {
+		char *z = realloc(*out, len + 1);
+
+		if (z) {
+			z[len] = '\0';
+			*out = z;
+		}
+	}
+	return st;
+}
+
+static void check_reads(int rootfd)
+{
+	char *buf = NULL;
+
+	CHECK_INT(rd(rootfd, "w/hw1/a.c", 100, &buf), SNAPSHOT_OK);
+	CHECK_STR(buf, "int main;\n");
+	free(buf);
+	buf = NULL;
+	CHECK_INT(rd(rootfd, "w/hw1/empty.c", 100, &buf), SNAPSHOT_OK);
+	free(buf);
+	CHECK_INT(rd(rootfd, "w/hw1/a.c", 5, &buf), SNAPSHOT_SIZE);
+	CHECK_INT(rd(rootfd, "w/hw1/nope.c", 100, &buf), SNAPSHOT_GONE);
+	CHECK_INT(rd(rootfd, "w/hw1/fifo.c", 100, &buf), SNAPSHOT_NOT_REGULAR);
+	CHECK_INT(rd(rootfd, "w/hw1/dir.c", 100, &buf), SNAPSHOT_NOT_REGULAR);
+	CHECK_INT(rd(rootfd, "w/hw1/passwd.c", 100000, &buf), SNAPSHOT_SYMLINK);
+	CHECK_INT(rd(rootfd, "w/hw1/rel.c", 100000, &buf), SNAPSHOT_SYMLINK);
+	CHECK_INT(rd(rootfd, "w/hw1/up.c", 100000, &buf), SNAPSHOT_SYMLINK);
+	CHECK_INT(rd(rootfd, "w/hwlink/a.c", 100000, &buf), SNAPSHOT_SYMLINK);
+	/* Not beneath the root: refused like a symlink. */
+	CHECK_INT(rd(rootfd, "../etc/passwd", 100000, &buf), SNAPSHOT_SYMLINK);
+	CHECK_INT(rd(rootfd, "w/hw1/hard.c", 100, &buf), SNAPSHOT_OK);
+	free(buf);
+}
+
+static void test_read(void)
+{
+	char path[512];
+	int rootfd;
+
+	mk("w");
+	mk("w/hw1");
+	mk("w/hw1/dir.c");
+	put("w/hw1/a.c", "int main;\n");
+	put("w/hw1/empty.c", "");
+	snprintf(path, sizeof(path), "%s/w/hw1/fifo.c", tmp);
+	CHECK_INT(mkfifo(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s/w/hw1/passwd.c", tmp);
+	CHECK_INT(symlink("/etc/passwd", path), 0);
+	snprintf(path, sizeof(path), "%s/w/hw1/rel.c", tmp);
+	CHECK_INT(symlink("a.c", path), 0);	/* even a harmless one */
+	snprintf(path, sizeof(path), "%s/w/hw1/up.c", tmp);
+	CHECK_INT(symlink("../../w/hw1/a.c", path), 0);
+	snprintf(path, sizeof(path), "%s/w/hwlink", tmp);
+	CHECK_INT(symlink("hw1", path), 0);	/* a symlinked directory */
+	{
+		char from[512];
+
+		snprintf(from, sizeof(from), "%s/w/hw1/a.c", tmp);
+		snprintf(path, sizeof(path), "%s/w/hw1/hard.c", tmp);
+		CHECK_INT(link(from, path), 0);
+	}
+	rootfd = open(tmp, O_PATH | O_DIRECTORY);
+	CHECK(rootfd >= 0);
+	check_reads(rootfd);
+	/* Same answers from the openat walk (kernels without openat2). */
+	snapshot_use_openat2(false);
+	check_reads(rootfd);
+	snapshot_use_openat2(true);
+	close(rootfd);
+}
+
+static atomic_bool stop_writing;
+
+/* Keep rewriting a file with a changing length until told to stop. */
+static void *churn(void *arg)
+{
+	const char *path = arg;
+	char buf[4096];
+	unsigned n = 0;
+
+	memset(buf, 'x', sizeof(buf));
+	while (!atomic_load(&stop_writing)) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0)
+			break;
+		if (write(fd, buf, 1024 + n++ % 3000) < 0)
+			n++;
+		close(fd);
+	}
+	return NULL;
+}
+
+/* A file changing under the reader is reported unstable, never returned
+ * torn: every OK read has the length of one whole write. */
+static void test_read_unstable(void)
+{
+	char path[512], *buf;
+	int rootfd = open(tmp, O_PATH | O_DIRECTORY), unstable = 0, torn = 0;
+	pthread_t th;
+	size_t len;
+
+	mk("u");
+	snprintf(path, sizeof(path), "%s/u/busy.c", tmp);
+	put("u/busy.c", "xxxxx");
+	atomic_store(&stop_writing, false);
+	pthread_create(&th, NULL, churn, path);
+	for (int i = 0; i < 20000 && unstable == 0; i++) {
+		enum snapshot_status st = snapshot_read(rootfd, "u/busy.c", 100000, &buf, &len);
+
+		if (st == SNAPSHOT_UNSTABLE)
+			unstable++;
+		if (st == SNAPSHOT_OK) {
+			for (size_t j = 0; j < len; j++)
+				torn += buf[j] != 'x';
+			free(buf);
+		}
+	}
+	atomic_store(&stop_writing, true);
+	pthread_join(th, NULL);
+	close(rootfd);
+	CHECK(unstable > 0);
+	CHECK_INT(torn, 0);
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_write(void)
+{
+	struct snapshot_target t;
+	char base[300], ts[SNAPSHOT_TS_LEN], path[700], dir[600];
+	struct stat st;
+
+	snprintf(base, sizeof(base), "%s/snap/base", tmp);
+	snapshot_target_parse("os-1-202012345/hw1/src/util/a.c", 20, &t);
+	snprintf(dir, sizeof(dir), "%s/os-1/hw1/202012345/src@util@a.c", base);
+
+	CHECK_INT(snapshot_write(base, &t, "v1", 2, 1795451326, ts, sizeof(ts)), 0);
+	CHECK_STR(ts, "20261123_162846");
+	snprintf(path, sizeof(path), "%s/20261123_162846.c", dir);
+	CHECK_STR(slurp(path), "v1");
+	CHECK_INT(stat(dir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0755);
+
+	/* Same second: never overwritten, numbered after a '.'. */
+	CHECK_INT(snapshot_write(base, &t, "v2", 2, 1795451326, ts, sizeof(ts)), 0);
+	CHECK_STR(ts, "20261123_162846.1");
+	CHECK_INT(snapshot_write(base, &t, "", 0, 1795451326, ts, sizeof(ts)), 0);
+	CHECK_STR(ts, "20261123_162846.2");
+	CHECK_STR(slurp(path), "v1");
+	snprintf(path, sizeof(path), "%s/20261123_162846.1.c", dir);
+	CHECK_STR(slurp(path), "v2");
+	snprintf(path, sizeof(path), "%s/20261123_162846.2.c", dir);
+	CHECK_STR(slurp(path), "");
+	CHECK_INT(count_entries(dir), 3);	/* no temp file left behind */
+
+	CHECK_INT(snapshot_write(base, &t, "v3", 2, 1795451327, ts, sizeof(ts)), 0);
+	CHECK_STR(ts, "20261123_162847");
+
+	/* A name that is not one component is refused. */
+	snprintf(t.filename, sizeof(t.filename), "..");
+	CHECK_INT(snapshot_write(base, &t, "x", 1, 1795451327, ts, sizeof(ts)), -1);
+}
+
+int main(void)
+{
+	snprintf(tmp, sizeof(tmp), "/tmp/test_snapshot.XXXXXX");
+	if (!mkdtemp(tmp))
+		return 1;
+	RUN(test_target_parse);
+	RUN(test_dir_wanted);
+	RUN(test_naming);
+	RUN(test_read);
+	RUN(test_read_unstable);
+	RUN(test_write);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmp);
+	}
+	return TEST_DONE();
+}
