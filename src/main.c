@@ -18,6 +18,7 @@
 #include "classifier.h"
 #include "collector.h"
 #include "config.h"
+#include "filemon.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -35,6 +36,7 @@ struct agent {
 	struct classifier *classifier;
 	struct pipeline *pipeline;
 	struct collector *collector;
+	struct filemon *filemon;
 	struct metrics_server *metrics;
 	int signal_fd;
 };
@@ -49,12 +51,21 @@ static void on_signal(struct loop *loop, int fd, unsigned events, void *arg)
 	loop_stop(loop);
 }
 
+/* The loop turned: /healthz and the dashboards watch this. */
+static void beat(struct agent *a)
+{
+	if (a->cfg.monitors & MONITOR_PROCMON)
+		metrics_heartbeat_loop(SERVICE_PROCMON);
+	if (a->cfg.monitors & MONITOR_FILEMON)
+		metrics_heartbeat_loop(SERVICE_FILEMON);
+}
+
 static long long heartbeat(struct loop *loop, long long id, void *arg)
 {
 	struct agent *a = arg;
 	unsigned long long st[PROCMON_STAT__COUNT];
 
-	metrics_heartbeat_loop(SERVICE_PROCMON);
+	beat(a);
 	if (a->collector && collector_read_stats(a->collector, st) == 0)
 		metrics_bpf_host_filtered_set(st[PROCMON_STAT_EXEC_OTHER_HOST]);
 	return 1000;
@@ -129,6 +140,28 @@ static int start_procmon(struct agent *a)
 	return 0;
 }
 
+static int start_filemon(struct agent *a)
+{
+	struct filemon_config fc = {
+		.watch_root = a->cfg.watch_root,
+		.snapshot_base = a->cfg.snapshot_base,
+		.max_file_size = a->cfg.max_file_size,
+		.debounce_window_ms = a->cfg.debounce_window_ms,
+		.debounce_max_wait_ms = a->cfg.debounce_max_wait_ms,
+		.hw_max = a->cfg.hw_max,
+	};
+	char err[512];
+
+	a->filemon = filemon_start(a->loop, &fc, a->sender, err, sizeof(err));
+	if (!a->filemon) {
+		log_error("filemon", "%s", err);
+		return -1;
+	}
+	log_info("filemon", "watching %s (%zu directories), snapshots in %s", a->cfg.watch_root,
+		 filemon_watch_count(a->filemon), a->cfg.snapshot_base);
+	return 0;
+}
+
 static int start(struct agent *a)
 {
 	struct sender_config sc = {
@@ -146,6 +179,8 @@ static int start(struct agent *a)
 	}
 	if (a->cfg.monitors & MONITOR_PROCMON)
 		metrics_require_ready(SERVICE_PROCMON);
+	if (a->cfg.monitors & MONITOR_FILEMON)
+		metrics_require_ready(SERVICE_FILEMON);
 	a->metrics = metrics_server_start(a->cfg.metrics_addr, a->cfg.metrics_port, err, sizeof(err));
 	if (!a->metrics) {
 		log_error("main", "metrics server: %s", err);
@@ -154,9 +189,11 @@ static int start(struct agent *a)
 	a->sender = sender_create(a->loop, &sc);
 	if (!a->sender)
 		return -1;
-	metrics_heartbeat_loop(SERVICE_PROCMON);
+	beat(a);
 	loop_add_timer(a->loop, 1000, heartbeat, a);
 	if ((a->cfg.monitors & MONITOR_PROCMON) && start_procmon(a) < 0)
+		return -1;
+	if ((a->cfg.monitors & MONITOR_FILEMON) && start_filemon(a) < 0)
 		return -1;
 	log_info("main", "jcode-watcher %s running: events to %s, metrics on port %d",
 		 JCW_VERSION, a->cfg.api_server && *a->cfg.api_server ? a->cfg.api_server : "stdout",
@@ -172,6 +209,9 @@ static void stop(struct agent *a)
 
 	collector_close(a->collector);
 	a->collector = NULL;
+	/* Pending debounced saves are snapshotted now, not lost. */
+	filemon_stop(a->filemon);
+	a->filemon = NULL;
 	if (a->sender) {
 		left = sender_drain(a->sender, SHUTDOWN_FLUSH_MS);
 		if (left)

@@ -1,0 +1,42 @@
+/*
+ * filemon.h - watch the students' source files and report each save.
+ *
+ * inotify watches every directory below WATCH_ROOT that could hold a
+ * captured file (see snapshot_dir_wanted()), and nothing else: virtualenvs
+ * and hidden directories would eat the watch limit for no snapshot.  Changes
+ * are debounced per path (debounce.h), then copied into SNAPSHOT_BASE and
+ * announced to the API (snapshot.h, sender.h), all on the agent's one loop.
+ */
+#ifndef JCW_FILEMON_H
+#define JCW_FILEMON_H
+
+#include <stddef.h>
+
+#include "loop.h"
+#include "sender.h"
+
+struct filemon_config {
+	const char *watch_root;      /* WATCH_ROOT: holds {subject}-{division}-{student_id}/hw{N}/... */
+	const char *snapshot_base;   /* SNAPSHOT_BASE */
+	long long max_file_size;     /* MAX_CAPTURABLE_FILE_SIZE */
+	long debounce_window_ms;     /* 600 */
+	long debounce_max_wait_ms;   /* 3000 */
+	int hw_max;                  /* 20 */
+};
+
+struct filemon;
+
+/* Scan and watch watch_root recursively, register the inotify fd with loop,
+ * post records via sender.  The config strings are copied.  NULL with a
+ * message in err when the root cannot be watched. */
+struct filemon *filemon_start(struct loop *loop, const struct filemon_config *cfg,
+			      struct sender *sender, char *err, size_t errlen);
+
+/* Flush pending debounced changes (snapshot them now), then stop watching.
+ * The records are queued on the sender; drain it afterwards. */
+void filemon_stop(struct filemon *fm);
+
+/* inotify watches currently held. */
+size_t filemon_watch_count(const struct filemon *fm);
+
+#endif
