@@ -170,7 +170,7 @@ int main(int argc, char **argv)
 	struct filemon *fm;
 	struct loop *loop;
 	struct sender *snd;
-	char url[64], snap[256], err[256], cmd[300];
+	char url[64], snap[256], err[256];
 	pthread_t th;
 
 	if (argc > 2)
@@ -226,9 +226,7 @@ int main(int argc, char **argv)
 	sender_destroy(snd);
 	receiver_stop(rx);
 	loop_destroy(loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmp);
+	support_rm_rf(tmp);
 	free(lat);
 	return n == total ? 0 : 1;
 }

@@ -14,21 +14,10 @@
 
 #include "agent.h"
 #include "receiver.h"
+#include "support.h"
 #include "testlib.h"
 
 static char root[PATH_MAX], codes[PATH_MAX + 16], snaps[PATH_MAX + 16];
-
-static char *slurp(const char *path)
-{
-	static char buf[4096];
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	buf[n] = '\0';
-	if (f)
-		fclose(f);
-	return f ? buf : NULL;
-}
 
 /* The received request whose URL starts with prefix, or -1. */
 static long find(struct receiver *r, const char *prefix, struct received *out)
@@ -61,7 +50,7 @@ static void check_snapshot(struct receiver *r)
 	CHECK_INT(strlen(rc.url + strlen(prefix)), 15);
 	snprintf(file, sizeof(file), "%s/os-1/hw1/202012345/main.c/%s.c", snaps,
 		 rc.url + strlen(prefix));
-	CHECK_STR(slurp(file), "int main(void) { return 7; }\n");
+	CHECK_STR(support_slurp(file), "int main(void) { return 7; }\n");
 	json_decref(body);
 	received_free(&rc);
 }
@@ -141,8 +130,7 @@ int main(int argc, char **argv)
 	if (tl_failures)
 		dump_file(log_path);
 	receiver_stop(r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	CHECK_INT(system(cmd), 0);
+	support_rm_rf(root);
 	unlink(log_path);
 	return TEST_DONE();
 }

@@ -5,4 +5,14 @@
 /* Monotonic seconds. */
 double support_now(void);
 
+/* Contents of a file (up to 64 KiB) in a static buffer, valid until the
+ * next call; NULL when it cannot be opened. */
+char *support_slurp(const char *path);
+
+/* Entries in a directory other than "." and ".."; -1 when unreadable. */
+int support_count_entries(const char *dir);
+
+/* rm -rf dir; complains on stderr when it cannot. */
+void support_rm_rf(const char *dir);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "support.h"
 #include "testlib.h"
 
 #define ALL (MONITOR_PROCMON | MONITOR_FILEMON)
@@ -297,7 +298,6 @@ static void test_uname_release(void)
 
 int main(void)
 {
-	char cmd[300];
 
 	if (!mkdtemp(root)) {
 		perror("mkdtemp");
@@ -315,8 +315,6 @@ int main(void)
 	RUN(test_inotify);
 	RUN(test_filemon_only);
 	RUN(test_uname_release);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
+	support_rm_rf(root);
 	return TEST_DONE();
 }

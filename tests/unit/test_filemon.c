@@ -124,20 +124,6 @@ static void rm(const char *rel)
 	unlink(p);
 }
 
-static char *slurp(const char *path)
-{
-	static char buf[8192];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* "YYYYMMDD_HHMMSS" before the first '.', as the backend parses it. */
 static int ts_parseable(const char *ts)
 {
@@ -199,7 +185,7 @@ static void check_record(size_t i, const char *api, const char *filename, const 
 	/* api is "/api/{class_div}/{hw}/{id}/": the same directories on disk. */
 	snprintf(file, sizeof(file), "%s/%s%s/%s%s", snap, api + strlen("/api/"), filename, ts,
 		 ext);
-	CHECK_STR(slurp(file), content);
+	CHECK_STR(support_slurp(file), content);
 	if (ts_out)
 		snprintf(ts_out, 32, "%s", ts);
 	received_free(&rc);
@@ -478,8 +464,8 @@ static void test_same_second(void)
 
 		snprintf(f1, sizeof(f1), "%s/%s.c", dir, ts1);
 		snprintf(f2, sizeof(f2), "%s/%s.c", dir, ts2);
-		CHECK_STR(slurp(f1), "first\n");
-		CHECK_STR(slurp(f2), "second\n");
+		CHECK_STR(support_slurp(f1), "first\n");
+		CHECK_STR(support_slurp(f2), "second\n");
 	}
 	seen = receiver_count(rx);
 }
@@ -517,7 +503,7 @@ static void test_dir_removed(void)
 
 static long read_long(const char *path)
 {
-	char *s = slurp(path);
+	char *s = support_slurp(path);
 
 	return s ? atol(s) : 16384;
 }
@@ -690,7 +676,6 @@ static int setup(void)
 
 int main(void)
 {
-	char cmd[300];
 
 	log_set_level(LOG_WARN);
 	metrics_reset();
@@ -723,8 +708,6 @@ int main(void)
 	sender_destroy(snd);
 	receiver_stop(rx);
 	loop_destroy(loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmp);
+	support_rm_rf(tmp);
 	return TEST_DONE();
 }

@@ -13,38 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "support.h"
 #include "testlib.h"
 
 static char tmpdir[] = "/tmp/test_log.XXXXXX";
-
-static char *slurp(const char *path)
-{
-	static char buf[65536];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void clean_dir(const char *dir)
 {
@@ -127,7 +99,7 @@ static char *capture_stderr(void (*fn)(void))
 	fn();
 	dup2(saved, STDERR_FILENO);
 	close(saved);
-	return slurp(path);
+	return support_slurp(path);
 }
 
 static void log_some(void)
@@ -170,7 +142,7 @@ static void test_file_output(void)
 	log_set_level(LOG_INFO);
 	log_info("api", "after close");
 
-	out = slurp(path);
+	out = support_slurp(path);
 	CHECK(out != NULL);
 	if (!out)
 		return;
@@ -207,7 +179,7 @@ static void write_lines(int from, int to)
 static const char *msgs_in(const char *path)
 {
 	static char ids[64];
-	char *text = slurp(path), *p;
+	char *text = support_slurp(path), *p;
 	size_t n = 0;
 
 	ids[0] = '\0';
@@ -235,7 +207,7 @@ static void test_rotation_numbered(void)
 	write_lines(1, 7);
 	log_close();
 
-	CHECK_INT(count_entries(tmpdir), 3);
+	CHECK_INT(support_count_entries(tmpdir), 3);
 	CHECK_STR(msgs_in(path), "07");
 	CHECK_STR(msgs_in(p1), "0506");
 	CHECK_STR(msgs_in(p2), "0304");
@@ -245,7 +217,7 @@ static void test_rotation_numbered(void)
 	CHECK_INT(log_open_file(path, 100, 2), 0);
 	write_lines(8, 9);
 	log_close();
-	CHECK_INT(count_entries(tmpdir), 3);
+	CHECK_INT(support_count_entries(tmpdir), 3);
 	CHECK_STR(msgs_in(path), "09");
 	CHECK_STR(msgs_in(p1), "0708");
 	CHECK_STR(msgs_in(p2), "0506");
@@ -264,7 +236,7 @@ static void test_rotation_timestamped(void)
 	write_lines(1, 5);
 	log_close();
 
-	CHECK_INT(count_entries(tmpdir), 3);
+	CHECK_INT(support_count_entries(tmpdir), 3);
 	CHECK_STR(msgs_in(path), "05");
 	d = opendir(tmpdir);
 	while (d && (e = readdir(d))) {

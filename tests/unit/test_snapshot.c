@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "snapshot.h"
+#include "support.h"
 #include "testlib.h"
 
 static char tmp[256];
@@ -269,35 +270,6 @@ static void test_read_unstable(void)
 	CHECK_INT(torn, 0);
 }
 
-static char *slurp(const char *path)
-{
-	static char buf[4096];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void test_write(void)
 {
 	struct snapshot_target t;
@@ -311,7 +283,7 @@ static void test_write(void)
 	CHECK_INT(snapshot_write(base, &t, "v1", 2, 1795451326, ts, sizeof(ts)), 0);
 	CHECK_STR(ts, "20261123_162846");
 	snprintf(path, sizeof(path), "%s/20261123_162846.c", dir);
-	CHECK_STR(slurp(path), "v1");
+	CHECK_STR(support_slurp(path), "v1");
 	CHECK_INT(stat(dir, &st), 0);
 	CHECK_INT(st.st_mode & 07777, 0755);
 
@@ -320,12 +292,12 @@ static void test_write(void)
 	CHECK_STR(ts, "20261123_162846.1");
 	CHECK_INT(snapshot_write(base, &t, "", 0, 1795451326, ts, sizeof(ts)), 0);
 	CHECK_STR(ts, "20261123_162846.2");
-	CHECK_STR(slurp(path), "v1");
+	CHECK_STR(support_slurp(path), "v1");
 	snprintf(path, sizeof(path), "%s/20261123_162846.1.c", dir);
-	CHECK_STR(slurp(path), "v2");
+	CHECK_STR(support_slurp(path), "v2");
 	snprintf(path, sizeof(path), "%s/20261123_162846.2.c", dir);
-	CHECK_STR(slurp(path), "");
-	CHECK_INT(count_entries(dir), 3);	/* no temp file left behind */
+	CHECK_STR(support_slurp(path), "");
+	CHECK_INT(support_count_entries(dir), 3);	/* no temp file left behind */
 
 	CHECK_INT(snapshot_write(base, &t, "v3", 2, 1795451327, ts, sizeof(ts)), 0);
 	CHECK_STR(ts, "20261123_162847");
