@@ -1,0 +1,551 @@
+/*
+ * test_spool.c - the durable segment log: append, acknowledge, reopen,
+ * torn and corrupt tails, the size bound, segment removal and crashes at
+ * random points (fork, SIGKILL or a half-written record, then reopen).
+ */
+#define _GNU_SOURCE
+#include "spool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "log.h"
+#include "metrics.h"
+#include "support.h"
+#include "testlib.h"
+
+/* Every test record is REC_BYTES on disk: 40 header + 2 path + 58 body. */
+#define REC_BYTES 100
+#define PATH "/p"
+
+static char dir[64];
+
+static void fresh_dir(void)
+{
+	if (dir[0])
+		support_rm_rf(dir);
+	strcpy(dir, "/tmp/test_spool.XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+	metrics_reset();
+}
+
+static struct spool *open_spool(long long max, long long seg)
+{
+	struct spool_config cfg = { .dir = dir, .max_bytes = max, .segment_bytes = seg };
+	char err[256] = "";
+	struct spool *sp = spool_open(&cfg, err, sizeof(err));
+
+	if (!sp)
+		fprintf(stderr, "spool_open: %s\n", err);
+	CHECK(sp != NULL);
+	return sp;
+}
+
+/* A 58-byte body that names its record. */
+static void body_of(unsigned long long i, char *buf)
+{
+	snprintf(buf, 64, "{\"event_id\":\"e-%012llu\",\"pad\":\"%020d\"}", i, 0);
+}
+
+static int append(struct spool *sp, unsigned long long i, bool claim)
+{
+	char body[64];
+	struct spool_rec r = { .svc = i % 2 ? SERVICE_FILEMON : SERVICE_PROCMON,
+			       .ep = i % 2 ? ENDPOINT_SNAPSHOT : ENDPOINT_RUN,
+			       .path = PATH, .body = body };
+
+	body_of(i, body);
+	if (spool_append(sp, &r, claim) < 0)
+		return -1;
+	return (int)r.seq;
+}
+
+/* Read everything left; each record must be intact and say its seq.
+ * Returns how many, their seqs in got[]. */
+static size_t read_all(struct spool *sp, unsigned long long *got, size_t max)
+{
+	struct spool_rec r;
+	size_t n = 0;
+
+	while (spool_next(sp, &r) == 1) {
+		char want[64];
+
+		body_of(r.seq, want);
+		CHECK_STR(r.body, want);
+		CHECK_STR(r.path, PATH);
+		CHECK_INT(r.svc, r.seq % 2 ? SERVICE_FILEMON : SERVICE_PROCMON);
+		CHECK_INT(r.ep, r.seq % 2 ? ENDPOINT_SNAPSHOT : ENDPOINT_RUN);
+		if (n < max)
+			got[n] = r.seq;
+		n++;
+		free(r.block);
+	}
+	return n;
+}
+
+static size_t count_files(const char *ext)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d))) {
+		const char *dot = strrchr(e->d_name, '.');
+
+		n += dot && strcmp(dot + 1, ext) == 0;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static long long file_size(const char *name)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+static void append_to_file(const char *name, const void *data, size_t len)
+{
+	char p[256];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0);
+	CHECK_INT(write(fd, data, len), len);
+	close(fd);
+}
+
+static double metric(const char *name)
+{
+	return metrics_value(SERVICE_PROCMON, name, "");
+}
+
+static void test_crc32c(void)
+{
+	CHECK_INT(crc32c(0, "123456789", 9), 0xe3069283u);
+	/* Pieces chain to the same value as the whole. */
+	CHECK_INT(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
+	CHECK_INT(crc32c(0, "", 0), 0);
+}
+
+static void test_append_ack_reopen(void)
+{
+	struct spool *sp;
+	struct spool_stats st;
+	unsigned long long got[16];
+
+	fresh_dir();
+	sp = open_spool(0, 0);
+	for (int i = 1; i <= 10; i++)
+		CHECK_INT(append(sp, i, false), i);
+	CHECK_INT(spool_unread(sp), 10);
+	CHECK(spool_dirty(sp));
+	spool_ack(sp, 2);
+	spool_ack(sp, 5);
+	spool_ack(sp, 5);	/* twice is once */
+	spool_ack(sp, 99);	/* unknown: ignored */
+	spool_stats(sp, &st);
+	CHECK_INT(st.records, 8);
+	CHECK_INT(st.bytes, 10 * REC_BYTES);
+	CHECK(st.oldest_ms > 0);
+	CHECK_INT(spool_sync(sp), 0);
+	CHECK(!spool_dirty(sp));
+	spool_close(sp);
+	CHECK_INT(file_size("0000000000000001.seg"), 10 * REC_BYTES);
+	CHECK_INT(file_size("0000000000000001.ack"), 2 * 16);
+
+	sp = open_spool(0, 0);
+	CHECK_INT(spool_unread(sp), 8);
+	CHECK_INT(read_all(sp, got, 16), 8);
+	CHECK_INT(got[0], 1);
+	CHECK_INT(got[1], 3);
+	CHECK_INT(got[3], 6);
+	CHECK_INT(got[7], 10);
+	CHECK(spool_caught_up(sp));
+	/* New records continue the sequence in a new segment. */
+	CHECK_INT(append(sp, 11, false), 11);
+	CHECK_INT(read_all(sp, got, 16), 1);
+	CHECK_INT(got[0], 11);
+	/* A claimed record is not handed out again. */
+	CHECK_INT(append(sp, 12, true), 12);
+	CHECK_INT(spool_unread(sp), 0);
+	CHECK_INT(read_all(sp, got, 16), 0);
+	CHECK(spool_has(sp, 12));
+	CHECK(!spool_has(sp, 13));
+	spool_close(sp);
+	CHECK_INT(file_size("000000000000000b.seg"), 2 * REC_BYTES);
+	CHECK_DBL(metric("spool_corrupt_records_total"), 0, 0);
+}
+
+static void test_second_open_refused(void)
+{
+	struct spool_config cfg = { .dir = dir };
+	struct spool *sp;
+	char err[256] = "";
+
+	fresh_dir();
+	sp = open_spool(0, 0);
+	CHECK(spool_open(&cfg, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "in use by another process") != NULL);
+	spool_close(sp);
+}
+
+static void test_torn_tail(void)
+{
+	struct spool *sp;
+	unsigned long long got[16];
+	char p[256];
+
+	fresh_dir();
+	sp = open_spool(0, 0);
+	for (int i = 1; i <= 5; i++)
+		append(sp, i, false);
+	spool_close(sp);
+	/* Cut record 5 in the middle of its body. */
+	snprintf(p, sizeof(p), "%s/0000000000000001.seg", dir);
+	CHECK_INT(truncate(p, 4 * REC_BYTES + 70), 0);
+
+	sp = open_spool(0, 0);
+	CHECK_DBL(metric("spool_corrupt_records_total"), 1, 0);
+	CHECK_INT(file_size("0000000000000001.seg"), 4 * REC_BYTES);	/* cut clean */
+	CHECK_INT(read_all(sp, got, 16), 4);
+	CHECK_INT(got[3], 4);
+	CHECK_INT(append(sp, 6, false), 5);	/* the torn one's number is free again */
+	spool_close(sp);
+
+	metrics_reset();
+	sp = open_spool(0, 0);
+	CHECK_DBL(metric("spool_corrupt_records_total"), 0, 0);
+	CHECK_INT(spool_unread(sp), 5);
+	spool_close(sp);
+
+	/* A torn header (fewer than 40 bytes) is the same. */
+	append_to_file("0000000000000005.seg", "JCWR\x01", 5);
+	sp = open_spool(0, 0);
+	CHECK_DBL(metric("spool_corrupt_records_total"), 1, 0);
+	CHECK_INT(spool_unread(sp), 5);
+	spool_close(sp);
+}
+
+static void test_corrupt_tail_bytes(void)
+{
+	static const char junk[] = "\x4a\x43\x57\x52 this is not a record, whatever it claims";
+	struct spool *sp;
+	unsigned long long got[16];
+	char p[256];
+	int fd;
+
+	fresh_dir();
+	sp = open_spool(0, 0);
+	for (int i = 1; i <= 5; i++)
+		append(sp, i, false);
+	spool_close(sp);
+	append_to_file("0000000000000001.seg", junk, sizeof(junk));
+
+	sp = open_spool(0, 0);
+	CHECK_DBL(metric("spool_corrupt_records_total"), 1, 0);
+	CHECK_INT(read_all(sp, got, 16), 5);
+	CHECK_INT(got[4], 5);
+	spool_close(sp);
+	CHECK_INT(file_size("0000000000000001.seg"), 5 * REC_BYTES);
+
+	/* A flipped bit in the middle cuts there: later records of that
+	 * segment cannot be trusted to start where the bad one says. */
+	metrics_reset();
+	snprintf(p, sizeof(p), "%s/0000000000000001.seg", dir);
+	fd = open(p, O_WRONLY);
+	CHECK_INT(pwrite(fd, "X", 1, 2 * REC_BYTES + 60), 1);
+	close(fd);
+	sp = open_spool(0, 0);
+	CHECK_DBL(metric("spool_corrupt_records_total"), 1, 0);
+	CHECK_INT(read_all(sp, got, 16), 2);
+	spool_close(sp);
+}
+
+static void test_foreign_file_ignored(void)
+{
+	char logp[] = "/tmp/test_spool_log.XXXXXX", text[4096] = "", p[256];
+	struct spool *sp;
+	FILE *f;
+	size_t n;
+
+	fresh_dir();
+	close(mkstemp(logp));
+	CHECK_INT(log_open_file(logp, 0, 0), 0);
+	snprintf(p, sizeof(p), "%s/notes.txt", dir);
+	f = fopen(p, "w");
+	fputs("random garbage\n", f);
+	fclose(f);
+	/* An orphan acknowledgement journal is removed quietly. */
+	snprintf(p, sizeof(p), "%s/00000000000000aa.ack", dir);
+	close(open(p, O_CREAT | O_WRONLY, 0600));
+
+	sp = open_spool(0, 0);
+	CHECK_INT(spool_unread(sp), 0);
+	CHECK_INT(append(sp, 1, false), 1);
+	spool_close(sp);
+	log_close();
+	f = fopen(logp, "r");
+	n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	CHECK(strstr(text, "WARN  spool: ") != NULL);
+	CHECK(strstr(text, "/notes.txt is not a spool file; ignored") != NULL);
+	CHECK_INT(file_size("notes.txt"), 15);
+	CHECK_INT(file_size("00000000000000aa.ack"), -1);
+	CHECK_DBL(metric("spool_corrupt_records_total"), 0, 0);
+	unlink(logp);
+}
+
+/* Segments of 10 records (1,000 bytes), at most 3,000 bytes: the 31st
+ * record rolls a fourth segment and the first one, 10 records, goes. */
+static void test_full_drops_oldest(void)
+{
+	struct spool *sp;
+	struct spool_stats st;
+	unsigned long long got[64];
+
+	fresh_dir();
+	sp = open_spool(3000, 1000);
+	for (int i = 1; i <= 30; i++)
+		CHECK_INT(append(sp, i, false), i);
+	CHECK_INT(count_files("seg"), 3);
+	spool_stats(sp, &st);
+	CHECK_INT(st.dropped, 0);
+	CHECK_INT(append(sp, 31, false), 31);
+	spool_stats(sp, &st);
+	CHECK_INT(st.dropped, 10);
+	CHECK_INT(st.records, 21);
+	CHECK_INT(st.bytes, 2100);
+	CHECK_DBL(metric("spool_dropped_total"), 10, 0);
+	CHECK_INT(file_size("0000000000000001.seg"), -1);
+	CHECK(!spool_has(sp, 10));
+	CHECK(spool_has(sp, 11));
+	for (int i = 32; i <= 35; i++)
+		append(sp, i, false);
+	CHECK_INT(spool_unread(sp), 25);
+	CHECK_INT(read_all(sp, got, 64), 25);
+	CHECK_INT(got[0], 11);
+	CHECK_INT(got[24], 35);
+
+	/* Acknowledged records are not counted when their segment goes. */
+	for (int i = 11; i <= 15; i++)
+		spool_ack(sp, i);
+	for (int i = 36; i <= 41; i++)
+		append(sp, i, false);	/* 41 rolls; segment 11..20 goes with 5 unacked */
+	spool_stats(sp, &st);
+	CHECK_INT(st.dropped, 15);
+	CHECK_INT(st.records, 21);
+	CHECK_DBL(metric("spool_dropped_total"), 15, 0);
+	/* A record larger than the whole spool is refused, nothing dropped. */
+	{
+		char *big = malloc(4000);
+		struct spool_rec r = { .path = PATH, .body = big };
+
+		memset(big, 'x', 3999);
+		big[3999] = '\0';
+		CHECK_INT(spool_append(sp, &r, false), -1);
+		free(big);
+	}
+	spool_stats(sp, &st);
+	CHECK_INT(st.dropped, 15);
+	spool_close(sp);
+
+	/* The bound holds across a restart too. */
+	sp = open_spool(3000, 1000);
+	CHECK_INT(spool_unread(sp), 21);
+	CHECK_INT(read_all(sp, got, 64), 21);
+	CHECK_INT(got[0], 21);
+	CHECK_INT(got[20], 41);
+	spool_close(sp);
+}
+
+/* A segment goes once all its records are acknowledged, but never the one
+ * being written. */
+static void test_acked_segments_unlinked(void)
+{
+	struct spool *sp;
+	struct spool_stats st;
+
+	fresh_dir();
+	sp = open_spool(0, 1000);
+	for (int i = 1; i <= 25; i++)
+		append(sp, i, true);
+	CHECK_INT(count_files("seg"), 3);
+	for (int i = 10; i >= 1; i--)	/* out of order */
+		spool_ack(sp, i);
+	CHECK_INT(count_files("seg"), 2);
+	CHECK_INT(file_size("0000000000000001.seg"), -1);
+	for (int i = 11; i <= 19; i++)
+		spool_ack(sp, i);
+	CHECK_INT(count_files("seg"), 2);
+	spool_ack(sp, 20);
+	CHECK_INT(count_files("seg"), 1);
+	for (int i = 21; i <= 25; i++)
+		spool_ack(sp, i);
+	CHECK_INT(count_files("seg"), 1);	/* active */
+	spool_stats(sp, &st);
+	CHECK_INT(st.records, 0);
+	CHECK_INT(st.oldest_ms, 0);
+	CHECK_INT(st.bytes, 500);
+	spool_close(sp);
+	CHECK_INT(count_files("ack"), 1);
+	/* On reopen the fully acknowledged segment is cleaned up. */
+	sp = open_spool(0, 1000);
+	CHECK_INT(spool_unread(sp), 0);
+	CHECK_INT(count_files("seg"), 0);
+	CHECK_INT(count_files("ack"), 0);
+	CHECK_INT(append(sp, 26, false), 26);
+	spool_close(sp);
+}
+
+/* ---- crashes ---- */
+
+struct progress {
+	unsigned long long appended;	/* 1..appended are in the spool */
+	unsigned long long synced_upto;	/* acks of seqs <= this are durable */
+};
+
+/* Child: append forever; acknowledge every third record; sync every 64th
+ * and tell the parent, through the pipe, what is known to be on disk. */
+static void crash_child(int wfd, int torn)
+{
+	struct spool_config cfg = { .dir = dir, .segment_bytes = 2000 };
+	char err[256];
+	struct spool *sp = spool_open(&cfg, err, sizeof(err));
+
+	if (!sp)
+		_exit(3);
+	for (unsigned long long i = 1; ; i++) {
+		struct progress p;
+
+		if (append(sp, i, false) != (int)i)
+			_exit(4);
+		if (i % 3 == 0)
+			spool_ack(sp, i);
+		p.appended = i;
+		p.synced_upto = 0;
+		if (i % 64 == 0) {
+			spool_sync(sp);
+			p.synced_upto = i;
+		}
+		if (write(wfd, &p, sizeof(p)) != sizeof(p))
+			_exit(5);
+		if (torn && (int)i == torn) {
+			/* Die in the middle of writing record i + 1. */
+			char name[64], path[128];
+			int fd;
+
+			snprintf(name, sizeof(name), "%016llx.seg", (i - 1) / 20 * 20 + 1);
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			fd = open(path, O_WRONLY | O_APPEND);
+			if (fd >= 0 && write(fd, "JCWR\x01\x00\x03\x00\x02\x00\x00\x00", 12) < 0)
+				_exit(6);
+			_exit(0);
+		}
+	}
+}
+
+/* Replay after the crash: every record appended and not durably acked is
+ * there exactly once and intact; nothing else is. */
+static void check_replay(unsigned long long appended, unsigned long long synced, int torn)
+{
+	struct spool *sp;
+	unsigned long long *got = calloc(appended + 2, sizeof(*got));
+	char *seen = calloc(appended + 2, 1);
+	size_t n;
+	int bad = 0;
+
+	metrics_reset();
+	sp = open_spool(0, 2000);
+	n = read_all(sp, got, appended + 2);
+	CHECK(n <= appended + 1);
+	for (size_t k = 0; k < n && k < appended + 2; k++) {
+		/* The one record being written at the kill may or may not be there. */
+		if (got[k] > appended + 1 || seen[got[k]]++)
+			bad++;
+	}
+	for (unsigned long long i = 1; i <= appended; i++) {
+		/* An ack not yet synced may or may not have reached the disk. */
+		if (i % 3 == 0 && i > synced)
+			continue;
+		if (seen[i] != (i % 3 != 0))	/* lost, or replayed though acked */
+			bad++;
+	}
+	CHECK_INT(bad, 0);
+	if (torn)
+		CHECK_DBL(metric("spool_corrupt_records_total"), 1, 0);
+	spool_close(sp);
+	free(got);
+	free(seen);
+}
+
+static void crash_round(unsigned int seed, int torn)
+{
+	struct progress p, last = { 0, 0 };
+	unsigned long long synced = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	fresh_dir();
+	CHECK_INT(pipe(fds), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		crash_child(fds[1], torn);
+	}
+	close(fds[1]);
+	if (!torn) {
+		usleep(2000 + seed % 30000);
+		kill(pid, SIGKILL);
+	}
+	waitpid(pid, &status, 0);
+	while (read(fds[0], &p, sizeof(p)) == sizeof(p)) {
+		last = p;
+		if (p.synced_upto)
+			synced = p.synced_upto;
+	}
+	close(fds[0]);
+	CHECK(last.appended > 0);
+	check_replay(last.appended, synced, torn);
+}
+
+static void test_crash_random_points(void)
+{
+	srand(12345);
+	for (int round = 0; round < 12; round++)
+		crash_round((unsigned int)rand(), 0);
+	for (int round = 0; round < 12; round++)
+		crash_round(0, 1 + rand() % 300);
+}
+
+int main(void)
+{
+	RUN(test_crc32c);
+	RUN(test_append_ack_reopen);
+	RUN(test_second_open_refused);
+	RUN(test_torn_tail);
+	RUN(test_corrupt_tail_bytes);
+	RUN(test_foreign_file_ignored);
+	RUN(test_full_drops_oldest);
+	RUN(test_acked_segments_unlinked);
+	RUN(test_crash_random_points);
+	if (dir[0])
+		support_rm_rf(dir);
+	return TEST_DONE();
+}
