@@ -169,6 +169,8 @@ static int start(struct agent *a)
 		.timeout_ms = a->cfg.api_timeout_ms,
 		.max_inflight = a->cfg.max_inflight,
 		.queue_max = a->cfg.queue_max,
+		.spool_dir = a->cfg.spool_dir,
+		.spool_max_bytes = a->cfg.spool_max_bytes,
 	};
 	char err[256];
 

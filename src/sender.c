@@ -1,5 +1,5 @@
 /*
- * sender.c - queued, retried HTTP delivery on the event loop (libcurl multi).
+ * sender.c - spooled, retried HTTP delivery on the event loop (libcurl multi).
  *
  * curl never blocks here: it tells us which sockets and which timeout it
  * cares about (socket and timer callbacks) and the loop calls back into
@@ -7,11 +7,21 @@
  * pool of keep-alive connections, so a steady stream of events costs one
  * TCP handshake per connection, not per event.
  *
- * Failure policy.  A record is lost only if the queue is full (counted) or
- * the API rejects it outright (4xx: retrying cannot help, logged and
- * counted).  Anything that smells transient (no connection, timeout, 5xx,
- * 429) is retried forever with exponential backoff and jitter.  Two clocks
- * drive that:
+ * Durability.  With a spool (spool.c) every record is appended to it before
+ * anything else happens and acknowledged there only after a 2xx or once it
+ * is in the dead-letter file.  Memory holds a window of the spool: what is
+ * in flight, what waits to retry and a short ready queue, refilled from the
+ * spool's read cursor in sequence order.  A new record skips the disk read
+ * when the cursor has caught up (the usual case: the API keeps up); during
+ * an outage new records only go to disk, so RAM stays flat however long it
+ * lasts.  Without a spool (tests, or no SPOOL_DIR) everything is in memory
+ * and queue_max can drop records (counted).
+ *
+ * Failure policy.  The API rejecting a record outright (a 4xx other than
+ * 408/429: retrying cannot help) dead-letters it, logged and counted.
+ * Anything that smells transient (no connection, timeout, 5xx, 408, 429)
+ * is retried forever with exponential backoff and jitter.  Two clocks drive
+ * that:
  *
  *   - the sender's hold: after a transient failure no new request starts
  *     until it expires, and then only one at a time (a probe) until one
@@ -20,6 +30,11 @@
  *   - each record's own next_try_ms: a record the server keeps failing
  *     (a poison record) backs off alone, and the probe after the hold picks
  *     the oldest record that is due, so it cannot stall the others.
+ *
+ * Queues.  New records wait in a FIFO (ascending id); records backing off
+ * wait in a heap by retry time and move, once due, to a heap by id.  The
+ * next request takes the lower id of the FIFO head and the due heap's top,
+ * so retries still go out before newer records, in O(log n).
  */
 #define _GNU_SOURCE		/* asprintf */
 #include "sender.h"
@@ -32,7 +47,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deadletter.h"
+#include "heap.h"
 #include "log.h"
+#include "spool.h"
 #include "utf8.h"
 #include "version.h"
 
@@ -44,26 +62,35 @@
 #define BACKOFF_BASE_MS      250LL
 #define BACKOFF_CAP_MS       30000LL
 #define RETRY_AFTER_CAP_MS   (600LL * 1000)	/* a server asking for hours is misconfigured */
-#define REPLY_KEEP           512		/* bytes of a rejection body we log */
+#define REPLY_KEEP           DEADLETTER_RESPONSE_MAX	/* bytes of a rejection we keep */
+#define BODY_LOG_MAX         1024		/* bytes of a rejected body we log */
 #define DROP_LOG_EVERY_MS    10000LL
+#define READY_MIN            1024	/* records read ahead of the senders */
+#define SYNC_MS              150	/* fdatasync window: what a power loss can take */
+#define PUBLISH_MS           1000
 
 /* As event.h: compact, and reals that do not grow 17-digit tails. */
 #define LINE_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
-/*
- * One API record.  These fields are exactly what a durable spool would
- * persist (id keeps the order, attempts and next_try_ms survive a restart),
- * so a spool can sit beneath this queue without changing the policy above.
- */
+/* Label sets for the generic metrics: they must outlive every call. */
+static const char *const ep_labels[ENDPOINT__COUNT] = {
+	[ENDPOINT_BUILD] = "endpoint_type=\"build\"",
+	[ENDPOINT_RUN] = "endpoint_type=\"run\"",
+	[ENDPOINT_SNAPSHOT] = "endpoint_type=\"snapshot\"",
+};
+
+/* One API record in memory. */
 struct record {
-	unsigned long long id;
+	unsigned long long id;		/* memory order: the spool's order too */
+	unsigned long long seq;		/* spool sequence; 0 = not in the spool */
 	enum service svc;
 	enum endpoint_type ep;
 	char *path;
 	char *body;
+	char *block;			/* read back from the spool: path and body live here */
 	unsigned int attempts;
 	long long next_try_ms;
-	struct record *prev, *next;	/* waiting list, ascending id */
+	struct record *next;		/* ready FIFO */
 };
 
 /* One request in flight, and its easy handle kept for reuse afterwards. */
@@ -71,29 +98,38 @@ struct transfer {
 	struct record *rec;
 	CURL *easy;
 	char *url;
+	size_t urlcap;
 	unsigned int streak;		/* s->fail_streak when it started */
 	char reply[REPLY_KEEP + 1];
 	size_t reply_len;
 	char errbuf[CURL_ERROR_SIZE];
-	struct transfer *next;		/* busy or idle list */
+	struct transfer *prev, *next;	/* busy list; idle uses next only */
 };
 
 struct sender {
 	struct loop *loop;
 	char *api_server;
+	size_t api_len;
 	long timeout_ms;
 	int max_inflight;
 	size_t queue_max;
+	size_t ready_max;		/* spool read-ahead */
 	FILE *out;
 
 	CURLM *multi;			/* NULL in stdout mode */
 	struct curl_slist *headers;
+	struct spool *spool;		/* NULL: memory only */
 	long long curl_timer;		/* loop timer for curl's timeout; 0 = none */
 	long long kick_timer;		/* loop timer for the next retry; 0 = none */
 	long long kick_at;
+	long long sync_timer;		/* loop timer for spool_sync(); 0 = none */
+	long long publish_timer;
 
-	struct record *head, *tail;	/* waiting: new or backing off */
-	size_t waiting;
+	struct record *head, *tail;	/* ready FIFO: never tried, ascending id */
+	size_t ready;
+	struct heap waiting;		/* backing off, by next_try_ms */
+	struct heap due;		/* backoff over, by id */
+	size_t held;			/* records in memory, in flight included */
 	int inflight;
 	struct transfer *busy, *idle;
 	size_t pending[SERVICE__COUNT];
@@ -108,61 +144,184 @@ struct sender {
 	long long drop_logged_ms;
 };
 
-/* ---- the record queue ---------------------------------------------- */
+/* ---- records and queues -------------------------------------------- */
 
 static void record_free(struct record *r)
 {
 	if (!r)
 		return;
-	free(r->path);
-	free(r->body);
+	if (r->block) {
+		free(r->block);
+	} else {
+		free(r->path);
+		free(r->body);
+	}
 	free(r);
 }
 
-static void queue_unlink(struct sender *s, struct record *r)
+static bool by_time(const void *a, const void *b)
 {
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		s->head = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	else
-		s->tail = r->prev;
-	r->prev = r->next = NULL;
-	s->waiting--;
+	const struct record *x = a, *y = b;
+
+	return x->next_try_ms < y->next_try_ms ||
+	       (x->next_try_ms == y->next_try_ms && x->id < y->id);
 }
 
-/* Keep ascending id so retries go out before newer records.  Records coming
- * back are usually the oldest, so the walk from the head is short. */
-static void queue_insert(struct sender *s, struct record *r)
+static bool by_id(const void *a, const void *b)
 {
-	struct record *at = s->head;
-
-	while (at && at->id < r->id)
-		at = at->next;
-	r->next = at;
-	r->prev = at ? at->prev : s->tail;
-	if (r->prev)
-		r->prev->next = r;
-	else
-		s->head = r;
-	if (at)
-		at->prev = r;
-	else
-		s->tail = r;
-	s->waiting++;
+	return ((const struct record *)a)->id < ((const struct record *)b)->id;
 }
 
 static void pending_add(struct sender *s, enum service svc, int delta)
 {
 	s->pending[svc] += delta;
+	s->held += delta;
 	metrics_queue_size(svc, (long long)s->pending[svc]);
+}
+
+static void ready_push(struct sender *s, struct record *r)
+{
+	r->next = NULL;
+	if (s->tail)
+		s->tail->next = r;
+	else
+		s->head = r;
+	s->tail = r;
+	s->ready++;
+}
+
+static struct record *ready_pop(struct sender *s)
+{
+	struct record *r = s->head;
+
+	if (!r)
+		return NULL;
+	s->head = r->next;
+	if (!s->head)
+		s->tail = NULL;
+	r->next = NULL;
+	s->ready--;
+	return r;
+}
+
+/* Back to the queues after a failure or a start that did not happen. */
+static void requeue(struct sender *s, struct record *r)
+{
+	/* Only allocation can fail; a due record then goes to the FIFO's
+	 * head, which keeps it first in line. */
+	if (heap_push(r->next_try_ms > loop_now_ms() ? &s->waiting : &s->due, r) == 0)
+		return;
+	r->next = s->head;
+	s->head = r;
+	if (!s->tail)
+		s->tail = r;
+	s->ready++;
+}
+
+/* A record the spool dropped to make room must not be sent after all. */
+static bool dropped_by_spool(struct sender *s, struct record *r)
+{
+	if (!r->seq || spool_has(s->spool, r->seq))
+		return false;
+	pending_add(s, r->svc, -1);
+	record_free(r);
+	return true;
+}
+
+/* The oldest record that may go now, or NULL. */
+static struct record *next_due(struct sender *s, long long now)
+{
+	struct record *r;
+
+	while ((r = heap_top(&s->waiting)) && r->next_try_ms <= now) {
+		heap_pop(&s->waiting);
+		if (heap_push(&s->due, r) < 0) {
+			requeue(s, r);	/* lands at the FIFO head: still first */
+			break;
+		}
+	}
+	for (;;) {
+		struct record *d = heap_top(&s->due);
+
+		if (d && (!s->head || d->id < s->head->id))
+			r = heap_pop(&s->due);
+		else
+			r = ready_pop(s);
+		if (!r || !s->spool || !dropped_by_spool(s, r))
+			return r;
+	}
 }
 
 size_t sender_pending(const struct sender *s)
 {
-	return s->waiting + (size_t)s->inflight;
+	return s->held + (s->spool ? spool_unread(s->spool) : 0);
+}
+
+/* ---- the spool ----------------------------------------------------- */
+
+static long long on_sync(struct loop *loop, long long id, void *arg)
+{
+	struct sender *s = arg;
+
+	s->sync_timer = 0;
+	spool_sync(s->spool);
+	return -1;
+}
+
+/* Group fdatasync: one per SYNC_MS while records come, none when idle. */
+static void arm_sync(struct sender *s)
+{
+	if (s->sync_timer || !spool_dirty(s->spool))
+		return;
+	s->sync_timer = loop_add_timer(s->loop, SYNC_MS, on_sync, s);
+	if (s->sync_timer < 0)
+		s->sync_timer = 0;
+}
+
+static void spool_done(struct sender *s, struct record *r)
+{
+	if (!s->spool || !r->seq)
+		return;
+	spool_ack(s->spool, r->seq);
+	arm_sync(s);
+}
+
+static struct record *record_new(struct sender *s, enum service svc, enum endpoint_type ep)
+{
+	struct record *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->id = s->next_id++;
+	r->svc = svc;
+	r->ep = ep;
+	return r;
+}
+
+/* Top up the ready FIFO from the spool's read cursor, in order. */
+static void refill(struct sender *s)
+{
+	struct spool_rec sr;
+	struct record *r;
+
+	while (s->ready < s->ready_max && s->held < s->queue_max && !spool_caught_up(s->spool)) {
+		if (spool_next(s->spool, &sr) != 1)
+			break;
+		r = record_new(s, sr.svc, sr.ep);
+		if (!r) {
+			/* It stays in the spool; a restart replays it. */
+			log_error(MOD, "out of memory reading the spool; record %llu skipped "
+				  "until restart", sr.seq);
+			free(sr.block);
+			break;
+		}
+		r->seq = sr.seq;
+		r->path = sr.path;
+		r->body = sr.body;
+		r->block = sr.block;
+		ready_push(s, r);
+		pending_add(s, r->svc, 1);
+	}
 }
 
 /* ---- backoff ------------------------------------------------------- */
@@ -226,7 +385,25 @@ static size_t on_reply(char *data, size_t size, size_t n, void *arg)
 	memcpy(t->reply + t->reply_len, data, room);
 	t->reply_len += room;
 	t->reply[t->reply_len] = '\0';
-	return len;		/* swallow the rest: only the start is logged */
+	return len;		/* swallow the rest: only the start is kept */
+}
+
+/* Options that never change are set once per easy handle: the handle and
+ * its connection are reused for request after request. */
+static void easy_setup(struct sender *s, struct transfer *t)
+{
+	CURL *e = t->easy;
+
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "jcode-watcher/" JCW_VERSION);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 }
 
 static struct transfer *transfer_get(struct sender *s)
@@ -245,14 +422,14 @@ static struct transfer *transfer_get(struct sender *s)
 		free(t);
 		return NULL;
 	}
+	easy_setup(s, t);
 	return t;
 }
 
 static void transfer_put(struct sender *s, struct transfer *t)
 {
-	free(t->url);
-	t->url = NULL;
 	t->rec = NULL;
+	t->prev = NULL;
 	t->next = s->idle;
 	s->idle = t;
 }
@@ -264,14 +441,29 @@ static void transfer_free(struct transfer *t)
 	free(t);
 }
 
+static int set_url(struct sender *s, struct transfer *t, const char *path)
+{
+	size_t need = s->api_len + strlen(path) + 1;
+
+	if (need > t->urlcap) {
+		char *u = realloc(t->url, need);
+
+		if (!u)
+			return -1;
+		t->url = u;
+		t->urlcap = need;
+	}
+	memcpy(t->url, s->api_server, s->api_len);
+	memcpy(t->url + s->api_len, path, need - s->api_len);
+	return 0;
+}
+
 static int transfer_setup(struct sender *s, struct transfer *t, struct record *r)
 {
 	CURL *e = t->easy;
 
-	if (asprintf(&t->url, "%s%s", s->api_server, r->path) < 0) {
-		t->url = NULL;
+	if (set_url(s, t, r->path) < 0)
 		return -1;
-	}
 	t->rec = r;
 	t->streak = s->fail_streak;
 	t->reply_len = 0;
@@ -280,16 +472,27 @@ static int transfer_setup(struct sender *s, struct transfer *t, struct record *r
 	curl_easy_setopt(e, CURLOPT_URL, t->url);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "jcode-watcher/" JCW_VERSION);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	return 0;
+}
+
+static void busy_link(struct sender *s, struct transfer *t)
+{
+	t->prev = NULL;
+	t->next = s->busy;
+	if (s->busy)
+		s->busy->prev = t;
+	s->busy = t;
+}
+
+static void busy_unlink(struct sender *s, struct transfer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		s->busy = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
 }
 
 static int start(struct sender *s, struct record *r)
@@ -302,59 +505,59 @@ static int start(struct sender *s, struct record *r)
 		transfer_put(s, t);
 		return -1;
 	}
-	queue_unlink(s, r);
 	r->attempts++;
-	t->next = s->busy;
-	s->busy = t;
+	busy_link(s, t);
 	s->inflight++;
 	return 0;
 }
 
-/* The oldest record whose own backoff has expired; *wake learns when the
- * earliest of the others will be. */
-static struct record *first_due(struct sender *s, long long now, long long *wake)
+/* next_due(), and when memory ran dry (or held only records the spool
+ * dropped meanwhile) a refill from the spool and a second look. */
+static struct record *take_next(struct sender *s, long long now)
 {
-	for (struct record *r = s->head; r; r = r->next) {
-		if (r->next_try_ms <= now)
-			return r;
-		if (!*wake || r->next_try_ms < *wake)
-			*wake = r->next_try_ms;
+	struct record *r = next_due(s, now);
+
+	if (!r && s->spool && !spool_caught_up(s->spool)) {
+		refill(s);
+		r = next_due(s, now);
 	}
-	return NULL;
+	return r;
 }
 
 static void dispatch(struct sender *s)
 {
-	long long now = loop_now_ms(), wake = 0;
+	long long now = loop_now_ms();
 	int limit = s->fail_streak ? 1 : s->max_inflight;
+	struct record *r;
 
-	if (!s->waiting)
+	if (s->spool)
+		refill(s);
+	if (s->held == (size_t)s->inflight)
 		return;
 	if (now < s->hold_until_ms) {
 		arm_kick(s, s->hold_until_ms);
 		return;
 	}
-	while (s->inflight < limit) {
-		struct record *r = first_due(s, now, &wake);
-
-		if (!r)
-			break;
+	while (s->inflight < limit && (r = take_next(s, now))) {
 		if (start(s, r) < 0) {
 			/* Out of memory: let the allocator breathe. */
+			requeue(s, r);
 			log_error(MOD, "cannot start a request; retrying in 1 s");
 			s->hold_until_ms = now + 1000;
 			arm_kick(s, s->hold_until_ms);
 			return;
 		}
 	}
-	if (wake && s->inflight < limit)
-		arm_kick(s, wake);
+	r = heap_top(&s->waiting);
+	if (r && s->inflight < limit)
+		arm_kick(s, r->next_try_ms);
 }
 
 /* ---- outcomes ------------------------------------------------------ */
 
 static void finished(struct sender *s, struct record *r)
 {
+	spool_done(s, r);
 	pending_add(s, r->svc, -1);
 	record_free(r);
 }
@@ -369,15 +572,33 @@ static void delivered(struct sender *s, struct record *r)
 	finished(s, r);
 }
 
+static void dead_letter(struct sender *s, struct record *r, long status, const char *reply)
+{
+	char path[256];
+
+	if (!s->spool)
+		return;
+	if (deadletter_write(spool_path(s->spool), r->path, r->body, status, reply) < 0) {
+		/* Logged in full by rejected(); retrying it would not help. */
+		log_error(MOD, "cannot write %s/" DEADLETTER_FILE " (%s); record for %s lost",
+			  spool_path(s->spool), strerror(errno), log_escape(r->path, path, sizeof(path)));
+		return;
+	}
+	metrics_counter_add(r->svc, "api_dead_letters_total", ep_labels[r->ep], 1);
+}
+
 static void rejected(struct sender *s, struct transfer *t, long status)
 {
 	struct record *r = t->rec;
-	char path[256], reply[REPLY_KEEP * 4 + 1];
+	char path[256], reply[REPLY_KEEP * 4 + 1], body[BODY_LOG_MAX * 4 + 1], cut[BODY_LOG_MAX + 1];
 
-	log_warn(MOD, "POST %s -> %ld, not retried (attempt %u): %s",
+	snprintf(cut, sizeof(cut), "%s", r->body);
+	log_warn(MOD, "POST %s -> %ld, not retried (attempt %u)%s: %s; body: %s",
 		 log_escape(r->path, path, sizeof(path)), status, r->attempts,
-		 log_escape(t->reply, reply, sizeof(reply)));
+		 s->spool ? ", dead-lettered" : "", log_escape(t->reply, reply, sizeof(reply)),
+		 log_escape(cut, body, sizeof(body)));
 	metrics_counter_add(r->svc, "api_events_rejected_total", "", 1);
+	dead_letter(s, r, status, t->reply);
 	finished(s, r);
 }
 
@@ -405,7 +626,8 @@ static void retry_later(struct sender *s, struct transfer *t, long status, CURLc
 	r->next_try_ms = now + own;
 	if (now + hold > s->hold_until_ms)
 		s->hold_until_ms = now + hold;
-	queue_insert(s, r);
+	requeue(s, r);
+	metrics_counter_add(r->svc, "api_retries_total", ep_labels[r->ep], 1);
 
 	log_escape(r->path, path, sizeof(path));
 	if (rc != CURLE_OK)
@@ -437,16 +659,6 @@ static long long retry_after(CURL *e)
 	if (secs > RETRY_AFTER_CAP_MS / 1000)
 		return RETRY_AFTER_CAP_MS;
 	return (long long)secs * 1000;
-}
-
-static void busy_unlink(struct sender *s, struct transfer *t)
-{
-	for (struct transfer **p = &s->busy; *p; p = &(*p)->next) {
-		if (*p == t) {
-			*p = t->next;
-			return;
-		}
-	}
 }
 
 static void complete(struct sender *s, CURL *e, CURLcode rc)
@@ -602,6 +814,32 @@ static int print_record(struct sender *s, char *path, char *body)
 	return ret;
 }
 
+/* ---- metrics ------------------------------------------------------- */
+
+static void publish(struct sender *s)
+{
+	metrics_gauge_set(SERVICE_PROCMON, "api_inflight_current", "", s->inflight);
+	if (s->spool)
+		spool_publish(s->spool);
+}
+
+static long long on_publish(struct loop *loop, long long id, void *arg)
+{
+	publish(arg);
+	return PUBLISH_MS;
+}
+
+static void describe(void)
+{
+	metrics_describe("api_events_rejected_total", "counter",
+			 "Records the API refused with a non-retryable status (4xx)");
+	metrics_describe("api_dead_letters_total", "counter",
+			 "Rejected records written to the spool's dead-letter file");
+	metrics_describe("api_retries_total", "counter",
+			 "Requests that failed transiently and were scheduled again");
+	metrics_describe("api_inflight_current", "gauge", "Requests in flight");
+}
+
 /* ---- public -------------------------------------------------------- */
 
 static void note_drop(struct sender *s)
@@ -619,11 +857,49 @@ static void note_drop(struct sender *s)
 	s->drop_logged_ms = now;
 }
 
+/* Write the record to the spool.  Returns true when it stays in memory
+ * now (the cursor had caught up and there is room), false when the spool
+ * alone has it.  On a disk failure the record is kept in memory (seq 0). */
+static bool spool_write(struct sender *s, struct record *r)
+{
+	bool take = spool_caught_up(s->spool) && s->ready < s->ready_max &&
+		    s->held < s->queue_max;
+	struct spool_rec sr = { .svc = r->svc, .ep = r->ep, .path = r->path, .body = r->body };
+	char path[256];
+
+	if (spool_append(s->spool, &sr, take) < 0) {
+		log_error(MOD, "cannot spool the record for %s (%s); kept in memory only",
+			  log_escape(r->path, path, sizeof(path)), strerror(errno));
+		return true;
+	}
+	r->seq = sr.seq;
+	arm_sync(s);
+	return take;
+}
+
+static int post_spooled(struct sender *s, struct record *r)
+{
+	if (!spool_write(s, r)) {
+		record_free(r);		/* read back when its turn comes */
+		dispatch(s);
+		return 0;
+	}
+	if (!r->seq && s->held >= s->queue_max) {
+		note_drop(s);
+		record_free(r);
+		return -1;
+	}
+	ready_push(s, r);
+	pending_add(s, r->svc, 1);
+	dispatch(s);
+	return 0;
+}
+
 int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char *path, char *body)
 {
 	struct record *r;
 
-	if (!path || !body || (unsigned)svc >= SERVICE__COUNT) {
+	if (!path || !body || (unsigned)svc >= SERVICE__COUNT || (unsigned)ep >= ENDPOINT__COUNT) {
 		free(path);
 		free(body);
 		errno = EINVAL;
@@ -631,14 +907,17 @@ int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char 
 	}
 	if (!s->multi)
 		return print_record(s, path, body);
-	if (sender_pending(s) >= s->queue_max || !(r = calloc(1, sizeof(*r)))) {
+	if ((!s->spool && s->held >= s->queue_max) || !(r = record_new(s, svc, ep))) {
 		note_drop(s);
 		free(path);
 		free(body);
 		return -1;
 	}
-	*r = (struct record){ .id = s->next_id++, .svc = svc, .ep = ep, .path = path, .body = body };
-	queue_insert(s, r);
+	r->path = path;
+	r->body = body;
+	if (s->spool)
+		return post_spooled(s, r);
+	ready_push(s, r);
 	pending_add(s, svc, 1);
 	dispatch(s);
 	return 0;
@@ -654,6 +933,8 @@ size_t sender_drain(struct sender *s, int timeout_ms)
 		if (left <= 0 || loop_run_once(s->loop, (int)left) < 0)
 			break;
 	}
+	if (s->multi)
+		publish(s);
 	return sender_pending(s);
 }
 
@@ -676,10 +957,45 @@ static int multi_setup(struct sender *s)
 	return 0;
 }
 
+static int spool_setup(struct sender *s, const struct sender_config *cfg)
+{
+	struct spool_config sc = { .dir = cfg->spool_dir, .max_bytes = cfg->spool_max_bytes };
+	char err[512];
+	size_t n;
+
+	s->spool = spool_open(&sc, err, sizeof(err));
+	if (!s->spool) {
+		log_error(MOD, "%s", err);
+		return -1;
+	}
+	n = spool_unread(s->spool);
+	if (n)
+		log_info(MOD, "replaying %zu undelivered record(s) from the spool in %s",
+			 n, cfg->spool_dir);
+	return 0;
+}
+
+static int http_setup(struct sender *s, const struct sender_config *cfg)
+{
+	s->api_server = strdup(cfg->api_server);
+	if (!s->api_server || multi_setup(s) < 0)
+		return -1;
+	s->api_len = strlen(s->api_server);
+	while (s->api_len > 0 && s->api_server[s->api_len - 1] == '/')	/* paths bring their own */
+		s->api_server[--s->api_len] = '\0';
+	if (cfg->spool_dir && cfg->spool_dir[0] && spool_setup(s, cfg) < 0)
+		return -1;
+	s->publish_timer = loop_add_timer(s->loop, PUBLISH_MS, on_publish, s);
+	if (s->publish_timer < 0)
+		s->publish_timer = 0;
+	publish(s);
+	dispatch(s);
+	return 0;
+}
+
 struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 {
 	struct sender *s = calloc(1, sizeof(*s));
-	size_t n;
 
 	if (!s)
 		return NULL;
@@ -691,43 +1007,40 @@ struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 	s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	s->max_inflight = cfg->max_inflight > 0 ? cfg->max_inflight : DEFAULT_INFLIGHT;
 	s->queue_max = cfg->queue_max > 0 ? (size_t)cfg->queue_max : DEFAULT_QUEUE_MAX;
+	s->ready_max = READY_MIN > 4 * (size_t)s->max_inflight ? READY_MIN : 4 * (size_t)s->max_inflight;
 	s->out = cfg->out ? cfg->out : stdout;
 	s->next_id = 1;
 	s->rng = (unsigned int)(loop_now_ns() ^ ((long long)getpid() << 16)) | 1u;
-	metrics_describe("api_events_rejected_total", "counter",
-			 "Records the API refused with a non-retryable status (4xx)");
+	heap_init(&s->waiting, by_time);
+	heap_init(&s->due, by_id);
+	describe();
 	if (!cfg->api_server || !cfg->api_server[0])
 		return s;
-	s->api_server = strdup(cfg->api_server);
-	if (!s->api_server || multi_setup(s) < 0) {
+	if (http_setup(s, cfg) < 0) {
 		sender_destroy(s);
 		return NULL;
 	}
-	n = strlen(s->api_server);
-	while (n > 0 && s->api_server[n - 1] == '/')	/* paths bring their own */
-		s->api_server[--n] = '\0';
 	return s;
 }
 
+/* Free every record in memory; returns how many were not in the spool. */
 static size_t drop_all(struct sender *s)
 {
 	size_t lost = 0;
+	struct record *r;
 
 	while (s->busy) {
 		struct transfer *t = s->busy;
 
-		s->busy = t->next;
+		busy_unlink(s, t);
 		curl_multi_remove_handle(s->multi, t->easy);
+		lost += !t->rec->seq;
 		record_free(t->rec);
 		transfer_free(t);
-		lost++;
 	}
-	while (s->head) {
-		struct record *r = s->head;
-
-		queue_unlink(s, r);
+	while ((r = ready_pop(s)) || (r = heap_pop(&s->waiting)) || (r = heap_pop(&s->due))) {
+		lost += !r->seq;
 		record_free(r);
-		lost++;
 	}
 	while (s->idle) {
 		struct transfer *t = s->idle;
@@ -738,29 +1051,47 @@ static size_t drop_all(struct sender *s)
 	return lost;
 }
 
+static void timers_stop(struct sender *s)
+{
+	if (s->curl_timer)
+		loop_del_timer(s->loop, s->curl_timer);
+	if (s->kick_timer)
+		loop_del_timer(s->loop, s->kick_timer);
+	if (s->sync_timer)
+		loop_del_timer(s->loop, s->sync_timer);
+	if (s->publish_timer)
+		loop_del_timer(s->loop, s->publish_timer);
+}
+
 void sender_destroy(struct sender *s)
 {
-	size_t lost;
+	size_t kept, lost;
 
 	if (!s)
 		return;
+	kept = sender_pending(s);
 	lost = drop_all(s);
+	kept -= lost;
 	s->inflight = 0;
 	if (lost) {
 		log_warn(MOD, "shutting down with %zu undelivered record(s); they are lost", lost);
 		metrics_queue_dropped(lost);
 	}
+	if (s->spool && kept)
+		log_info(MOD, "%zu undelivered record(s) stay in the spool for the next start", kept);
 	for (int i = 0; i < SERVICE__COUNT; i++)
 		if (s->pending[i])
 			pending_add(s, i, -(int)s->pending[i]);
+	if (s->multi)
+		publish(s);
 	/* Cleanup closes pooled connections through the socket callback,
 	 * so the loop must still know us until it returns. */
 	if (s->multi)
 		curl_multi_cleanup(s->multi);
-	if (s->curl_timer)
-		loop_del_timer(s->loop, s->curl_timer);
-	if (s->kick_timer)
-		loop_del_timer(s->loop, s->kick_timer);
+	timers_stop(s);
+	spool_close(s->spool);
+	heap_free(&s->waiting);
+	heap_free(&s->due);
 	curl_slist_free_all(s->headers);
 	free(s->api_server);
 	free(s);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE		/* asprintf */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "receiver.h"
@@ -31,6 +32,40 @@ static struct sender *make_sender_n(int inflight, int queue_max, long timeout_ms
 static struct sender *make_sender(int queue_max, long timeout_ms)
 {
 	return make_sender_n(INFLIGHT, queue_max, timeout_ms);
+}
+
+/* ---- spool-backed senders ---- */
+
+static char spool_dir[64];
+
+static void rm_spool(void)
+{
+	support_rm_rf(spool_dir);
+}
+
+static void fresh_spool(void)
+{
+	strcpy(spool_dir, "/tmp/test_sender_spool.XXXXXX");
+	if (!mkdtemp(spool_dir))
+		abort();
+}
+
+static struct sender *make_spooled(int queue_max, long long max_bytes)
+{
+	struct sender_config cfg = {
+		.timeout_ms = 5000, .max_inflight = INFLIGHT, .queue_max = queue_max,
+		.spool_dir = spool_dir, .spool_max_bytes = max_bytes,
+	};
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", receiver_port(rx));
+	cfg.api_server = url;
+	return sender_create(loop, &cfg);
+}
+
+static double gauge(const char *name)
+{
+	return metrics_value(SERVICE_PROCMON, name, "");
 }
 
 /* Record i: even ones are builds, odd ones runs; every 10th has a body
@@ -353,6 +388,197 @@ static void test_destroy_counts_lost(void)
 	teardown(NULL);
 }
 
+/* The API refuses connections for a while: everything waits in the spool
+ * (queue_max bounds only memory: nothing is dropped), then arrives once. */
+static void test_spool_refused_then_ok(void)
+{
+	struct sender *s;
+
+	setup();
+	fresh_spool();
+	receiver_set_mode(rx, RECEIVER_REFUSE, 0);
+	s = make_spooled(10, 0);
+	CHECK(s != NULL);
+	for (int i = 0; i < 300; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 2000), 300);
+	CHECK_INT(receiver_attempts(rx), 0);
+	CHECK_DBL(gauge("spool_records_current"), 300, 0);
+	CHECK(gauge("spool_bytes_current") > 300 * 40);
+	CHECK(gauge("spool_oldest_age_seconds") >= 1.5);
+	CHECK(gauge("spool_oldest_age_seconds") < 10);
+	CHECK_DBL(gauge("queue_size_current"), 10, 0);	/* memory holds queue_max */
+	CHECK_DBL(gauge("queue_events_dropped_total"), 0, 0);
+	CHECK(metrics_value(SERVICE_PROCMON, "api_retries_total", "endpoint_type=\"build\"") >= 1);
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 20000), 0);
+	check_all_once(300);
+	CHECK_DBL(gauge("spool_records_current"), 0, 0);
+	CHECK_DBL(gauge("spool_oldest_age_seconds"), 0, 0);
+	CHECK_DBL(gauge("api_inflight_current"), 0, 0);
+	CHECK_DBL(gauge("queue_size_current"), 0, 0);
+	sender_destroy(s);
+	CHECK_DBL(gauge("queue_events_dropped_total"), 0, 0);
+	/* What is left is the active segment and its acknowledgements. */
+	CHECK(support_count_entries(spool_dir) <= 2);
+	teardown(NULL);
+	rm_spool();
+}
+
+static void test_spool_500_then_ok(void)
+{
+	struct sender *s;
+	size_t tries;
+
+	setup();
+	fresh_spool();
+	receiver_set_mode(rx, RECEIVER_STATUS, 500);
+	s = make_spooled(1000, 0);
+	for (int i = 0; i < 50; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 1500), 50);
+	tries = receiver_attempts(rx);
+	CHECK(tries >= 2);
+	CHECK(tries <= INFLIGHT + 8);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_retries_total", "endpoint_type=\"build\"") +
+		  metrics_value(SERVICE_PROCMON, "api_retries_total", "endpoint_type=\"run\""),
+		  (double)tries, 0);
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	check_all_once(50);
+	teardown(s);
+	rm_spool();
+}
+
+/* A 422 is our fault: one attempt, then the dead-letter file, exactly. */
+static void test_spool_422_dead_letter(void)
+{
+	static const char body[] = "{\"event_id\":\"boot-42-7\",\"exit_code\":0}";
+	static const char want[] =
+		"{\"event_id\":\"boot-42-7\",\"path\":\"" PATH_BUILD "\",\"status\":422,"
+		"\"response\":\"{\\\"detail\\\":[{\\\"loc\\\":[\\\"path\\\",\\\"student_id\\\"],"
+		"\\\"msg\\\":\\\"value is not a valid integer\\\",\\\"type\\\":"
+		"\\\"type_error.integer\\\"}]}\",\"body\":{\"event_id\":\"boot-42-7\",\"exit_code\":0}}\n";
+	struct sender *s;
+	char path[128], text[2048] = "";
+	FILE *f;
+	size_t n;
+
+	setup();
+	fresh_spool();
+	receiver_set_mode(rx, RECEIVER_STATUS, 422);
+	s = make_spooled(1000, 0);
+	CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_BUILD, strdup(PATH_BUILD), strdup(body)), 0);
+	CHECK_INT(sender_drain(s, 3000), 0);
+	for (int i = 0; i < 10; i++)
+		loop_run_once(loop, 50);
+	CHECK_INT(receiver_attempts(rx), 1);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_dead_letters_total", "endpoint_type=\"build\""), 1, 0);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_events_rejected_total", ""), 1, 0);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_retries_total", "endpoint_type=\"build\""), 0, 0);
+	snprintf(path, sizeof(path), "%s/dead-letter.jsonl", spool_dir);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	CHECK_STR(text, want);
+	/* Acknowledged: a restart does not send it again. */
+	sender_destroy(s);
+	s = make_spooled(1000, 0);
+	CHECK_INT(sender_pending(s), 0);
+	CHECK_INT(sender_drain(s, 500), 0);
+	CHECK_INT(receiver_attempts(rx), 1);
+	teardown(s);
+	rm_spool();
+}
+
+/* The agent stops with everything undelivered; the next one sends it all. */
+static void test_spool_restart(void)
+{
+	struct sender *s;
+
+	setup();
+	fresh_spool();
+	receiver_set_mode(rx, RECEIVER_REFUSE, 0);
+	s = make_spooled(100, 0);
+	for (int i = 0; i < 400; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 300), 400);
+	sender_destroy(s);
+	CHECK_DBL(gauge("queue_events_dropped_total"), 0, 0);
+	CHECK_DBL(gauge("queue_size_current"), 0, 0);
+
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	metrics_reset();
+	s = make_spooled(100, 0);
+	CHECK_INT(sender_pending(s), 400);
+	CHECK_DBL(gauge("spool_records_current"), 400, 0);
+	CHECK_INT(sender_drain(s, 20000), 0);
+	check_all_once(400);
+	teardown(s);
+	rm_spool();
+}
+
+/* Fixed-size records so the spool bound is easy to reason about. */
+static char *fixed_body(int i)
+{
+	char *b;
+
+	if (asprintf(&b, "{\"seq\":%06d,\"pad\":\"%0300d\"}", i, 0) < 0)
+		abort();
+	return b;
+}
+
+/* A full spool drops the oldest records, counted; the newest all arrive. */
+static void test_spool_full(void)
+{
+	struct sender *s;
+	size_t got;
+	int first = -1, bad = 0;
+	double dropped;
+
+	setup();
+	fresh_spool();
+	receiver_set_mode(rx, RECEIVER_REFUSE, 0);
+	s = make_spooled(100, 64 * 1024);	/* 4 KiB segments */
+	for (int i = 0; i < 1000; i++)
+		CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_RUN, strdup(PATH_RUN),
+				      fixed_body(i)), 0);
+	CHECK_INT(sender_drain(s, 500), 0 + (size_t)gauge("spool_records_current"));
+	dropped = metrics_value(SERVICE_PROCMON, "spool_dropped_total", "");
+	CHECK(dropped > 700);
+	CHECK(gauge("spool_bytes_current") <= 64 * 1024);
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 20000), 0);
+	got = receiver_count(rx);
+	CHECK_INT(got + (size_t)dropped, 1000);
+	/* Exactly the newest records, each once (four in flight: any order). */
+	{
+		char seen[1000] = { 0 };
+
+		for (size_t k = 0; k < got; k++) {
+			struct received rc;
+			int seq = -1;
+
+			CHECK_INT(receiver_get(rx, k, &rc), 0);
+			sscanf(rc.body, "{\"seq\":%d", &seq);
+			if (seq < 0 || seq >= 1000 || seen[seq]++)
+				bad++;
+			received_free(&rc);
+		}
+		first = 1000 - (int)got;
+		for (int i = first; i < 1000; i++)
+			bad += !seen[i];
+	}
+	CHECK_INT(bad, 0);
+	CHECK_INT(first + (int)got, 1000);
+	CHECK_DBL(gauge("queue_events_dropped_total"), 0, 0);
+	teardown(s);
+	rm_spool();
+}
+
 static void test_stdout_mode(void)
 {
 	struct sender_config cfg = { .api_server = "" };
@@ -415,5 +641,10 @@ int main(void)
 	RUN(test_queue_overflow);
 	RUN(test_destroy_counts_lost);
 	RUN(test_stdout_mode);
+	RUN(test_spool_refused_then_ok);
+	RUN(test_spool_500_then_ok);
+	RUN(test_spool_422_dead_letter);
+	RUN(test_spool_restart);
+	RUN(test_spool_full);
 	return TEST_DONE();
 }
