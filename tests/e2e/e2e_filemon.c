@@ -77,7 +77,8 @@ int main(int argc, char **argv)
 	int skip = e2e_require_kernel(), port = free_port();
 	char log_path[] = "/tmp/jcw-e2e-fm-XXXXXX", tmpl[] = "/tmp/jcw-e2e-fm-ws-XXXXXX";
 	char env_api[96], env_port[32], env_root[PATH_MAX + 32], env_snap[PATH_MAX + 32];
-	char *env[] = { env_api, env_port, env_root, env_snap, "MONITORS=procmon,filemon",
+	char env_spool[PATH_MAX + 32];
+	char *env[] = { env_api, env_port, env_root, env_snap, env_spool, "MONITORS=procmon,filemon",
 			"DEBOUNCE_WINDOW=0.2", NULL };
 	char cmd[PATH_MAX * 4];
 	struct receiver *r;
@@ -99,6 +100,8 @@ int main(int argc, char **argv)
 	snprintf(env_port, sizeof(env_port), "METRICS_PORT=%d", port);
 	snprintf(env_root, sizeof(env_root), "WATCH_ROOT=%s", codes);
 	snprintf(env_snap, sizeof(env_snap), "SNAPSHOT_BASE=%s", snaps);
+	/* A spool of our own: nothing left by another run is replayed here. */
+	snprintf(env_spool, sizeof(env_spool), "SPOOL_DIR=%s/spool", root);
 	pid = agent_spawn(argv[1], env, NULL, log_path);
 	if (agent_wait_ready(pid, port, 60000, log_path) < 0) {
 		CHECK(!"agent ready with both monitors");

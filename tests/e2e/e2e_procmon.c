@@ -294,7 +294,8 @@ int main(int argc, char **argv)
 {
 	int skip = e2e_require_kernel(), port = free_port(), rc;
 	char log_path[] = "/tmp/jcw-e2e-agent-XXXXXX", api[64], envp_api[96], envp_port[32];
-	char *env[] = { envp_api, envp_port, "LOG_LEVEL=DEBUG", NULL };
+	char spool[] = "/tmp/jcw-e2e-spool-XXXXXX", envp_spool[64];
+	char *env[] = { envp_api, envp_port, envp_spool, "LOG_LEVEL=DEBUG", NULL };
 	struct receiver *r;
 	double other_before;
 	pid_t pid;
@@ -314,6 +315,10 @@ int main(int argc, char **argv)
 	snprintf(api, sizeof(api), "http://127.0.0.1:%d", receiver_port(r));
 	snprintf(envp_api, sizeof(envp_api), "API_SERVER=%s", api);
 	snprintf(envp_port, sizeof(envp_port), "METRICS_PORT=%d", port);
+	/* A spool of our own: nothing left by another run is replayed here. */
+	if (!mkdtemp(spool))
+		return 1;
+	snprintf(envp_spool, sizeof(envp_spool), "SPOOL_DIR=%s", spool);
 	pid = agent_spawn(argv[1], env, NULL, log_path);
 	if (agent_wait_ready(pid, port, 60000, log_path) < 0) {
 		CHECK(!"agent ready");
@@ -339,5 +344,6 @@ int main(int argc, char **argv)
 		dump_file(log_path);
 	receiver_stop(r);
 	unlink(log_path);
+	support_rm_rf(spool);
 	return TEST_DONE();
 }

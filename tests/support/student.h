@@ -1,0 +1,20 @@
+/*
+ * student.h - reproduce a student container for kernel tests and benchmarks:
+ * a UTS namespace with the student's hostname and a mount namespace where
+ * the workspace is bind-mounted at /home/coder/project, as the pods have.
+ */
+#ifndef JCW_STUDENT_H
+#define JCW_STUDENT_H
+
+/*
+ * Run prog (a path relative to /home/coder/project/hw1, e.g. "./p") n times
+ * in such a namespace, one after the other, with the run index as its only
+ * argument ("./p 17").  rate 0 runs them back to back; rate R starts run i
+ * at i/R seconds (an absolute schedule, so a slow run does not shift the
+ * others).  Runs are started with posix_spawn from a small C loop: cheap
+ * enough to hold thousands per second.  Needs root.  Returns 0 when every
+ * run exited 0, else -1.
+ */
+int student_runs(const char *ws, const char *hostname, const char *prog, int n, int rate);
+
+#endif
