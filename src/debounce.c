@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heap.h"
+
 #define INITIAL_BUCKETS 64
 
 struct entry {
@@ -26,8 +28,7 @@ struct debounce {
 	long max_wait_ms;
 	struct entry **buckets;
 	size_t nbuckets;	/* power of two */
-	struct entry **heap;
-	size_t nheap, capheap;
+	struct heap heap;	/* entries by deadline */
 	unsigned long long next_seq;
 };
 
@@ -44,6 +45,22 @@ static uint32_t hash_str(const char *s)
 	return h;
 }
 
+/* ---- deadline order -------------------------------------------------- */
+
+static bool earlier(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->deadline_ms != y->deadline_ms)
+		return x->deadline_ms < y->deadline_ms;
+	return x->seq < y->seq;
+}
+
+static void moved(void *item, size_t i)
+{
+	((struct entry *)item)->heap_pos = i;
+}
+
 struct debounce *debounce_create(long window_ms, long max_wait_ms)
 {
 	struct debounce *d = calloc(1, sizeof(*d));
@@ -52,6 +69,7 @@ struct debounce *debounce_create(long window_ms, long max_wait_ms)
 		return NULL;
 	d->window_ms = window_ms > 0 ? window_ms : 0;
 	d->max_wait_ms = max_wait_ms > d->window_ms ? max_wait_ms : d->window_ms;
+	heap_init(&d->heap, earlier, moved);
 	d->nbuckets = INITIAL_BUCKETS;
 	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
 	if (!d->buckets) {
@@ -65,92 +83,15 @@ void debounce_destroy(struct debounce *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->nheap; i++) {
-		free(d->heap[i]->key);
-		free(d->heap[i]);
+	for (size_t i = 0; i < d->heap.n; i++) {
+		struct entry *e = d->heap.v[i];
+
+		free(e->key);
+		free(e);
 	}
-	free(d->heap);
+	heap_free(&d->heap);
 	free(d->buckets);
 	free(d);
-}
-
-/* ---- heap ------------------------------------------------------------ */
-
-static bool earlier(const struct entry *a, const struct entry *b)
-{
-	if (a->deadline_ms != b->deadline_ms)
-		return a->deadline_ms < b->deadline_ms;
-	return a->seq < b->seq;
-}
-
-static void heap_set(struct debounce *d, size_t i, struct entry *e)
-{
-	d->heap[i] = e;
-	e->heap_pos = i;
-}
-
-static void sift_up(struct debounce *d, size_t i)
-{
-	struct entry *e = d->heap[i];
-
-	while (i > 0 && earlier(e, d->heap[(i - 1) / 2])) {
-		heap_set(d, i, d->heap[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	heap_set(d, i, e);
-}
-
-static void sift_down(struct debounce *d, size_t i)
-{
-	struct entry *e = d->heap[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= d->nheap)
-			break;
-		if (c + 1 < d->nheap && earlier(d->heap[c + 1], d->heap[c]))
-			c++;
-		if (!earlier(d->heap[c], e))
-			break;
-		heap_set(d, i, d->heap[c]);
-		i = c;
-	}
-	heap_set(d, i, e);
-}
-
-/* Deadlines normally only move later, but fixing both ways costs nothing. */
-static void heap_fix(struct debounce *d, struct entry *e)
-{
-	sift_up(d, e->heap_pos);
-	sift_down(d, e->heap_pos);
-}
-
-static int heap_push(struct debounce *d, struct entry *e)
-{
-	if (d->nheap == d->capheap) {
-		size_t cap = d->capheap ? d->capheap * 2 : 64;
-		struct entry **h = realloc(d->heap, cap * sizeof(*h));
-
-		if (!h)
-			return -1;
-		d->heap = h;
-		d->capheap = cap;
-	}
-	heap_set(d, d->nheap++, e);
-	sift_up(d, e->heap_pos);
-	return 0;
-}
-
-static void heap_remove(struct debounce *d, struct entry *e)
-{
-	size_t i = e->heap_pos;
-
-	d->nheap--;
-	if (i == d->nheap)
-		return;
-	heap_set(d, i, d->heap[d->nheap]);
-	heap_fix(d, d->heap[i]);
 }
 
 /* ---- hash ------------------------------------------------------------ */
@@ -193,7 +134,7 @@ static struct entry *entry_add(struct debounce *d, const char *key, uint32_t h,
 {
 	struct entry *e = calloc(1, sizeof(*e));
 
-	if (!e || !(e->key = strdup(key)) || heap_push(d, e) < 0) {
+	if (!e || !(e->key = strdup(key)) || heap_push(&d->heap, e) < 0) {
 		if (e)
 			free(e->key);
 		free(e);
@@ -201,7 +142,7 @@ static struct entry *entry_add(struct debounce *d, const char *key, uint32_t h,
 	}
 	e->hash = h;
 	*slot = e;
-	if (d->nheap > d->nbuckets)
+	if (d->heap.n > d->nbuckets)
 		hash_grow(d);
 	return e;
 }
@@ -247,7 +188,7 @@ int debounce_change(struct debounce *d, const char *key, long long now_ms)
 	quiet = now_ms + d->window_ms;
 	cap = e->first_ms + d->max_wait_ms;
 	e->deadline_ms = quiet < cap ? quiet : cap;
-	heap_fix(d, e);
+	heap_fix(&d->heap, e->heap_pos);
 	return 0;
 }
 
@@ -265,7 +206,7 @@ int debounce_delete(struct debounce *d, const char *key, long long now_ms)
 	e->first_ms = now_ms;
 	e->retries = 0;
 	e->deadline_ms = now_ms + d->window_ms;
-	heap_fix(d, e);
+	heap_fix(&d->heap, e->heap_pos);
 	return 0;
 }
 
@@ -286,13 +227,15 @@ int debounce_retry(struct debounce *d, const char *key, int retries, long long n
 	}
 	e->retries = retries;
 	e->deadline_ms = now_ms + (delay_ms > 0 ? delay_ms : 0);
-	heap_fix(d, e);
+	heap_fix(&d->heap, e->heap_pos);
 	return 0;
 }
 
 long long debounce_next(const struct debounce *d)
 {
-	return d->nheap ? d->heap[0]->deadline_ms : -1;
+	const struct entry *e = heap_top(&d->heap);
+
+	return e ? e->deadline_ms : -1;
 }
 
 int debounce_pop(struct debounce *d, long long now_ms, struct debounce_item *out)
@@ -300,12 +243,12 @@ int debounce_pop(struct debounce *d, long long now_ms, struct debounce_item *out
 	struct entry *e, **slot;
 
 	memset(out, 0, sizeof(*out));
-	if (!d->nheap || d->heap[0]->deadline_ms > now_ms)
+	e = heap_top(&d->heap);
+	if (!e || e->deadline_ms > now_ms)
 		return 0;
-	e = d->heap[0];
 	slot = hash_slot(d, e->key, e->hash);
 	*slot = e->next;
-	heap_remove(d, e);
+	heap_pop(&d->heap);
 	out->key = e->key;	/* ownership moves to the caller */
 	out->kind = e->kind;
 	out->retries = e->retries;
@@ -315,5 +258,5 @@ int debounce_pop(struct debounce *d, long long now_ms, struct debounce_item *out
 
 size_t debounce_pending(const struct debounce *d)
 {
-	return d->nheap;
+	return d->heap.n;
 }

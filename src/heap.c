@@ -6,9 +6,9 @@
 
 #include <stdlib.h>
 
-void heap_init(struct heap *h, heap_less_fn *less)
+void heap_init(struct heap *h, heap_less_fn *less, heap_moved_fn *moved)
 {
-	*h = (struct heap){ .less = less };
+	*h = (struct heap){ .less = less, .moved = moved };
 }
 
 void heap_free(struct heap *h)
@@ -18,18 +18,45 @@ void heap_free(struct heap *h)
 	h->n = h->cap = 0;
 }
 
-static void swap(void **v, size_t a, size_t b)
+static void place(struct heap *h, size_t i, void *item)
 {
-	void *t = v[a];
+	h->v[i] = item;
+	if (h->moved)
+		h->moved(item, i);
+}
 
-	v[a] = v[b];
-	v[b] = t;
+static void sift_up(struct heap *h, size_t i)
+{
+	void *item = h->v[i];
+
+	while (i > 0 && h->less(item, h->v[(i - 1) / 2])) {
+		place(h, i, h->v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	place(h, i, item);
+}
+
+static void sift_down(struct heap *h, size_t i)
+{
+	void *item = h->v[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->less(h->v[c + 1], h->v[c]))
+			c++;
+		if (!h->less(h->v[c], item))
+			break;
+		place(h, i, h->v[c]);
+		i = c;
+	}
+	place(h, i, item);
 }
 
 int heap_push(struct heap *h, void *item)
 {
-	size_t i;
-
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
 		void **v = realloc(h->v, cap * sizeof(*v));
@@ -39,12 +66,8 @@ int heap_push(struct heap *h, void *item)
 		h->v = v;
 		h->cap = cap;
 	}
-	i = h->n++;
-	h->v[i] = item;
-	while (i > 0 && h->less(h->v[i], h->v[(i - 1) / 2])) {
-		swap(h->v, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
+	h->v[h->n++] = item;
+	sift_up(h, h->n - 1);
 	return 0;
 }
 
@@ -53,25 +76,32 @@ void *heap_top(const struct heap *h)
 	return h->n ? h->v[0] : NULL;
 }
 
+void heap_fix(struct heap *h, size_t i)
+{
+	if (i >= h->n)
+		return;
+	if (i > 0 && h->less(h->v[i], h->v[(i - 1) / 2]))
+		sift_up(h, i);
+	else
+		sift_down(h, i);
+}
+
+void *heap_remove(struct heap *h, size_t i)
+{
+	void *item;
+
+	if (i >= h->n)
+		return NULL;
+	item = h->v[i];
+	h->n--;
+	if (i < h->n) {
+		h->v[i] = h->v[h->n];
+		heap_fix(h, i);
+	}
+	return item;
+}
+
 void *heap_pop(struct heap *h)
 {
-	void *top;
-	size_t i = 0;
-
-	if (!h->n)
-		return NULL;
-	top = h->v[0];
-	h->v[0] = h->v[--h->n];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < h->n && h->less(h->v[l], h->v[m]))
-			m = l;
-		if (r < h->n && h->less(h->v[r], h->v[m]))
-			m = r;
-		if (m == i)
-			return top;
-		swap(h->v, i, m);
-		i = m;
-	}
+	return heap_remove(h, 0);
 }

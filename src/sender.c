@@ -1011,8 +1011,8 @@ struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 	s->out = cfg->out ? cfg->out : stdout;
 	s->next_id = 1;
 	s->rng = (unsigned int)(loop_now_ns() ^ ((long long)getpid() << 16)) | 1u;
-	heap_init(&s->waiting, by_time);
-	heap_init(&s->due, by_id);
+	heap_init(&s->waiting, by_time, NULL);
+	heap_init(&s->due, by_id, NULL);
 	describe();
 	if (!cfg->api_server || !cfg->api_server[0])
 		return s;
