@@ -296,34 +296,30 @@ void receiver_set_mode(struct receiver *r, enum receiver_mode mode, int arg)
 			usleep(20000);
 }
 
-size_t receiver_count(struct receiver *r)
+/* The MHD threads write these counters; read them under the same lock. */
+static size_t read_locked(struct receiver *r, const size_t *field)
 {
 	size_t n;
 
 	pthread_mutex_lock(&r->lock);
-	n = r->ngot;
+	n = *field;
 	pthread_mutex_unlock(&r->lock);
 	return n;
+}
+
+size_t receiver_count(struct receiver *r)
+{
+	return read_locked(r, &r->ngot);
 }
 
 size_t receiver_attempts(struct receiver *r)
 {
-	size_t n;
-
-	pthread_mutex_lock(&r->lock);
-	n = r->attempts;
-	pthread_mutex_unlock(&r->lock);
-	return n;
+	return read_locked(r, &r->attempts);
 }
 
 size_t receiver_connections(struct receiver *r)
 {
-	size_t n;
-
-	pthread_mutex_lock(&r->lock);
-	n = r->connections;
-	pthread_mutex_unlock(&r->lock);
-	return n;
+	return read_locked(r, &r->connections);
 }
 
 size_t receiver_wait(struct receiver *r, size_t n, int timeout_ms)
