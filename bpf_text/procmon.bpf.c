@@ -59,6 +59,8 @@ struct jcw_mount_head {
 #define OFF_task_struct__fs JCW_OFF(0, struct task_struct, fs)
 #define OFF_task_struct__mm JCW_OFF(0, struct task_struct, mm)
 #define OFF_signal_struct__live JCW_OFF(0, struct signal_struct, live)
+#define OFF_signal_struct__flags JCW_OFF(0, struct signal_struct, flags)
+#define OFF_signal_struct__group_exit_code JCW_OFF(0, struct signal_struct, group_exit_code)
 #define OFF_nsproxy__uts_ns JCW_OFF(0, struct nsproxy, uts_ns)
 #define OFF_uts_namespace__nodename JCW_OFF(0, struct uts_namespace, name.nodename)
 #define OFF_fs_struct__root JCW_OFF(0, struct fs_struct, root)
@@ -67,6 +69,7 @@ struct jcw_mount_head {
 #define OFF_path__dentry JCW_OFF(0, struct path, dentry)
 #define OFF_dentry__d_parent JCW_OFF(0, struct dentry, d_parent)
 #define OFF_dentry__d_name_name JCW_OFF(0, struct dentry, d_name.name)
+#define OFF_dentry__d_name_len JCW_OFF(0, struct dentry, d_name.len)
 #define OFF_vfsmount__mnt_root JCW_OFF(0, struct vfsmount, mnt_root)
 #define OFF_mount__mnt_parent JCW_OFF(0, struct jcw_mount_head, mnt_parent)
 #define OFF_mount__mnt_mountpoint JCW_OFF(0, struct jcw_mount_head, mnt_mountpoint)
@@ -80,9 +83,8 @@ struct jcw_mount_head {
 /* Per-CPU working space: the record is far larger than the 512-byte stack. */
 struct scratch {
 	struct procmon_event ev;
-	__u64 names[PROCMON_PATH_DEPTH];     /* dentry name pointers, leaf first */
 	char path[2 * PROCMON_PATH_LEN];     /* twice the size: lets the verifier
-					      * see every masked write in bounds */
+					      * see every masked access in bounds */
 };
 
 BPF_PERCPU_ARRAY(scratch, struct scratch, 1);
@@ -118,55 +120,6 @@ static __always_inline __u32 read_u32(__u64 base, unsigned long off)
 	return v;
 }
 
-/*
- * Collect the dentry names from `path` up to the task's root, crossing
- * mount points the way d_path() does (a mount's root dentry continues at
- * its mountpoint in the parent mount).  names[i] is the name met at step i,
- * leaf first, or 0 where step i crossed a mount: indexing by the loop
- * counter keeps one verifier state per step instead of one per (step,
- * names so far) pair.  Returns the number of steps; *done is set when the
- * walk reached the root.
- */
-static __always_inline __u32 collect_names(struct scratch *s, __u64 path, __u64 root,
-					   bool *done)
-{
-	__u64 dentry = read_ptr(path, OFF_path__dentry);
-	__u64 vfsmnt = read_ptr(path, OFF_path__mnt);
-	__u64 root_dentry = read_ptr(root, OFF_path__dentry);
-	__u64 root_mnt = read_ptr(root, OFF_path__mnt);
-	__u64 mnt = vfsmnt - OFF_mount__mnt;
-	__u32 i;
-
-	*done = false;
-	for (i = 0; i < PROCMON_PATH_DEPTH; i++) {
-		__u64 mnt_root, parent, mnt_parent;
-
-		if (dentry == root_dentry && vfsmnt == root_mnt) {
-			*done = true;
-			break;
-		}
-		mnt_root = read_ptr(vfsmnt, OFF_vfsmount__mnt_root);
-		parent = read_ptr(dentry, OFF_dentry__d_parent);
-		if (dentry != mnt_root && dentry != parent) {
-			s->names[i] = read_ptr(dentry, OFF_dentry__d_name_name);
-			dentry = parent;
-			continue;
-		}
-		mnt_parent = read_ptr(mnt, OFF_mount__mnt_parent);
-		/* Global root, or a dentry disconnected from its mount:
-		 * nothing above it to name. */
-		if (dentry != mnt_root || mnt == mnt_parent || !mnt_parent) {
-			*done = true;
-			break;
-		}
-		s->names[i] = 0;
-		dentry = read_ptr(mnt, OFF_mount__mnt_mountpoint);
-		mnt = mnt_parent;
-		vfsmnt = mnt + OFF_mount__mnt;
-	}
-	return i;
-}
-
 /* Index into the path buffer.  The empty asm hides the value from clang,
  * which would otherwise drop a mask it can prove redundant; the verifier
  * cannot, and needs to see it. */
@@ -176,46 +129,86 @@ static __always_inline __u32 path_index(__u32 off)
 	return off & (PROCMON_PATH_LEN - 1);
 }
 
-/* Write the path named by `path` (a struct path *) into out, as the task
- * whose root is `root` sees it.  Returns false when it did not fit. */
+/*
+ * Write the path named by `path` (a struct path *) into out, as the task
+ * whose root is `root` sees it: walk the dentries up to the root, crossing
+ * mount points the way d_path() does (a mount's root dentry continues at
+ * its mountpoint in the parent mount), and fill the buffer from its end.
+ * One loop, one pass: the verifier checks each step once.  Returns false
+ * when the walk could not reach the root (too deep, too long, a name that
+ * could not be read); the path then holds the components nearest the leaf.
+ */
 static __always_inline bool read_path(struct scratch *s, __u64 path, __u64 root, char *out)
 {
-	bool done, fits;
-	__u32 steps = collect_names(s, path, root, &done);
-	__u32 off = 0;
+	__u64 dentry = read_ptr(path, OFF_path__dentry);
+	__u64 vfsmnt = read_ptr(path, OFF_path__mnt);
+	__u64 root_dentry = read_ptr(root, OFF_path__dentry);
+	__u64 root_mnt = read_ptr(root, OFF_path__mnt);
+	__u64 mnt = vfsmnt - OFF_mount__mnt;
+	__u32 pos = PROCMON_PATH_LEN - 1;	/* the NUL; the path ends here */
+	bool done = false;
 
-	fits = done;
-	for (__u32 j = 0; j < PROCMON_PATH_DEPTH; j++) {
-		__u64 name;
-		long r;
+	s->path[path_index(pos)] = '\0';
+	for (int i = 0; i < PROCMON_PATH_DEPTH; i++) {
+		__u64 mnt_root, parent, mnt_parent, name;
+		__u32 len;
 
-		if (j >= steps)
-			break;
-		name = s->names[(steps - 1 - j) & (PROCMON_PATH_DEPTH - 1)];
-		if (!name)
-			continue;
-		if (off >= PROCMON_PATH_LEN - 1) {
-			fits = false;
+		if (dentry == root_dentry && vfsmnt == root_mnt) {
+			done = true;
 			break;
 		}
-		s->path[path_index(off)] = '/';
-		off++;
-		r = bpf_probe_read_kernel_str(&s->path[path_index(off)],
-					      PROCMON_PATH_LEN, (void *)name);
-		if (r <= 0)
-			break;
-		off += r - 1;
+		mnt_root = read_ptr(vfsmnt, OFF_vfsmount__mnt_root);
+		parent = read_ptr(dentry, OFF_dentry__d_parent);
+		if (dentry == mnt_root || dentry == parent) {
+			mnt_parent = read_ptr(mnt, OFF_mount__mnt_parent);
+			/* Global root, or a dentry disconnected from its
+			 * mount: nothing above it to name. */
+			if (dentry != mnt_root || mnt == mnt_parent || !mnt_parent) {
+				done = true;
+				break;
+			}
+			dentry = read_ptr(mnt, OFF_mount__mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = mnt + OFF_mount__mnt;
+			continue;
+		}
+		len = read_u32(dentry, OFF_dentry__d_name_len);
+		name = read_ptr(dentry, OFF_dentry__d_name_name);
+		if (len + 1 > pos)
+			break;			/* too long */
+		pos -= len;
+		if (bpf_probe_read_kernel(&s->path[path_index(pos)],
+					  len & (PROCMON_PATH_LEN - 1), (void *)name) < 0)
+			break;			/* unreadable name */
+		/* Re-masked so that pos carries the same range whatever the
+		 * mix of names and mount crossings so far: the verifier can
+		 * then prune, one state per step. */
+		pos = path_index(pos - 1);
+		s->path[pos] = '/';
+		dentry = parent;
 	}
-	if (off == 0)
-		s->path[off++] = '/';
-	if (off >= PROCMON_PATH_LEN) {
-		fits = false;
-		off = PROCMON_PATH_LEN - 1;
+	if (pos == PROCMON_PATH_LEN - 1) {	/* the root itself */
+		pos--;
+		s->path[path_index(pos)] = '/';
 	}
-	s->path[path_index(off)] = '\0';
-	bpf_probe_read_kernel(out, PROCMON_PATH_LEN, s->path);
+	bpf_probe_read_kernel(out, PROCMON_PATH_LEN, &s->path[path_index(pos)]);
 	out[PROCMON_PATH_LEN - 1] = '\0';
-	return fits;
+	return done;
+}
+
+/* SIGNAL_GROUP_EXIT in include/linux/sched/signal.h, unchanged since 2.6. */
+#define JCW_SIGNAL_GROUP_EXIT 0x00000004
+
+/*
+ * The status wait(2) will report.  On a group exit (exit_group(), a fatal
+ * signal) that is the group's code, whichever thread happens to end last:
+ * a worker's pthread_exit(0) racing main's exit(3) must not report 0.
+ */
+static __always_inline __u32 exit_status(__u64 task, __u64 signal)
+{
+	if (signal && (read_u32(signal, OFF_signal_struct__flags) & JCW_SIGNAL_GROUP_EXIT))
+		return read_u32(signal, OFF_signal_struct__group_exit_code);
+	return read_u32(task, OFF_task_struct__exit_code);
 }
 
 static __always_inline void read_args(struct procmon_event *ev, __u64 mm)
@@ -338,7 +331,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 		return 0;
 	}
 	s->ev.exit_ns = bpf_ktime_get_ns();
-	s->ev.exit_code = read_u32(task, OFF_task_struct__exit_code);
+	s->ev.exit_code = exit_status(task, signal);
 	events.perf_submit(args, &s->ev, offsetof(struct procmon_event, args) + n);
 	stat_inc(PROCMON_STAT_EXIT_EMITTED);
 	return 0;

@@ -25,7 +25,7 @@
 #include "testlib.h"
 
 #define PROJECT "/home/coder/project"
-#define EXPECTED_EVENTS 9
+#define EXPECTED_EVENTS 11
 #define DEEP "d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/"
 
 static char ws[PATH_MAX];        /* host path of the workspace */
@@ -65,6 +65,15 @@ static void make_workspace(void)
 	write_file("hw1/main.c", "int main(void) { return 3; }\n");
 	write_file("hw1/seg.c", "int main(void) { volatile int *p = 0; return *p; }\n");
 	write_file("hw1/hello.cpp", "#include <cstdio>\nint main() { std::puts(\"hi\"); }\n");
+	/* Threads that end one by one, the leader first; the last one calls
+	 * exit(4).  One event, when the last task goes, with the group's code. */
+	write_file("hw1/threads.c",
+		   "#include <pthread.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+		   "static void *quick(void *a) { return a; }\n"
+		   "static void *last(void *a) { usleep(100000); exit(4); return a; }\n"
+		   "int main(void) { pthread_t t; for (int i = 0; i < 3; i++) "
+		   "{ pthread_create(&t, 0, quick, 0); pthread_detach(t); }\n"
+		   "pthread_create(&t, 0, last, 0); pthread_exit(0); }\n");
 	write_file("hw2/script.py", "import sys\nsys.exit(5)\n");
 	write_file("outside/x.c", "int f(void) { return 1; }\n");
 	if (!realpath("/usr/bin/gcc", gcc_bin) || !realpath("/usr/bin/g++", gxx_bin) ||
@@ -210,7 +219,7 @@ static json_t *check_run(struct receiver *r, size_t n, const char *url, const ch
 
 static const char *student_script =
 	"cd " PROJECT "/hw1 && gcc main.c -o a.out && g++ -o hello hello.cpp && "
-	"gcc -O0 seg.c -o seg && ./a.out; ./seg; "
+	"gcc -O0 seg.c -o seg && gcc -pthread threads.c -o threads && ./threads; ./a.out; ./seg; "
 	"./a.out \"$(printf \"\\377\")\"; ./a.out \"$(head -c 9000 /dev/zero | tr \"\\0\" x)\"; "
 	"cd \"" PROJECT "/hw1/a\nb\" && gcc -c ../main.c -o /dev/null; "
 	"cd " PROJECT " && /usr/bin/python3 hw2/script.py arg1; "
@@ -244,6 +253,12 @@ static void check_events(struct receiver *r)
 		check_truncated(ev, NULL);
 		json_decref(ev);
 	}
+	check_build(r, n, "hw1/threads.c", "gcc -pthread threads.c -o threads", PROJECT "/hw1",
+		    gcc_bin);
+	/* One event for five tasks, with the status exit(4) gave the group. */
+	ev = check_run(r, n, "/api/os-1/hw1/202012345/logs/run", "./threads",
+		       PROJECT "/hw1/threads", "binary", 4, NULL);
+	json_decref(ev);
 	/* Segfault: 128 + 11, not upstream's 0. */
 	ev = check_run(r, n, "/api/os-1/hw1/202012345/logs/run", "./seg",
 		       PROJECT "/hw1/seg", "binary", 139, "SIGSEGV");
