@@ -50,7 +50,9 @@ struct collector {
 	int nreaders;
 	int stats_fd;
 	long long poll_timer;
-	int ncpus_possible;
+	int ncpus_possible;		/* as the kernel counts them: per-CPU values */
+	unsigned long long *percpu;	/* ncpus_possible values, for the stats map */
+	unsigned long long exported[PROCMON_STAT__COUNT];
 	int uses_btf;
 	collector_record_fn *on_record;
 	void *arg;
@@ -98,7 +100,8 @@ int collector_prefix_flag(const char *prefix, char *buf, size_t len)
 	return 0;
 }
 
-/* Parse "0-3,5" from /sys/devices/system/cpu/{online,possible}. */
+/* Parse "0-3,5" from /sys/devices/system/cpu/{online,possible}: mark the
+ * CPUs below max, return the highest listed + 1 (which may exceed max). */
 static int read_cpu_list(const char *file, bool *cpus, int max)
 {
 	char line[1024], *p = line;
@@ -120,10 +123,10 @@ static int read_cpu_list(const char *file, bool *cpus, int max)
 			return -1;
 		if (*end == '-')
 			b = strtol(end + 1, &end, 10);
-		for (long i = a; i <= b && i < max; i++) {
+		for (long i = a; i <= b && i < max; i++)
 			cpus[i] = true;
-			count = i + 1 > count ? (int)i + 1 : count;
-		}
+		if (b + 1 > count)
+			count = (int)b + 1;
 		p = *end == ',' ? end + 1 : end;
 	}
 	return count;
@@ -170,10 +173,20 @@ static int load_probe(struct collector *c, struct probe *p, char *err, size_t er
 		return -1;
 	}
 	log[0] = '\0';
+	/* Log level 4 (BPF_LOG_STATS) asks only for the verifier's summary:
+	 * how close the program is to the 1M-instruction budget is worth
+	 * knowing on every kernel we meet. */
 	p->prog_fd = bcc_func_load(c->mod, BPF_PROG_TYPE_TRACEPOINT, p->func, insns, (int)size,
 				   bpf_module_license(c->mod), bpf_module_kern_version(c->mod),
-				   0, log, sizeof(log), NULL, 0);
-	if (p->prog_fd < 0) {
+				   4, log, sizeof(log), NULL, 0);
+	if (p->prog_fd >= 0) {
+		char *stats = strstr(log, "processed ");
+
+		if (stats)
+			stats[strcspn(stats, "\n")] = '\0';
+		log_info("collector", "%s verified: %s", p->func, stats ? stats : "(no stats)");
+	} else {
+		log_debug("collector", "%s: verifier stats: %s", p->func, log);
 		/* Retry with the verifier's log to say why. */
 		p->prog_fd = bcc_func_load(c->mod, BPF_PROG_TYPE_TRACEPOINT, p->func, insns,
 					   (int)size, bpf_module_license(c->mod),
@@ -275,6 +288,7 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 	}
 	c->loop = loop;
 	c->poll_timer = -1;
+	c->stats_fd = -1;
 	c->on_record = on_record;
 	c->arg = arg;
 	c->probes[0] = (struct probe){ "sched", "sched_process_exec",
@@ -282,6 +296,13 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 	c->probes[1] = (struct probe){ "sched", "sched_process_exit",
 		"tracepoint__sched__sched_process_exit", -1, -1 };
 	c->ncpus_possible = read_cpu_list("/sys/devices/system/cpu/possible", possible, MAX_CPUS);
+	/* A per-CPU lookup writes one value per possible CPU, however many. */
+	c->percpu = c->ncpus_possible > 0 ?
+		calloc((size_t)c->ncpus_possible, sizeof(*c->percpu)) : NULL;
+	if (!c->percpu) {
+		snprintf(err, errlen, "cannot read /sys/devices/system/cpu/possible");
+		goto fail;
+	}
 	if (compile(c, cfg, err, errlen) < 0)
 		goto fail;
 	c->stats_fd = bpf_table_fd(c->mod, "stats");
@@ -300,16 +321,48 @@ fail:
 
 int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STAT__COUNT])
 {
-	unsigned long long vals[MAX_CPUS];
-
-	if (c->ncpus_possible <= 0 || c->stats_fd < 0)
+	if (c->stats_fd < 0)
 		return -1;
 	for (int k = 0; k < PROCMON_STAT__COUNT; k++) {
 		out[k] = 0;
-		if (bpf_lookup_elem(c->stats_fd, &k, vals) < 0)
+		if (bpf_lookup_elem(c->stats_fd, &k, c->percpu) < 0)
 			return -1;
 		for (int cpu = 0; cpu < c->ncpus_possible; cpu++)
-			out[k] += vals[cpu];
+			out[k] += c->percpu[cpu];
+	}
+	return 0;
+}
+
+/* Kernel counter -> metric.  tracked - emitted - stale - (processes alive)
+ * is what the LRU evicted or a second exec replaced. */
+static const struct {
+	const char *name, *help;
+} stat_metrics[PROCMON_STAT__COUNT] = {
+	[PROCMON_STAT_EXEC_SEEN] = { "bpf_execs_total", "Execs the probe ran for, node-wide." },
+	[PROCMON_STAT_EXEC_TRACKED] = { "bpf_processes_tracked_total",
+		"Execs in student containers stored in the kernel map." },
+	[PROCMON_STAT_MAP_FULL] = { "bpf_map_full_total",
+		"Execs the kernel map could not store." },
+	[PROCMON_STAT_EXIT_EMITTED] = { "bpf_processes_emitted_total",
+		"Processes reported at the exit of their last task." },
+	[PROCMON_STAT_EXIT_STALE] = { "bpf_processes_stale_total",
+		"Map entries dropped because their pid had been reused." },
+};
+
+int collector_export_stats(struct collector *c)
+{
+	unsigned long long st[PROCMON_STAT__COUNT];
+
+	if (collector_read_stats(c, st) < 0)
+		return -1;
+	metrics_bpf_host_filtered_set(st[PROCMON_STAT_EXEC_OTHER_HOST]);
+	for (int k = 0; k < PROCMON_STAT__COUNT; k++) {
+		if (!stat_metrics[k].name)
+			continue;
+		metrics_describe(stat_metrics[k].name, "counter", stat_metrics[k].help);
+		metrics_counter_add(SERVICE_PROCMON, stat_metrics[k].name, "",
+				    st[k] - c->exported[k]);
+		c->exported[k] = st[k];
 	}
 	return 0;
 }
@@ -339,5 +392,6 @@ void collector_close(struct collector *c)
 	}
 	if (c->mod)
 		bpf_module_destroy(c->mod);
+	free(c->percpu);
 	free(c);
 }

@@ -35,6 +35,11 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 /* Sum the per-CPU kernel counters (enum procmon_stat). */
 int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STAT__COUNT]);
 
+/* Copy the kernel counters into /metrics (bpf_exec_filtered_total,
+ * bpf_execs_total, bpf_processes_{tracked,emitted,stale}_total,
+ * bpf_map_full_total).  Call now and then from the loop. */
+int collector_export_stats(struct collector *c);
+
 /* Whether offsets came from BTF (true) or from the headers (false). */
 int collector_uses_btf(const struct collector *c);
 

@@ -63,11 +63,10 @@ static void beat(struct agent *a)
 static long long heartbeat(struct loop *loop, long long id, void *arg)
 {
 	struct agent *a = arg;
-	unsigned long long st[PROCMON_STAT__COUNT];
 
 	beat(a);
-	if (a->collector && collector_read_stats(a->collector, st) == 0)
-		metrics_bpf_host_filtered_set(st[PROCMON_STAT_EXEC_OTHER_HOST]);
+	if (a->collector)
+		collector_export_stats(a->collector);
 	return 1000;
 }
 
