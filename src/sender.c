@@ -572,19 +572,22 @@ static void delivered(struct sender *s, struct record *r)
 	finished(s, r);
 }
 
-static void dead_letter(struct sender *s, struct record *r, long status, const char *reply)
+/* 0 once the record is kept in the dead-letter file (or there is no spool
+ * to keep it in), -1 when it could not be written. */
+static int dead_letter(struct sender *s, struct record *r, long status, const char *reply)
 {
 	char path[256];
 
 	if (!s->spool)
-		return;
+		return 0;
 	if (deadletter_write(spool_path(s->spool), r->path, r->body, status, reply) < 0) {
-		/* Logged in full by rejected(); retrying it would not help. */
-		log_error(MOD, "cannot write %s/" DEADLETTER_FILE " (%s); record for %s lost",
-			  spool_path(s->spool), strerror(errno), log_escape(r->path, path, sizeof(path)));
-		return;
+		log_error(MOD, "cannot write %s/" DEADLETTER_FILE " (%s); keeping the record for "
+			  "%s spooled and trying again later", spool_path(s->spool), strerror(errno),
+			  log_escape(r->path, path, sizeof(path)));
+		return -1;
 	}
 	metrics_counter_add(r->svc, "api_dead_letters_total", ep_labels[r->ep], 1);
+	return 0;
 }
 
 static void rejected(struct sender *s, struct transfer *t, long status)
@@ -598,7 +601,13 @@ static void rejected(struct sender *s, struct transfer *t, long status)
 		 s->spool ? ", dead-lettered" : "", log_escape(t->reply, reply, sizeof(reply)),
 		 log_escape(cut, body, sizeof(body)));
 	metrics_counter_add(r->svc, "api_events_rejected_total", "", 1);
-	dead_letter(s, r, status, t->reply);
+	if (dead_letter(s, r, status, t->reply) < 0) {
+		/* Its only durable copy is the spool: acking it now would lose
+		 * it.  It will be refused again and kept then (disk freed). */
+		r->next_try_ms = loop_now_ms() + BACKOFF_CAP_MS;
+		requeue(s, r);
+		return;
+	}
 	finished(s, r);
 }
 
@@ -642,12 +651,17 @@ static void retry_later(struct sender *s, struct transfer *t, long status, CURLc
 		log_debug(MOD, "POST %s failed (%s); retrying", path, why);
 }
 
+/*
+ * Only a 4xx says our request itself is wrong; everything else may pass
+ * later.  408 is the server timing out on us, as transient as our own
+ * timeout; a 3xx (an ingress redirecting to https, say) is a deployment to
+ * fix, and the spool keeps the records until it is.
+ */
 static bool transient(CURLcode rc, long status)
 {
-	if (rc != CURLE_OK || status == 0)
+	if (rc != CURLE_OK || status < 400 || status > 499)
 		return true;
-	/* 408 is the server timing out on us: as transient as our own timeout. */
-	return status >= 500 || status == 429 || status == 408;
+	return status == 429 || status == 408;
 }
 
 static long long retry_after(CURL *e)

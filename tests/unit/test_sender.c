@@ -2,6 +2,7 @@
 #define _GNU_SOURCE		/* asprintf */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -199,6 +200,25 @@ static void test_500_then_ok(void)
 	CHECK_INT(receiver_count(rx), 0);
 	CHECK_DBL(api("500", "build") + api("500", "run"), (double)tries, 0);
 
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	check_all_once(10);
+	teardown(s);
+}
+
+/* A redirect is a deployment to fix, not a bad record: kept and retried. */
+static void test_redirect_retried(void)
+{
+	struct sender *s;
+
+	setup();
+	receiver_set_mode(rx, RECEIVER_STATUS, 301);
+	s = make_sender(1000, 5000);
+	for (int i = 0; i < 10; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 1500), 10);
+	CHECK(receiver_attempts(rx) >= 2);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_events_rejected_total", ""), 0, 0);
 	receiver_set_mode(rx, RECEIVER_OK, 0);
 	CHECK_INT(sender_drain(s, 10000), 0);
 	check_all_once(10);
@@ -494,6 +514,36 @@ static void test_spool_422_dead_letter(void)
 	rm_spool();
 }
 
+/* Without a dead-letter file to keep it in, a refused record stays in the
+ * spool: acknowledging it would lose its only copy. */
+static void test_spool_422_unwritable_dead_letter(void)
+{
+	struct sender *s;
+	char path[128];
+
+	setup();
+	fresh_spool();
+	snprintf(path, sizeof(path), "%s/dead-letter.jsonl", spool_dir);
+	CHECK_INT(mkdir(path, 0700), 0);	/* open() for append now fails */
+	receiver_set_mode(rx, RECEIVER_STATUS, 422);
+	s = make_spooled(1000, 0);
+	CHECK_INT(post(s, 0), 0);
+	CHECK_INT(sender_drain(s, 1000), 1);
+	CHECK_INT(receiver_attempts(rx), 1);
+	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_dead_letters_total", "endpoint_type=\"build\"") +
+		  metrics_value(SERVICE_PROCMON, "api_dead_letters_total", "endpoint_type=\"run\""),
+		  0, 0);
+	/* Still there after a restart. */
+	sender_destroy(s);
+	receiver_set_mode(rx, RECEIVER_OK, 0);
+	s = make_spooled(1000, 0);
+	CHECK_INT(sender_pending(s), 1);
+	CHECK_INT(sender_drain(s, 5000), 0);
+	check_all_once(1);
+	teardown(s);
+	rm_spool();
+}
+
 /* The agent stops with everything undelivered; the next one sends it all. */
 static void test_spool_restart(void)
 {
@@ -632,6 +682,7 @@ int main(void)
 	unsetenv("ALL_PROXY");
 	RUN(test_hundred_exactly_once);
 	RUN(test_500_then_ok);
+	RUN(test_redirect_retried);
 	RUN(test_429_retry_after);
 	RUN(test_refused_then_ok);
 	RUN(test_timeout_then_ok);
@@ -644,6 +695,7 @@ int main(void)
 	RUN(test_spool_refused_then_ok);
 	RUN(test_spool_500_then_ok);
 	RUN(test_spool_422_dead_letter);
+	RUN(test_spool_422_unwritable_dead_letter);
 	RUN(test_spool_restart);
 	RUN(test_spool_full);
 	return TEST_DONE();
