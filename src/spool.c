@@ -986,6 +986,8 @@ static int write_acks(struct spool *sp, struct segment *g)
 	fd = openat(sp->dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
+	if (lseek(fd, 0, SEEK_END) == 0)
+		sp->dir_dirty = true;	/* a new name: the directory needs its sync */
 	for (unsigned int i = 0; i < g->nacks && ret == 0; ) {
 		unsigned int k = 0;
 
@@ -994,6 +996,10 @@ static int write_acks(struct spool *sp, struct segment *g)
 		if (write(fd, e, k * sizeof(e[0])) != (ssize_t)(k * sizeof(e[0])))
 			ret = -1;
 	}
+	/* A lost acknowledgement only means a resend, but spool_sync()
+	 * promises it is on disk like the records. */
+	if (ret == 0 && fdatasync(fd) < 0)
+		ret = -1;
 	close(fd);
 	g->nacks = 0;
 	return ret;
