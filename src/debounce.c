@@ -15,6 +15,7 @@ struct entry {
 	char *key;
 	uint32_t hash;
 	enum debounce_kind kind;
+	bool replaced;		/* deleted, then something came back */
 	int retries;
 	long long first_ms;	/* first change of this burst */
 	long long deadline_ms;
@@ -182,6 +183,7 @@ int debounce_change(struct debounce *d, const char *key, long long now_ms)
 		/* Deleted then re-created inside a window: a rename-save.  The
 		 * new file's burst starts now. */
 		e->kind = DEBOUNCE_CHANGE;
+		e->replaced = true;
 		e->first_ms = now_ms;
 		e->retries = 0;
 	}
@@ -252,6 +254,7 @@ int debounce_pop(struct debounce *d, long long now_ms, struct debounce_item *out
 	out->key = e->key;	/* ownership moves to the caller */
 	out->kind = e->kind;
 	out->retries = e->retries;
+	out->replaced = e->replaced;
 	free(e);
 	return 1;
 }

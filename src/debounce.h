@@ -33,6 +33,7 @@ struct debounce_item {
 	char *key;		/* malloc'd; the caller frees it */
 	enum debounce_kind kind;
 	int retries;		/* how often debounce_retry() brought it back */
+	bool replaced;		/* a change that followed a deletion in this burst */
 };
 
 struct debounce;

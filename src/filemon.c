@@ -550,7 +550,13 @@ static void emit(struct filemon *fm, const struct snapshot_target *t, const char
 }
 
 /* final: stopping, so no retry later. */
-static void flush_change(struct filemon *fm, const char *rel, int retries, bool final)
+/*
+ * replaced: the file was deleted in this burst and something took its
+ * name.  When that something is not a regular file we may read (a symlink
+ * to /etc/passwd, a FIFO), the file we snapshot is gone: say so.
+ */
+static void flush_change(struct filemon *fm, const char *rel, int retries, bool final,
+			 bool replaced)
 {
 	struct snapshot_target t;
 	enum snapshot_status st;
@@ -583,6 +589,8 @@ static void flush_change(struct filemon *fm, const char *rel, int retries, bool 
 	}
 	reason = skipped(st);
 	log_debug(MOD, "not captured (%s): %s", reason, log_escape(rel, ebuf, sizeof(ebuf)));
+	if (replaced && (st == SNAPSHOT_SYMLINK || st == SNAPSHOT_NOT_REGULAR))
+		emit(fm, &t, "", 0, true);
 }
 
 static void flush_delete(struct filemon *fm, const char *rel, bool final)
@@ -593,13 +601,15 @@ static void flush_delete(struct filemon *fm, const char *rel, bool final)
 	if (snapshot_target_parse(rel, fm->hw_max, &t) < 0)
 		return;
 	/* Back already: a rename-save whose new file we have not heard of
-	 * yet.  It is a change, and its own events will follow. */
+	 * yet.  It is a change, and its own events will follow.  A symlink
+	 * (ELOOP) or an escape (EXDEV) in its place is not the file coming
+	 * back: the file we snapshot is gone. */
 	fd = snapshot_open_beneath(fm->rootfd, rel, O_PATH);
-	if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR)) {
+	if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EXDEV)) {
 		if (fd >= 0)
 			close(fd);
 		if (final)
-			flush_change(fm, rel, 0, true);
+			flush_change(fm, rel, 0, true, false);
 		else
 			note_change(fm, rel);
 		return;
@@ -617,7 +627,7 @@ static size_t flush_due(struct filemon *fm, long long now, size_t max, bool fina
 		if (it.kind == DEBOUNCE_DELETE)
 			flush_delete(fm, it.key, final);
 		else
-			flush_change(fm, it.key, it.retries, final);
+			flush_change(fm, it.key, it.retries, final, it.replaced);
 		free(it.key);
 		n++;
 	}

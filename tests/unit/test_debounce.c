@@ -7,6 +7,8 @@
 #include "debounce.h"
 #include "testlib.h"
 
+static bool last_replaced;	/* of the last pop() */
+
 /* Pop one due entry; returns its key (static copy) or "" when none. */
 static const char *pop(struct debounce *d, long long now, enum debounce_kind *kind, int *retries)
 {
@@ -15,6 +17,7 @@ static const char *pop(struct debounce *d, long long now, enum debounce_kind *ki
 
 	if (debounce_pop(d, now, &it) != 1)
 		return "";
+	last_replaced = it.replaced;
 	snprintf(key, sizeof(key), "%s", it.key);
 	if (kind)
 		*kind = it.kind;
@@ -110,6 +113,7 @@ static void test_delete_and_rename_save(void)
 	CHECK_INT(debounce_next(d), 700);
 	CHECK_STR(pop(d, 700, &kind, NULL), "x.c");
 	CHECK_INT(kind, DEBOUNCE_DELETE);
+	CHECK(!last_replaced);
 
 	/* A pending change then a deletion: the deletion stands for both. */
 	debounce_change(d, "y.c", 1000);
@@ -128,7 +132,13 @@ static void test_delete_and_rename_save(void)
 	CHECK_INT(debounce_next(d), 2720);
 	CHECK_STR(pop(d, 2720, &kind, NULL), "z.c");
 	CHECK_INT(kind, DEBOUNCE_CHANGE);
+	CHECK(last_replaced);		/* what came back may not be a file */
 	CHECK_INT(debounce_pending(d), 0);
+
+	/* A plain change was never replaced. */
+	debounce_change(d, "w.c", 3000);
+	CHECK_STR(pop(d, 3600, &kind, NULL), "w.c");
+	CHECK(!last_replaced);
 	debounce_destroy(d);
 }
 

@@ -351,6 +351,23 @@ static void test_delete(void)
 		received_free(&r1);
 	}
 	seen = receiver_count(rx);
+
+	/* Replaced by a symlink: the file we snapshot is gone, and the link
+	 * is never followed. */
+	{
+		char p[512];
+
+		put(WS "/hw1/swap.c", "int swap;\n");
+		CHECK_INT(expect(1), 1);
+		seen = receiver_count(rx);
+		path_of(p, sizeof(p), WS "/hw1/swap.c");
+		CHECK_INT(unlink(p), 0);
+		CHECK_INT(symlink("/etc/passwd", p), 0);
+		CHECK_INT(expect(1), 1);
+		check_record(0, API, "swap.c", ".c", "{\"bytes\":0,\"event\":\"deleted\"}", "",
+			     NULL);
+		seen = receiver_count(rx);
+	}
 }
 
 static void test_size_limit(void)
