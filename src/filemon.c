@@ -80,8 +80,19 @@ struct filemon {
 	long long hb_timer;
 	bool limit_logged;
 	long long quiet_ns;	/* CLOCK_REALTIME when the queue was last seen empty */
+	long long settle_ns;	/* longest a change may stay pending (debounce, retries) */
+	int alive_fd;		/* SNAPSHOT_BASE/ALIVE_FILE, see mark_alive() */
 	char *buf;
 };
+
+/*
+ * Changes pending in the debounce table live only in memory, and nothing
+ * watches while the agent is down.  So the agent keeps, as the mtime of
+ * this file, a time before which every change has been snapshotted; the
+ * next start treats files changed since then as changes.  A few saves may
+ * be snapshotted twice around a restart; none is missed.
+ */
+#define ALIVE_FILE ".jcode-watcher-alive"
 
 static void filemon_free(struct filemon *fm);
 
@@ -330,7 +341,13 @@ static void note_change(struct filemon *fm, const char *rel)
 		log_error(MOD, "out of memory: a change is lost");
 }
 
-/* A file met while scanning: a change if modified at or after since_ns. */
+static long long ts_ns(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/* A file met while scanning: a change if modified at or after since_ns.
+ * ctime too: a student can set mtime to anything, not ctime. */
 static void scan_file(struct filemon *fm, int dirfd, const char *name, const char *rel,
 		      long long since_ns)
 {
@@ -341,7 +358,7 @@ static void scan_file(struct filemon *fm, int dirfd, const char *name, const cha
 	if (since_ns > 0) {
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return;
-		if ((long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec < since_ns)
+		if (ts_ns(&st.st_mtim) < since_ns && ts_ns(&st.st_ctim) < since_ns)
 			return;
 	}
 	note_change(fm, rel);
@@ -686,11 +703,54 @@ static void on_inotify(struct loop *loop, int fd, unsigned events, void *arg)
 
 /* Heartbeats while nothing happens, and a poll of the queue in case a
  * wake-up was missed. */
+/* File times come from the kernel's coarse clock; so does the mark, or a
+ * file written just after it could carry an earlier time. */
+static long long coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return ts_ns(&ts);
+}
+
+/* Everything changed before `until` has been snapshotted. */
+static void mark_alive(struct filemon *fm, long long until)
+{
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_sec = until / 1000000000LL, .tv_nsec = until % 1000000000LL },
+	};
+
+	if (fm->alive_fd >= 0)
+		futimens(fm->alive_fd, ts);
+}
+
+/* Open the marker; returns the time it holds, or -1 on a first start. */
+static long long open_alive(struct filemon *fm)
+{
+	char *path;
+	struct stat st;
+	long long since = -1;
+
+	if (asprintf(&path, "%s/" ALIVE_FILE, fm->base) < 0)
+		return -1;
+	if (stat(path, &st) == 0)
+		since = ts_ns(&st.st_mtim);
+	mkdir(fm->base, 0755);
+	fm->alive_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fm->alive_fd < 0)
+		log_warn(MOD, "cannot keep %s (%s): saves made while the agent is down "
+			 "will not be caught up", path, strerror(errno));
+	free(path);
+	return since;
+}
+
 static long long on_heartbeat(struct loop *loop, long long id, void *arg)
 {
 	struct filemon *fm = arg;
 
 	metrics_heartbeat_loop(SERVICE_FILEMON);
+	mark_alive(fm, coarse_now_ns() - fm->settle_ns);
 	on_inotify(loop, fm->ifd, LOOP_READ, fm);
 	return HEARTBEAT_MS;
 }
@@ -726,8 +786,18 @@ static int setup(struct filemon *fm, const struct filemon_config *cfg, char *err
 
 static int start_watching(struct filemon *fm, char *err, size_t errlen)
 {
+	long long since = open_alive(fm);
+	char when[64];
+
 	fm->quiet_ns = realtime_ns();
-	scan_path(fm, "", 0, -1);
+	if (since > 0) {
+		time_t t = (time_t)(since / 1000000000LL);
+		struct tm tm;
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+		log_info(MOD, "catching up on files changed since %s", when);
+	}
+	scan_path(fm, "", 0, since);
 	if (fm->nwatches == 0) {
 		snprintf(err, errlen, "filemon: cannot watch WATCH_ROOT %s%s", fm->root,
 			 fm->limit_logged ? " (inotify watch limit reached)" : "");
@@ -756,8 +826,13 @@ struct filemon *filemon_start(struct loop *loop, const struct filemon_config *cf
 		return NULL;
 	}
 	*fm = (struct filemon){ .loop = loop, .sender = sender, .ifd = -1, .rootfd = -1,
+				.alive_fd = -1,
 				.max_file_size = cfg->max_file_size, .hw_max = cfg->hw_max,
 				.window_ms = cfg->debounce_window_ms };
+	/* The longest a change can wait: the debounce cap, then the unstable
+	 * retries, with a second to spare for a busy loop. */
+	fm->settle_ns = (cfg->debounce_max_wait_ms + (UNSTABLE_RETRIES + 1) *
+			 cfg->debounce_window_ms + 1000) * 1000000LL;
 	init_metrics();
 	if (setup(fm, cfg, err, errlen) < 0 || start_watching(fm, err, errlen) < 0) {
 		filemon_free(fm);
@@ -784,6 +859,8 @@ static void filemon_free(struct filemon *fm)
 	}
 	if (fm->rootfd >= 0)
 		close(fm->rootfd);
+	if (fm->alive_fd >= 0)
+		close(fm->alive_fd);
 	for (size_t i = 0; fm->buckets && i < fm->nbuckets; i++) {
 		while (fm->buckets[i]) {
 			struct watch *w = fm->buckets[i];
@@ -810,6 +887,8 @@ void filemon_stop(struct filemon *fm)
 	fm->in_flush = true;
 	read_events(fm);
 	flush_due(fm, LLONG_MAX, SIZE_MAX, true);
+	/* Nothing is pending now: a restart catches up from here. */
+	mark_alive(fm, coarse_now_ns());
 	metrics_set_ready(SERVICE_FILEMON, false);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_watches_current", "", 0);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_pending_current", "", 0);

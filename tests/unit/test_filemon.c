@@ -568,7 +568,7 @@ static void test_overflow(void)
 static void test_stop_flushes(void)
 {
 	put(WS "/hw1/last.c", "pending at stop\n");
-	pump(10);
+	pump(40);	/* inside the window, but a clock tick or more before the stop */
 	filemon_stop(fm);
 	fm = NULL;
 	sender_drain(snd, 5000);
@@ -576,6 +576,29 @@ static void test_stop_flushes(void)
 	check_record(0, API, "last.c", ".c", "{\"bytes\":16,\"event\":\"modified\"}",
 		     "pending at stop\n", NULL);
 	seen = receiver_count(rx);
+}
+
+/* Saved while the agent was down: caught up at the next start, and only
+ * that file (the others were snapshotted before the stop). */
+static void test_catch_up(void)
+{
+	struct filemon_config cfg = {
+		.watch_root = root, .snapshot_base = snap, .max_file_size = 2000,
+		.debounce_window_ms = WINDOW_MS, .debounce_max_wait_ms = MAX_WAIT_MS, .hw_max = 20,
+	};
+	char err[256];
+
+	put(WS "/hw1/offline.c", "written while down\n");
+	fm = filemon_start(loop, &cfg, snd, err, sizeof(err));
+	CHECK(fm != NULL);
+	if (!fm)
+		return;
+	CHECK_INT(expect(1), 1);
+	check_record(0, API, "offline.c", ".c", "{\"bytes\":19,\"event\":\"modified\"}",
+		     "written while down\n", NULL);
+	seen = receiver_count(rx);
+	filemon_stop(fm);
+	fm = NULL;
 }
 
 /*
@@ -722,6 +745,7 @@ int main(void)
 	RUN(test_dir_removed);
 	RUN(test_overflow);
 	RUN(test_stop_flushes);
+	RUN(test_catch_up);
 	sender_destroy(snd);
 	receiver_stop(rx);
 	loop_destroy(loop);
