@@ -578,14 +578,20 @@ static void test_stop_flushes(void)
 	seen = receiver_count(rx);
 }
 
+/* The filemon every test here runs: short windows, a 2000-byte limit. */
+static struct filemon_config test_config(void)
+{
+	return (struct filemon_config){
+		.watch_root = root, .snapshot_base = snap, .max_file_size = 2000,
+		.debounce_window_ms = WINDOW_MS, .debounce_max_wait_ms = MAX_WAIT_MS, .hw_max = 20,
+	};
+}
+
 /* Saved while the agent was down: caught up at the next start, and only
  * that file (the others were snapshotted before the stop). */
 static void test_catch_up(void)
 {
-	struct filemon_config cfg = {
-		.watch_root = root, .snapshot_base = snap, .max_file_size = 2000,
-		.debounce_window_ms = WINDOW_MS, .debounce_max_wait_ms = MAX_WAIT_MS, .hw_max = 20,
-	};
+	struct filemon_config cfg = test_config();
 	char err[256];
 
 	put(WS "/hw1/offline.c", "written while down\n");
@@ -684,10 +690,7 @@ static void test_watch_limit(void)
 
 static int setup(void)
 {
-	struct filemon_config cfg = {
-		.watch_root = root, .snapshot_base = snap, .max_file_size = 2000,
-		.debounce_window_ms = WINDOW_MS, .debounce_max_wait_ms = MAX_WAIT_MS, .hw_max = 20,
-	};
+	struct filemon_config cfg = test_config();
 	struct sender_config sc = { .timeout_ms = 5000 };
 	char url[64], err[256];
 
