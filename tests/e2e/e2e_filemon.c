@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "receiver.h"
+#include "student.h"
 #include "support.h"
 #include "testlib.h"
 
@@ -117,12 +118,8 @@ int main(int argc, char **argv)
 		fputs("int main(void) { return 7; }\n", f);
 		fclose(f);
 	}
-	snprintf(cmd, sizeof(cmd), "unshare --uts --mount --fork sh -c '"
-		 "mount --make-rprivate / && hostname jcode-os-1-202012345 && "
-		 "mount -t tmpfs none /home && mkdir -p /home/coder/project && "
-		 "mount --bind %s/os-1-202012345 /home/coder/project && "
-		 "cd /home/coder/project/hw1 && gcc -c main.c -o main.o'", codes);
-	CHECK_INT(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/os-1-202012345", codes);
+	CHECK_INT(student_shell(cmd, "jcode-os-1-202012345", "gcc -c main.c -o main.o"), 0);
 	CHECK_INT(receiver_wait(r, 2, 20000), 2);
 	usleep(1000 * 1000);
 	CHECK_INT(receiver_count(r), 2);

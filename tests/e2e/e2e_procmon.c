@@ -20,7 +20,9 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "event.h"
 #include "receiver.h"
+#include "student.h"
 #include "support.h"
 #include "testlib.h"
 
@@ -83,36 +85,6 @@ static void make_workspace(void)
 	}
 }
 
-/* Run commands as a student: own hostname, workspace at PROJECT. */
-static int as_student(const char *hostname, const char *script)
-{
-	char *cmd;
-	int rc;
-
-	if (asprintf(&cmd, "unshare --uts --mount --fork sh -c '"
-		     "mount --make-rprivate / && hostname %s && "
-		     "mount -t tmpfs none /home && mkdir -p " PROJECT " && "
-		     "mount --bind \"$WS\" " PROJECT " && %s'", hostname, script) < 0)
-		return -1;
-	setenv("WS", ws, 1);
-	rc = system(cmd);
-	free(cmd);
-	return rc;
-}
-
-static const char *boot_id(void)
-{
-	static char id[64];
-	FILE *f;
-
-	if (!id[0] && (f = fopen("/proc/sys/kernel/random/boot_id", "r"))) {
-		if (fgets(id, sizeof(id), f))
-			id[strcspn(id, "\n")] = '\0';
-		fclose(f);
-	}
-	return id;
-}
-
 static json_t *find_event(struct receiver *r, size_t n, const char *url, const char *key,
 			  const char *value)
 {
@@ -158,7 +130,7 @@ static void check_common(json_t *ev, int exit_code, const char *cmdline, const c
 		char want[128];
 		const char *id = json_string_value(json_object_get(ev, "event_id"));
 
-		snprintf(want, sizeof(want), "%s-%lld-", boot_id(),
+		snprintf(want, sizeof(want), "%s-%lld-", event_boot_id(),
 			 json_integer_value(json_object_get(ev, "pid")));
 		CHECK(id && strncmp(id, want, strlen(want)) == 0 &&
 		      strspn(id + strlen(want), "0123456789") == strlen(id + strlen(want)));
@@ -342,7 +314,9 @@ int main(int argc, char **argv)
 	started = time(NULL);
 
 	other_before = agent_metric(port, "bpf_exec_filtered_total{reason=\"hostname\",service=\"procmon\"}");
-	CHECK_INT(as_student("jcode-os-1-202012345", student_script), 0);
+	CHECK_INT(student_shell(ws, "jcode-os-1-202012345", student_script), 0);
+	/* The same workspace, from a host that is not a student container. */
+	setenv("WS", ws, 1);
 	CHECK_INT(system("unshare --uts sh -c 'hostname lab-server && /bin/true && /bin/true && "
 			 "cd \"$WS/hw1\" && ./a.out; true'"), 0);
 	CHECK_INT(system("unshare --uts sh -c 'hostname jcode-bad && /bin/true'"), 0);

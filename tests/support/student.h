@@ -17,4 +17,11 @@
  */
 int student_runs(const char *ws, const char *hostname, const char *prog, int n, int rate);
 
+/*
+ * Run a shell script in such a namespace, starting in
+ * /home/coder/project/hw1.  Returns the script's exit status, or -1 when
+ * the namespace could not be made.
+ */
+int student_shell(const char *ws, const char *hostname, const char *script);
+
 #endif
