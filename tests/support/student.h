@@ -6,6 +6,8 @@
 #ifndef JCW_STUDENT_H
 #define JCW_STUDENT_H
 
+#include <stddef.h>
+
 /*
  * Run prog (a path relative to /home/coder/project/hw1, e.g. "./p") n times
  * in such a namespace, one after the other, with the run index as its only
@@ -16,6 +18,13 @@
  * run exited 0, else -1.
  */
 int student_runs(const char *ws, const char *hostname, const char *prog, int n, int rate);
+
+/*
+ * Make /tmp/NAME-XXXXXX/os-1-202012345/hw1 holding p, a program that exits
+ * 0 at once (built with gcc), and write the workspace path to ws.  Returns
+ * 0, or -1 with a message on stderr.
+ */
+int student_workspace(const char *name, char *ws, size_t len);
 
 /*
  * Run a shell script in such a namespace, starting in
