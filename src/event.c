@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "loop.h"
 #include "pathrules.h"
 #include "utf8.h"
 
@@ -86,12 +87,9 @@ void event_id_unique(char *buf, size_t len)
 {
 	static long long started_ns;
 	static unsigned long long seq;
-	struct timespec ts;
 
-	if (!started_ns) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		started_ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-	}
+	if (!started_ns)
+		started_ns = loop_wall_ns();
 	snprintf(buf, len, "%s-a%lld-%llu", event_boot_id(), started_ns, ++seq);
 }
 

@@ -96,14 +96,6 @@ struct filemon {
 
 static void filemon_free(struct filemon *fm);
 
-static long long realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static char *child_rel(const char *parent, const char *name)
 {
 	char *rel = NULL;
@@ -516,7 +508,7 @@ static void on_event(struct filemon *fm, const struct inotify_event *ev)
 static void read_events(struct filemon *fm)
 {
 	for (int i = 0; i < READS_PER_TURN; i++) {
-		long long before = realtime_ns();
+		long long before = loop_wall_ns();
 		ssize_t n = read(fm->ifd, fm->buf, EVENT_BUF);
 		char *p;
 
@@ -789,7 +781,7 @@ static int start_watching(struct filemon *fm, char *err, size_t errlen)
 	long long since = open_alive(fm);
 	char when[64];
 
-	fm->quiet_ns = realtime_ns();
+	fm->quiet_ns = loop_wall_ns();
 	if (since > 0) {
 		time_t t = (time_t)(since / 1000000000LL);
 		struct tm tm;

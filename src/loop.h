@@ -43,5 +43,7 @@ bool loop_stopped(const struct loop *loop);
 /* Monotonic clock in ms and ns, the loop's time base. */
 long long loop_now_ms(void);
 long long loop_now_ns(void);
+/* Wall clock (CLOCK_REALTIME) in ns, for timestamps that leave the agent. */
+long long loop_wall_ns(void);
 
 #endif

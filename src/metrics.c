@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "loop.h"
 #include "version.h"
 
 _Static_assert(sizeof(double) == sizeof(unsigned long long), "double must be 64 bits");
@@ -163,18 +164,7 @@ static unsigned long long get(atomic_ullong *a)
 
 double metrics_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return (double)loop_wall_ns() / 1e9;
 }
 
 static void observe(struct histogram *h, double seconds)
@@ -284,7 +274,7 @@ void metrics_heartbeat_loop(enum service svc)
 		return;
 	store_double(&m.hb_loop[svc], metrics_now());
 	/* Health uses the monotonic clock so an NTP step cannot fail it. */
-	atomic_store_explicit(&m.loop_mono_ns, mono_ns(), memory_order_relaxed);
+	atomic_store_explicit(&m.loop_mono_ns, loop_now_ns(), memory_order_relaxed);
 }
 
 double metrics_loop_heartbeat_age(void)
@@ -294,7 +284,7 @@ double metrics_loop_heartbeat_age(void)
 
 	if (then == 0)
 		return -1.0;
-	age = mono_ns() - then;
+	age = loop_now_ns() - then;
 	return age > 0 ? (double)age / 1e9 : 0.0;
 }
 

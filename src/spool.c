@@ -58,6 +58,7 @@
 
 #include "crc32c.h"
 #include "log.h"
+#include "loop.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the spool format is little endian; add byte swapping for this host"
@@ -138,17 +139,9 @@ struct spool {
 
 /* ---- small helpers ------------------------------------------------- */
 
-static long long clock_ms(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long wall_ms(void)
 {
-	return clock_ms(CLOCK_REALTIME);
+	return loop_wall_ns() / 1000000;
 }
 
 static void seg_name(char *buf, size_t len, unsigned long long first, const char *ext)
@@ -735,7 +728,7 @@ static void drop_oldest(struct spool *sp)
 {
 	struct segment *g = sp->segs[0];
 	unsigned long long lost = g->n - g->acked;
-	long long now = clock_ms(CLOCK_MONOTONIC);
+	long long now = loop_now_ms();
 
 	sp->dropped += lost;
 	sp->drops_unlogged += lost;
