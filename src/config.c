@@ -13,6 +13,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -40,6 +42,10 @@ enum opt_kind {
 	K_SIZE,		/* long long bytes, optional K/M/G suffix */
 	K_MS,		/* seconds (float) stored as long milliseconds */
 	K_MONITORS,	/* "procmon,filemon" */
+	K_ROOTS,	/* list of workspace roots, "a,b" or a JSON array; flag repeatable */
+	K_DIRS,		/* list of absolute directories, likewise */
+	K_MODE,		/* file mode in octal, 0..0777 */
+	K_OWNER,	/* "user[:group]", names or numeric ids, "" = NULL */
 };
 
 enum opt_src { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_FLAG };
@@ -88,16 +94,33 @@ static const struct opt opts[] = {
 	    "address of the Prometheus endpoint (default: all interfaces)"),
 	OPT("METRICS_PORT", "metrics-port", "PORT", K_PORT, metrics_port, 0, 65535, "3000",
 	    "port of the Prometheus endpoint"),
+	OPT("METRICS_MAX_CONNECTIONS", "metrics-max-connections", "N", K_INT, metrics_max_conns,
+	    4, 65536, "512", "connections the metrics endpoint serves at once"),
+	OPT("METRICS_MAX_PER_IP", "metrics-max-per-ip", "N", K_INT, metrics_max_per_ip, 0, 65536,
+	    "16", "connections one client address may hold (0 = no limit)"),
+	OPT("METRICS_TIMEOUT", "metrics-timeout", "SECONDS", K_MS, metrics_timeout_ms, 1000,
+	    600000, "3", "close a metrics connection idle this long"),
 	OPT("HOST_PREFIX", "host-prefix", "PREFIX", K_PREFIX, host_prefix, 1, 32, "jcode-",
 	    "only containers whose hostname starts with PREFIX are watched"),
 	OPT("HW_MAX", "hw-max", "N", K_INT, hw_max, 0, 1000, "20",
 	    "highest homework number hwN that counts"),
+	OPT("WORKSPACE_ROOTS", "workspace-root", "DIR", K_ROOTS, workspace_roots, 0, 0,
+	    "/home/coder/project,/config/workspace,/workspace/{subject}-{division}-{student_id}",
+	    "workspace root inside a student container (repeat the flag for more; "
+	    "{subject} {division} {student_id} must match the hostname)"),
 	OPT("MONITORS", "monitors", "LIST", K_MONITORS, monitors, 0, 0, "procmon",
 	    "procmon, filemon or procmon,filemon"),
 	OPT("PERF_PAGES", "perf-pages", "N", K_POW2, perf_pages, 8, 16384, "256",
 	    "perf buffer pages per CPU, a power of two"),
 	OPT("MAX_PROCESSES", "max-processes", "N", K_INT, max_processes, 256, 1048576, "4096",
 	    "processes tracked at once in the kernel"),
+	OPT("KERNEL_HEADERS", "kernel-headers", "DIR", K_NSTR, kernel_headers, 0, 0, NULL,
+	    "kernel headers for libbcc (default: /lib/modules/$(uname -r)/build, else searched)"),
+	OPT("KERNEL_HEADERS_SEARCH", "kernel-headers-search", "DIRS", K_DIRS, headers_search, 0, 0,
+	    "/usr/src,/opt/jcode-watcher/kernel-headers",
+	    "directories searched for linux-headers-* when the kernel's own are missing"),
+	OPT("STATE_DIR", "state-dir", "DIR", K_STR, state_dir, 0, 0, "/var/lib/jcode-watcher",
+	    "the agent's own files (kernel headers it assembles)"),
 	OPT("WATCH_ROOT", "watch-root", "DIR", K_STR, watch_root, 0, 0, "/watcher/codes",
 	    "filemon: root of the student workspaces"),
 	OPT("SNAPSHOT_BASE", "snapshot-base", "DIR", K_STR, snapshot_base, 0, 0,
@@ -108,10 +131,19 @@ static const struct opt opts[] = {
 	    "0.6", "filemon: flush a file this long after its last change"),
 	OPT("DEBOUNCE_MAX_WAIT", "debounce-max-wait", "SECONDS", K_MS, debounce_max_wait_ms, 0,
 	    600000, "3", "filemon: flush at the latest this long after the first change"),
+	OPT("SNAPSHOT_MODE", "snapshot-mode", "MODE", K_MODE, snapshot_mode, 0, 0777, "0640",
+	    "filemon: permission bits of snapshot files, octal"),
+	OPT("SNAPSHOT_OWNER", "snapshot-owner", "USER[:GROUP]", K_OWNER, snapshot_owner, 0, 0, NULL,
+	    "filemon: owner of snapshot files, for the backend that serves them"),
+	OPT("WATCHES_PER_STUDENT", "watches-per-student", "N", K_INT, watches_per_student, 0,
+	    100000000, "4096", "filemon: inotify watches one workspace may take (0 = no budget)"),
 	OPT("SPOOL_DIR", "spool-dir", "DIR", K_STR, spool_dir, 0, 0, "/var/lib/jcode-watcher/spool",
 	    "events the API has not taken yet are kept here across restarts"),
 	OPT("SPOOL_MAX_BYTES", "spool-max-bytes", "BYTES", K_SIZE, spool_max_bytes, 0, TIB,
 	    "256MiB", "spool size limit"),
+	OPT("DEAD_LETTER_MAX_BYTES", "dead-letter-max-bytes", "BYTES", K_SIZE,
+	    dead_letter_max_bytes, 4096, TIB, "16MiB",
+	    "dead-letter.jsonl is rotated to dead-letter.jsonl.1 at this size"),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -298,6 +330,10 @@ static int parse_url(const char *s, char **out)
 		return -1;
 	if (!*host || *host == '/')
 		return -1;
+	/* A fragment, query or user info would be sent nowhere or to the wrong
+	 * place once "/api/..." is appended: refuse them. */
+	if (strpbrk(s, "#?") || memchr(host, '@', strcspn(host, "/")))
+		return -1;
 	for (i = 0; s[i]; i++)
 		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
 			return -1;
@@ -306,6 +342,174 @@ static int parse_url(const char *s, char **out)
 		n--;
 	*out = strndup(s, n);
 	return *out ? 0 : -1;
+}
+
+/* One of the list's items: 0, or -1 with nothing changed. */
+static int strlist_push(struct strlist *l, const char *item)
+{
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -1;
+	l->v = v;
+	v[l->n] = strdup(item);
+	if (!v[l->n])
+		return -1;
+	l->n++;
+	return 0;
+}
+
+static void strlist_clear(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static const char *const root_fields[] = { "{subject}", "{division}", "{student_id}" };
+
+/* A placeholder at s, or -1; its length in *len. */
+static int root_field_at(const char *s, size_t *len)
+{
+	for (int i = 0; i < 3; i++) {
+		*len = strlen(root_fields[i]);
+		if (!strncmp(s, root_fields[i], *len))
+			return i;
+	}
+	return -1;
+}
+
+int config_check_root(const char *r, char *err, size_t errlen)
+{
+	bool seen[3] = { false, false, false };
+	const char *why = NULL;
+	size_t len;
+	int f;
+
+	if (r[0] != '/' || !r[1])
+		why = "is not an absolute directory below /";
+	else if (strstr(r, "//") || strstr(r, "/./") || strstr(r, "/../") ||
+		 r[strlen(r) - 1] == '/' || !strcmp(r + strlen(r) - 2, "/.") ||
+		 !strcmp(r + strlen(r) - 3, "/.."))
+		why = "is not normalised (no //, ., .. or trailing /)";
+	for (const char *p = r; !why && *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			why = "has a control character";
+		else if (*p == '}')
+			why = "has a '}' that closes no placeholder";
+		else if (*p == '{' && (f = root_field_at(p, &len)) < 0)
+			why = "has a placeholder other than {subject}, {division}, {student_id}";
+		else if (*p == '{' && seen[f])
+			why = "names a placeholder twice";
+		else if (*p == '{') {
+			seen[f] = true;
+			p += len - 1;
+		}
+	}
+	if (!why)
+		return 0;
+	if (errlen)
+		snprintf(err, errlen, "%s", why);
+	return -1;
+}
+
+/* Split "a,b" into a list, checking each item; append to l or replace it. */
+static int parse_list(const char *s, enum opt_kind kind, struct strlist *l, bool append)
+{
+	struct strlist nl = { 0 };
+	char *copy = strdup(s), *save = NULL, *item;
+	int rc = copy ? 0 : -1;
+
+	for (item = copy ? strtok_r(copy, ",", &save) : NULL; item && !rc;
+	     item = strtok_r(NULL, ",", &save)) {
+		if (kind == K_ROOTS ? config_check_root(item, NULL, 0) : item[0] != '/')
+			rc = -1;
+		else
+			rc = strlist_push(&nl, item);
+	}
+	free(copy);
+	if (!rc && !nl.n)
+		rc = -1;	/* an empty list would watch nothing: say so */
+	if (rc) {
+		strlist_clear(&nl);
+		return -1;
+	}
+	if (!append)
+		strlist_clear(l);
+	for (size_t i = 0; i < nl.n && !rc; i++)
+		rc = strlist_push(l, nl.v[i]);
+	strlist_clear(&nl);
+	return rc;
+}
+
+static int parse_mode(const char *s, const struct opt *o, int *out)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 8);
+	if (errno || *end || v < o->min || v > o->max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* A user or group: a name the system knows, or a numeric id. */
+static long lookup_id(const char *name, bool group)
+{
+	char *end;
+	long v;
+
+	if (isdigit((unsigned char)name[0])) {
+		errno = 0;
+		v = strtol(name, &end, 10);
+		return errno || *end || v > INT_MAX ? -1 : v;
+	}
+	if (group) {
+		struct group *g = getgrnam(name);
+
+		return g ? (long)g->gr_gid : -1;
+	}
+	struct passwd *pw = getpwnam(name);
+
+	return pw ? (long)pw->pw_uid : -1;
+}
+
+static int parse_owner(struct config *cfg, const char *s)
+{
+	char user[256];
+	const char *colon = strchr(s, ':');
+	size_t ulen = colon ? (size_t)(colon - s) : strlen(s);
+	long uid = -1, gid = -1;
+
+	if (!*s) {
+		free(cfg->snapshot_owner);
+		cfg->snapshot_owner = NULL;
+		cfg->snapshot_uid = cfg->snapshot_gid = -1;
+		return 0;
+	}
+	if (ulen >= sizeof(user))
+		return -1;
+	memcpy(user, s, ulen);
+	user[ulen] = '\0';
+	if (ulen && (uid = lookup_id(user, false)) < 0)
+		return -1;
+	if (colon && (!colon[1] || (gid = lookup_id(colon + 1, true)) < 0))
+		return -1;
+	if (!ulen && !colon)
+		return -1;
+	free(cfg->snapshot_owner);
+	cfg->snapshot_owner = strdup(s);
+	if (!cfg->snapshot_owner)
+		return -1;
+	cfg->snapshot_uid = uid;
+	cfg->snapshot_gid = gid;
+	return 0;
 }
 
 /* The prefix is pasted into the BPF program's C text: only safe characters. */
@@ -347,7 +551,12 @@ static int parse_string(const char *s, enum opt_kind kind, char **out)
 
 static bool is_string_kind(enum opt_kind k)
 {
-	return k == K_STR || k == K_NSTR || k == K_URL || k == K_PREFIX;
+	return k == K_STR || k == K_NSTR || k == K_URL || k == K_PREFIX || k == K_OWNER;
+}
+
+static bool is_list_kind(enum opt_kind k)
+{
+	return k == K_ROOTS || k == K_DIRS;
 }
 
 /* Parse s into the field of o; 0 or -1 (bad value or out of memory). */
@@ -356,6 +565,8 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 	void *field = (char *)cfg + o->off;
 	int level;
 
+	if (o->kind == K_OWNER)
+		return parse_owner(cfg, s);
 	if (is_string_kind(o->kind)) {
 		char *v;
 
@@ -382,6 +593,11 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 		return parse_ms(s, o, field);
 	case K_MONITORS:
 		return parse_monitors(s, field);
+	case K_ROOTS:
+	case K_DIRS:
+		return parse_list(s, o->kind, field, false);
+	case K_MODE:
+		return parse_mode(s, o, field);
 	default:
 		return -1;
 	}
@@ -394,7 +610,7 @@ static const char *expected(const struct opt *o, char *buf, size_t n)
 	case K_STR:
 		return "is empty";
 	case K_URL:
-		return "is not an http:// or https:// URL";
+		return "is not an http:// or https:// URL without user info, query or fragment";
 	case K_PREFIX:
 		return "is not a hostname prefix (1-32 characters of A-Z a-z 0-9 . _ -)";
 	case K_LEVEL:
@@ -403,6 +619,15 @@ static const char *expected(const struct opt *o, char *buf, size_t n)
 		return "is not a port number (1-65535)";
 	case K_MONITORS:
 		return "is not a monitor list (procmon, filemon or procmon,filemon)";
+	case K_ROOTS:
+		return "is not a list of workspace roots (absolute, normalised, placeholders "
+		       "{subject} {division} {student_id} at most once each)";
+	case K_DIRS:
+		return "is not a list of absolute directories";
+	case K_MODE:
+		return "is not a file mode in octal (0..0777)";
+	case K_OWNER:
+		return "is not a known user[:group] (names or numeric ids)";
 	case K_POW2:
 		snprintf(buf, n, "is not a power of two in %lld..%lld", o->min, o->max);
 		return buf;
@@ -436,6 +661,7 @@ static void config_set_defaults(struct config *cfg)
 	size_t i;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->snapshot_uid = cfg->snapshot_gid = -1;
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].def)
 			set_value(&ld, &opts[i], SRC_DEFAULT, opts[i].def);
@@ -486,7 +712,7 @@ static int json_to_text(const struct opt *o, const json_t *v, char *buf, size_t 
 		buf[0] = '\0';
 		return 0;
 	}
-	if (is_string_kind(o->kind) || o->kind == K_LEVEL)
+	if (is_string_kind(o->kind) || o->kind == K_LEVEL || is_list_kind(o->kind))
 		return -1;
 	if (json_is_array(v) && o->kind == K_MONITORS)
 		return json_join_array(v, buf, n);
@@ -503,6 +729,8 @@ static int json_to_text(const struct opt *o, const json_t *v, char *buf, size_t 
 
 static const char *json_type_wanted(const struct opt *o)
 {
+	if (is_list_kind(o->kind))
+		return "a string or an array of strings";
 	if (o->kind == K_MONITORS)
 		return "a string or an array of strings";
 	if (o->kind == K_NSTR || o->kind == K_URL)
@@ -575,6 +803,34 @@ static int file_rules(struct loader *ld, const json_t *arr)
 	return rc;
 }
 
+/* A list as a JSON array: one item each, so a path may hold a comma. */
+static int file_list(struct loader *ld, const struct opt *o, const char *key, const json_t *arr)
+{
+	struct strlist *l = (struct strlist *)((char *)ld->cfg + o->off);
+	char why[256], val[96];
+	size_t i;
+	json_t *v;
+
+	if (!json_array_size(arr))
+		return fail(ld, "config file %s: %s: the list is empty", ld->file, key);
+	strlist_clear(l);
+	json_array_foreach(arr, i, v) {
+		const char *item = json_string_value(v);
+
+		if (!item)
+			return fail(ld, "config file %s: %s[%zu]: expected a string", ld->file, key, i);
+		if (o->kind == K_ROOTS && config_check_root(item, why, sizeof(why)))
+			return fail(ld, "config file %s: %s[%zu]: \"%s\" %s", ld->file, key, i,
+				    quote(item, val, sizeof(val)), why);
+		if (o->kind == K_DIRS && item[0] != '/')
+			return fail(ld, "config file %s: %s[%zu]: \"%s\" is not an absolute directory",
+				    ld->file, key, i, quote(item, val, sizeof(val)));
+		if (strlist_push(l, item))
+			return fail(ld, "config file %s: out of memory", ld->file);
+	}
+	return 0;
+}
+
 static int file_key(struct loader *ld, const char *key, const json_t *v)
 {
 	const struct opt *o;
@@ -586,6 +842,8 @@ static int file_key(struct loader *ld, const char *key, const json_t *v)
 	if (!o)
 		return fail(ld, "config file %s: unknown key \"%s\"", ld->file,
 			    quote(key, val, sizeof(val)));
+	if (is_list_kind(o->kind) && json_is_array(v))
+		return file_list(ld, o, key, v);
 	if (json_to_text(o, v, text, sizeof(text)))
 		return fail(ld, "config file %s: %s: expected %s", ld->file, key,
 			    json_type_wanted(o));
@@ -748,6 +1006,28 @@ static int check_consistency(struct loader *ld)
 	return 0;
 }
 
+/* A list flag given again adds to what the first one set: --workspace-root A
+ * --workspace-root B is the list A,B, replacing file and environment. */
+static int set_flag(struct loader *ld, const struct args *a, size_t i)
+{
+	const struct flag_value *fv = &a->vals[i];
+	char key[512], val[96], why[256];
+	bool again = false;
+
+	if (!is_list_kind(fv->o->kind))
+		return set_value(ld, fv->o, SRC_FLAG, fv->value);
+	for (size_t j = 0; j < i; j++)
+		again |= a->vals[j].o == fv->o;
+	if (!parse_list(fv->value, fv->o->kind, (void *)((char *)ld->cfg + fv->o->off), again))
+		return 0;
+	if (fv->o->kind == K_ROOTS && !strchr(fv->value, ',') &&
+	    config_check_root(fv->value, why, sizeof(why)))
+		return fail(ld, "%s: \"%s\" %s", key_name(ld, fv->o, SRC_FLAG, key, sizeof(key)),
+			    quote(fv->value, val, sizeof(val)), why);
+	return fail(ld, "%s: \"%s\" %s", key_name(ld, fv->o, SRC_FLAG, key, sizeof(key)),
+		    quote(fv->value, val, sizeof(val)), expected(fv->o, why, sizeof(why)));
+}
+
 static int load_layers(struct loader *ld, const struct args *a)
 {
 	const char *file = a->config_file;
@@ -768,7 +1048,7 @@ static int load_layers(struct loader *ld, const struct args *a)
 	if (load_env(ld))
 		return -1;
 	for (i = 0; i < a->nvals; i++)
-		if (set_value(ld, a->vals[i].o, SRC_FLAG, a->vals[i].value))
+		if (set_flag(ld, a, i))
 			return -1;
 	return check_consistency(ld);
 }
@@ -797,9 +1077,12 @@ void config_free(struct config *cfg)
 {
 	size_t i;
 
-	for (i = 0; i < NOPTS; i++)
+	for (i = 0; i < NOPTS; i++) {
 		if (is_string_kind(opts[i].kind))
 			free(*(char **)((char *)cfg + opts[i].off));
+		if (is_list_kind(opts[i].kind))
+			strlist_clear((struct strlist *)((char *)cfg + opts[i].off));
+	}
 	for (i = 0; i < cfg->nrules; i++) {
 		free(cfg->rules[i].type);
 		free(cfg->rules[i].pattern);

@@ -22,6 +22,12 @@
 
 enum config_command { CONFIG_RUN, CONFIG_CHECK, CONFIG_HELP, CONFIG_VERSION };
 
+/* A list setting: WORKSPACE_ROOTS, KERNEL_HEADERS_SEARCH. */
+struct strlist {
+	char **v;
+	size_t n;
+};
+
 struct config_rule {		/* classifier override */
 	char *type;
 	char *pattern;
@@ -40,22 +46,35 @@ struct config {
 	int queue_max;            /* QUEUE_MAX, 100000 events held in memory */
 	char *metrics_addr;       /* METRICS_ADDR, NULL = all interfaces */
 	int metrics_port;         /* METRICS_PORT, 3000 (0 = ephemeral, for tests) */
+	int metrics_max_conns;    /* METRICS_MAX_CONNECTIONS, 512 */
+	int metrics_max_per_ip;   /* METRICS_MAX_PER_IP, 16 (0 = no limit) */
+	long metrics_timeout_ms;  /* METRICS_TIMEOUT seconds, 3 s: idle connections closed */
 	char *host_prefix;        /* HOST_PREFIX, "jcode-"; [A-Za-z0-9._-]{1,32} */
 	int hw_max;               /* HW_MAX, 20 (0..1000) */
+	struct strlist workspace_roots; /* WORKSPACE_ROOTS, --workspace-root (repeatable) */
 	struct config_rule *rules;/* JSON "classifier"; NULL = built-in rules */
 	size_t nrules;
 	unsigned monitors;        /* MONITORS, MONITOR_* bits; default procmon */
 	int perf_pages;           /* PERF_PAGES per CPU, 256, power of two 8..16384 */
-	int max_processes;        /* MAX_PROCESSES, 8192 (256..1048576) */
+	int max_processes;        /* MAX_PROCESSES, 4096 (256..1048576) */
+	char *kernel_headers;     /* KERNEL_HEADERS, NULL = search (see kheaders.h) */
+	struct strlist headers_search; /* KERNEL_HEADERS_SEARCH, dirs holding linux-headers-* */
+	char *state_dir;          /* STATE_DIR, /var/lib/jcode-watcher: what the agent builds */
 	/* filemon */
 	char *watch_root;         /* WATCH_ROOT, /watcher/codes */
 	char *snapshot_base;      /* SNAPSHOT_BASE, /watcher/snapshots */
 	long long max_file_size;  /* MAX_CAPTURABLE_FILE_SIZE, 65536 */
 	long debounce_window_ms;  /* DEBOUNCE_WINDOW seconds, 0.6 s */
 	long debounce_max_wait_ms;/* DEBOUNCE_MAX_WAIT seconds, 3 s */
+	int snapshot_mode;        /* SNAPSHOT_MODE, octal, 0640 */
+	char *snapshot_owner;     /* SNAPSHOT_OWNER, "user[:group]" or ids, NULL = the agent's */
+	long snapshot_uid;        /* resolved from SNAPSHOT_OWNER; -1 = leave as created */
+	long snapshot_gid;        /* likewise; -1 = leave as created */
+	int watches_per_student;  /* WATCHES_PER_STUDENT, 4096 (0 = no budget) */
 	/* durable delivery */
 	char *spool_dir;          /* SPOOL_DIR, /var/lib/jcode-watcher/spool */
 	long long spool_max_bytes;/* SPOOL_MAX_BYTES, 256 MiB */
+	long long dead_letter_max_bytes; /* DEAD_LETTER_MAX_BYTES, 16 MiB, then rotated once */
 	bool skip_check;          /* --no-check: skip the start-up preflight */
 };
 
@@ -69,6 +88,11 @@ struct config {
  */
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/* Is this a valid workspace root: absolute, normalised, "{subject}",
+ * "{division}" and "{student_id}" each at most once and no other braces?
+ * 0, or -1 with the reason in err. */
+int config_check_root(const char *root, char *err, size_t errlen);
 
 /* The --help text: every flag, its env var and its default. */
 void config_usage(FILE *out, const char *argv0);
