@@ -13,6 +13,9 @@ static const char *const env_names[] = {
 	"METRICS_ADDR", "METRICS_PORT", "HOST_PREFIX", "HW_MAX", "MONITORS", "PERF_PAGES",
 	"MAX_PROCESSES", "WATCH_ROOT", "SNAPSHOT_BASE", "MAX_CAPTURABLE_FILE_SIZE",
 	"DEBOUNCE_WINDOW", "DEBOUNCE_MAX_WAIT", "SPOOL_DIR", "SPOOL_MAX_BYTES",
+	"WORKSPACE_ROOTS", "KERNEL_HEADERS", "KERNEL_HEADERS_SEARCH", "STATE_DIR",
+	"SNAPSHOT_MODE", "SNAPSHOT_OWNER", "WATCHES_PER_STUDENT", "METRICS_MAX_CONNECTIONS",
+	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES",
 };
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
@@ -487,7 +490,11 @@ static void test_usage(void)
 		"--monitors", "--perf-pages", "--max-processes", "--watch-root", "--snapshot-base",
 		"--max-file-size", "MAX_CAPTURABLE_FILE_SIZE", "--debounce-window",
 		"--debounce-max-wait", "--spool-dir", "--spool-max-bytes", "--no-check",
-		"--help", "--version", "default 256MiB",
+		"--help", "--version", "default 256MiB", "--workspace-root DIR",
+		"env WORKSPACE_ROOTS, default /home/coder/project,/config/workspace,"
+		"/workspace/{subject}-{division}-{student_id}", "--snapshot-mode MODE",
+		"default 0640", "--watches-per-student", "--metrics-max-per-ip", "--kernel-headers",
+		"--state-dir", "--dead-letter-max-bytes",
 	};
 	char *buf = NULL;
 	size_t len = 0, i;
@@ -501,6 +508,140 @@ static void test_usage(void)
 		CHECK(strstr(buf, want[i]) != NULL);
 	}
 	free(buf);
+}
+
+static void check_list(const struct strlist *l, const char *const *want, size_t n)
+{
+	CHECK_INT(l->n, n);
+	for (size_t i = 0; i < n && i < l->n; i++)
+		CHECK_STR(l->v[i], want[i]);
+}
+
+static void test_new_defaults(void)
+{
+	static const char *const roots[] = { "/home/coder/project", "/config/workspace",
+					     "/workspace/{subject}-{division}-{student_id}" };
+	static const char *const search[] = { "/usr/src", "/opt/jcode-watcher/kernel-headers" };
+	struct config c;
+
+	clear_env();
+	CHECK_INT(load(&c, NULL), 0);
+	check_list(&c.workspace_roots, roots, 3);
+	check_list(&c.headers_search, search, 2);
+	CHECK_STR(c.kernel_headers, NULL);
+	CHECK_STR(c.state_dir, "/var/lib/jcode-watcher");
+	CHECK_INT(c.snapshot_mode, 0640);
+	CHECK_STR(c.snapshot_owner, NULL);
+	CHECK_INT(c.snapshot_uid, -1);
+	CHECK_INT(c.snapshot_gid, -1);
+	CHECK_INT(c.watches_per_student, 4096);
+	CHECK_INT(c.metrics_max_conns, 512);
+	CHECK_INT(c.metrics_max_per_ip, 16);
+	CHECK_INT(c.metrics_timeout_ms, 3000);
+	CHECK_INT(c.dead_letter_max_bytes, 16 * 1024 * 1024);
+	config_free(&c);
+}
+
+/* Env replaces the default list; each repeated flag adds to the first. */
+static void test_workspace_roots(void)
+{
+	static const char *const env[] = { "/srv/ws", "/u/{student_id}/code" };
+	static const char *const flags[] = { "/a", "/b/{subject}-{division}", "/c" };
+	static const char *const file[] = { "/with,comma", "/x/{student_id}" };
+	const char *args[] = { "--workspace-root", "/a", "--workspace-root",
+			       "/b/{subject}-{division},/c", NULL };
+	const char *fargs[] = { "--config", NULL, NULL };
+	struct config c;
+
+	clear_env();
+	setenv("WORKSPACE_ROOTS", "/srv/ws,/u/{student_id}/code", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	check_list(&c.workspace_roots, env, 2);
+	config_free(&c);
+	CHECK_INT(load(&c, args), 0);
+	check_list(&c.workspace_roots, flags, 3);
+	config_free(&c);
+	unsetenv("WORKSPACE_ROOTS");
+	/* A JSON array keeps a comma inside a path. */
+	fargs[1] = write_file("roots.json",
+			      "{\"workspace_roots\": [\"/with,comma\", \"/x/{student_id}\"]}");
+	CHECK_INT(load(&c, fargs), 0);
+	check_list(&c.workspace_roots, file, 2);
+	config_free(&c);
+}
+
+static void test_bad_new_values(void)
+{
+	static const struct {
+		const char *env, *value, *msg;
+	} bad[] = {
+		{ "WORKSPACE_ROOTS", "relative/dir", "WORKSPACE_ROOTS" },
+		{ "WORKSPACE_ROOTS", "", "WORKSPACE_ROOTS" },
+		{ "WORKSPACE_ROOTS", "/", "WORKSPACE_ROOTS" },
+		{ "WORKSPACE_ROOTS", "/a/../b", "WORKSPACE_ROOTS" },
+		{ "WORKSPACE_ROOTS", "/a/", "WORKSPACE_ROOTS" },
+		{ "WORKSPACE_ROOTS", "/a//b", "WORKSPACE_ROOTS" },
+		{ "WORKSPACE_ROOTS", "/w/{name}", "WORKSPACE_ROOTS" },
+		{ "WORKSPACE_ROOTS", "/w/{student_id}-{student_id}", "WORKSPACE_ROOTS" },
+		{ "WORKSPACE_ROOTS", "/w/student_id}", "WORKSPACE_ROOTS" },
+		{ "KERNEL_HEADERS_SEARCH", "usr/src", "KERNEL_HEADERS_SEARCH" },
+		{ "SNAPSHOT_MODE", "0999", "SNAPSHOT_MODE" },
+		{ "SNAPSHOT_MODE", "01777", "SNAPSHOT_MODE" },
+		{ "SNAPSHOT_MODE", "rw-r-----", "SNAPSHOT_MODE" },
+		{ "SNAPSHOT_OWNER", "no-such-user-jcw", "SNAPSHOT_OWNER" },
+		{ "SNAPSHOT_OWNER", "root:no-such-group-jcw", "SNAPSHOT_OWNER" },
+		{ "SNAPSHOT_OWNER", "root:", "SNAPSHOT_OWNER" },
+		{ "WATCHES_PER_STUDENT", "-1", "WATCHES_PER_STUDENT" },
+		{ "METRICS_MAX_CONNECTIONS", "2", "METRICS_MAX_CONNECTIONS" },
+		{ "METRICS_TIMEOUT", "0.5", "METRICS_TIMEOUT" },
+		{ "DEAD_LETTER_MAX_BYTES", "100", "DEAD_LETTER_MAX_BYTES" },
+		{ "API_SERVER", "http://h:8000/#frag", "API_SERVER" },
+		{ "API_SERVER", "http://h:8000/?q=1", "API_SERVER" },
+		{ "API_SERVER", "http://user:pw@h:8000", "API_SERVER" },
+		{ "API_SERVER", "ftp://h", "API_SERVER" },
+	};
+	struct config c;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		clear_env();
+		setenv(bad[i].env, bad[i].value, 1);
+		if (load(&c, NULL) != 2)
+			fprintf(stderr, "  %s=%s was accepted\n", bad[i].env, bad[i].value);
+		CHECK_BAD(load(&c, NULL), bad[i].msg);
+	}
+	clear_env();
+	/* A path segment stays allowed: the API may live below a prefix. */
+	setenv("API_SERVER", "http://h:8000/analytics/", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_STR(c.api_server, "http://h:8000/analytics");
+	config_free(&c);
+	clear_env();
+}
+
+static void test_snapshot_owner(void)
+{
+	struct config c;
+
+	clear_env();
+	setenv("SNAPSHOT_OWNER", "root:root", 1);
+	setenv("SNAPSHOT_MODE", "0600", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_STR(c.snapshot_owner, "root:root");
+	CHECK_INT(c.snapshot_uid, 0);
+	CHECK_INT(c.snapshot_gid, 0);
+	CHECK_INT(c.snapshot_mode, 0600);
+	config_free(&c);
+	setenv("SNAPSHOT_OWNER", "1234", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.snapshot_uid, 1234);
+	CHECK_INT(c.snapshot_gid, -1);
+	config_free(&c);
+	setenv("SNAPSHOT_OWNER", ":5678", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.snapshot_uid, -1);
+	CHECK_INT(c.snapshot_gid, 5678);
+	config_free(&c);
+	clear_env();
 }
 
 int main(void)
@@ -522,6 +663,10 @@ int main(void)
 	RUN(test_commands);
 	RUN(test_argv_untouched);
 	RUN(test_usage);
+	RUN(test_new_defaults);
+	RUN(test_workspace_roots);
+	RUN(test_bad_new_values);
+	RUN(test_snapshot_owner);
 	{
 		char cmd[300];
 
