@@ -6,8 +6,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@
 #define SAME_SECOND_MAX 1000
 /* Deepest path the openat walk takes apart; ours are at most 6 deep. */
 #define WALK_MAX 64
+/* "~" and 16 hex digits of the hash in a shortened name. */
+#define HASH_TAG_LEN 17
 
 static const char *const source_exts[] = { ".c", ".h", ".py", ".cpp", ".hpp", ".ipynb" };
 
@@ -97,6 +101,36 @@ static int split(char *copy, char **comp, int max)
 	}
 }
 
+/* FNV-1a, 64 bits: fixed, tiny, and one line for the backend to recompute.
+ * Not collision-proof against a student who tries; the worst a collision
+ * can do is put two of that student's own files in one directory, where
+ * neither overwrites the other. */
+static uint64_t fnv1a64(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Fit a joined name of len bytes into one directory entry (see
+ * snapshot_target_parse()): ENAMETOOLONG would lose the save.  The prefix
+ * keeps it readable, the hash keeps it distinct, the extension says what
+ * it is. */
+static void shorten(char *name, size_t len, size_t cap, const char *ext)
+{
+	size_t keep = NAME_MAX - HASH_TAG_LEN - strlen(ext);
+	uint64_t h = fnv1a64(name, len);
+
+	/* Never half a UTF-8 character: the backend decodes the name. */
+	while (keep > 0 && ((unsigned char)name[keep] & 0xc0) == 0x80)
+		keep--;
+	snprintf(name + keep, cap - keep, "~%016" PRIx64 "%s", h, ext);
+}
+
 static int fill_target(char **comp, int n, int hw_max, struct snapshot_target *t)
 {
 	const char *ext = source_ext(comp[n - 1]);
@@ -122,6 +156,8 @@ static int fill_target(char **comp, int n, int hw_max, struct snapshot_target *t
 		len += clen;
 	}
 	t->filename[len] = '\0';
+	if (len > NAME_MAX)
+		shorten(t->filename, len, sizeof(t->filename), t->ext);
 	return 0;
 }
 
@@ -165,6 +201,17 @@ static int symlink_errno(int dirfd, const char *name, int err)
 	return err;
 }
 
+/* O_PATH|O_NOFOLLOW, which the walk uses, opens a symlink itself; openat2
+ * with RESOLVE_NO_SYMLINKS says ELOOP unless the caller asked for that. */
+static bool trailing_symlink(int fd, int flags)
+{
+	struct stat st;
+
+	if (!(flags & O_PATH) || (flags & O_NOFOLLOW))
+		return false;
+	return fstat(fd, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
 /* One component at a time with O_NOFOLLOW: what openat2 does for us, for
  * kernels before 5.6 (or a seccomp profile that hides it). */
 static int walk_open(int rootfd, const char *rel, int flags)
@@ -193,6 +240,8 @@ static int walk_open(int rootfd, const char *rel, int flags)
 	free(copy);
 	if (n < 1)
 		err = ENOENT;
+	if (!err && trailing_symlink(fd, flags))
+		err = ELOOP;
 	if (err) {
 		if (fd >= 0 && fd != rootfd)
 			close(fd);
@@ -264,19 +313,47 @@ static ssize_t read_all(int fd, char *buf, size_t cap)
 	return (ssize_t)got;
 }
 
-static enum snapshot_status read_open(int fd, long long max_size, char **buf, size_t *len)
+/*
+ * May a file in this state be read?  Only a regular file with exactly one
+ * name.  A second name is how `ln /secret hw1/x.c` (same file system, no
+ * symlink anywhere) would hand us a file the student cannot read; whether
+ * the other name is inside the workspace cannot be told from the inode, so
+ * every hard-linked file is refused (a student's own `ln a.c b.c` too:
+ * counted and logged, never silently).
+ */
+static enum snapshot_status readable(const struct stat *st, long long max_size)
+{
+	if (S_ISLNK(st->st_mode))
+		return SNAPSHOT_SYMLINK;
+	if (!S_ISREG(st->st_mode))
+		return SNAPSHOT_NOT_REGULAR;
+	if (st->st_nlink > 1)
+		return SNAPSHOT_HARDLINK;
+	if (st->st_size > max_size)
+		return SNAPSHOT_SIZE;
+	return SNAPSHOT_OK;
+}
+
+/* fd is the inode checked as *checked: look again now that it is open
+ * (a link may have been added since), then read it whole. */
+static enum snapshot_status read_open(int fd, const struct stat *checked, long long max_size,
+				      char **buf, size_t *len)
 {
 	struct stat before, after;
+	enum snapshot_status st;
 	size_t size;
 	ssize_t got;
 	char *data;
 
 	if (fstat(fd, &before) < 0)
 		return SNAPSHOT_ERROR;
-	if (!S_ISREG(before.st_mode))
-		return SNAPSHOT_NOT_REGULAR;
-	if (before.st_size > max_size)
-		return SNAPSHOT_SIZE;
+	if (before.st_dev != checked->st_dev || before.st_ino != checked->st_ino) {
+		errno = ESTALE;	/* /proc/self/fd gave another file: never */
+		return SNAPSHOT_ERROR;
+	}
+	st = readable(&before, max_size);
+	if (st != SNAPSHOT_OK)
+		return st;
 	size = (size_t)before.st_size;
 	data = malloc(size + 1);
 	if (!data)
@@ -295,21 +372,55 @@ static enum snapshot_status read_open(int fd, long long max_size, char **buf, si
 	return SNAPSHOT_OK;
 }
 
+/* Open for reading the very inode an O_PATH fd holds: its /proc/self/fd
+ * magic link leads there whatever has happened to the name since (no
+ * O_NOFOLLOW: the magic link is the way in).  O_NONBLOCK and O_NOCTTY
+ * are belt and braces: only regular files get here. */
+static int reopen_read(int pathfd)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
+	return open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 enum snapshot_status snapshot_read(int rootfd, const char *rel, long long max_size,
 				   char **buf, size_t *len)
 {
 	enum snapshot_status st;
-	int fd;
+	struct stat checked;
+	int pathfd, fd, err;
 
 	*buf = NULL;
 	*len = 0;
-	/* O_NONBLOCK: a FIFO named x.c opens at once instead of waiting for a
-	 * writer; fstat then turns it away. */
-	fd = snapshot_open_beneath(rootfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
+	/* An O_PATH open runs no open of the file itself: no FIFO writer is
+	 * released, no device driver's open() runs.  The type and links are
+	 * checked on it first. */
+	pathfd = snapshot_open_beneath(rootfd, rel, O_PATH);
+	if (pathfd < 0)
 		return open_status(errno);
-	st = read_open(fd, max_size, buf, len);
+	if (fstat(pathfd, &checked) < 0) {
+		err = errno;
+		close(pathfd);
+		errno = err;
+		return SNAPSHOT_ERROR;
+	}
+	st = readable(&checked, max_size);
+	if (st != SNAPSHOT_OK) {
+		close(pathfd);
+		return st;
+	}
+	fd = reopen_read(pathfd);
+	err = errno;
+	close(pathfd);
+	if (fd < 0) {
+		errno = err;
+		return SNAPSHOT_ERROR;	/* it exists: no /proc is not "gone" */
+	}
+	st = read_open(fd, &checked, max_size, buf, len);
+	err = errno;
 	close(fd);
+	errno = err;
 	return st;
 }
 
@@ -368,23 +479,37 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* An unnamed file in dirfd holding data, fsync'd; *tmpname is set when the
- * file system lacks O_TMPFILE and a named temp file had to be made. */
-static int temp_file(int dirfd, const void *data, size_t len, char *tmpname, size_t tmplen)
+/* Owner first: chown may clear mode bits, chmod then sets them exactly
+ * (whatever the umask). */
+static int set_perms(int fd, const struct snapshot_perms *p)
+{
+	if ((p->uid != -1 || p->gid != -1) &&
+	    fchown(fd, p->uid == -1 ? (uid_t)-1 : (uid_t)p->uid,
+		   p->gid == -1 ? (gid_t)-1 : (gid_t)p->gid) < 0)
+		return -1;
+	return fchmod(fd, (mode_t)p->mode);
+}
+
+/* An unnamed file in dirfd holding data with perms, fsync'd; *tmpname is
+ * set when the file system lacks O_TMPFILE and a named temp file had to be
+ * made.  Created 0600: a named temp file is readable by no one else before
+ * set_perms. */
+static int temp_file(int dirfd, const struct snapshot_perms *perms, const void *data,
+		     size_t len, char *tmpname, size_t tmplen)
 {
 	static unsigned long counter;
 	int fd;
 
 	tmpname[0] = '\0';
-	fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
 		/* Hidden, so no reader of the snapshot tree mistakes it for one. */
 		snprintf(tmpname, tmplen, ".tmp.%ld.%lu", (long)getpid(), counter++);
-		fd = openat(dirfd, tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		fd = openat(dirfd, tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 	}
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || set_perms(fd, perms) < 0 || fsync(fd) < 0) {
 		int err = errno;
 
 		close(fd);
@@ -463,20 +588,26 @@ static int target_dir(const char *base, const struct snapshot_target *t)
 	return fd;
 }
 
-int snapshot_write(const char *base, const struct snapshot_target *t, const void *data,
-		   size_t len, time_t when, char *ts, size_t tslen)
+int snapshot_write_perms(const char *base, const struct snapshot_target *t,
+			 const struct snapshot_perms *perms, const void *data, size_t len,
+			 time_t when, char *ts, size_t tslen)
 {
+	static const struct snapshot_perms defaults = {
+		.mode = SNAPSHOT_MODE_DEFAULT, .uid = -1, .gid = -1,
+	};
 	char stem[SNAPSHOT_TS_LEN], tmpname[64];
 	int dirfd, fd, ret, err;
 
-	if (snapshot_timestamp(when, stem, sizeof(stem)) < 0) {
+	if (!perms)
+		perms = &defaults;
+	if (perms->mode > 0777 || snapshot_timestamp(when, stem, sizeof(stem)) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	dirfd = target_dir(base, t);
 	if (dirfd < 0)
 		return -1;
-	fd = temp_file(dirfd, data, len, tmpname, sizeof(tmpname));
+	fd = temp_file(dirfd, perms, data, len, tmpname, sizeof(tmpname));
 	if (fd < 0) {
 		err = errno;
 		close(dirfd);
@@ -494,6 +625,12 @@ int snapshot_write(const char *base, const struct snapshot_target *t, const void
 	close(dirfd);
 	errno = err;
 	return ret;
+}
+
+int snapshot_write(const char *base, const struct snapshot_target *t, const void *data,
+		   size_t len, time_t when, char *ts, size_t tslen)
+{
+	return snapshot_write_perms(base, t, NULL, data, len, when, ts, tslen);
 }
 
 /* ---- the API record --------------------------------------------------- */

@@ -25,11 +25,15 @@
 /* "YYYYMMDD_HHMMSS" plus ".N" for later versions in the same second. */
 #define SNAPSHOT_TS_LEN 32
 
+/* Permission bits of a snapshot file unless configured (SNAPSHOT_MODE):
+ * the backend that serves them, not every local user, may read them. */
+#define SNAPSHOT_MODE_DEFAULT 0640
+
 /* A watched file's identity in the API, parsed from its path below the root. */
 struct snapshot_target {
 	struct identity id;
 	char hw[16];			/* "hw1" */
-	char filename[PATH_MAX];	/* "src@util@a.c" */
+	char filename[PATH_MAX];	/* "src@util@a.c", at most NAME_MAX bytes */
 	char ext[8];			/* ".c" */
 };
 
@@ -41,6 +45,14 @@ enum snapshot_status {
 	SNAPSHOT_UNSTABLE,	/* changed while being read */
 	SNAPSHOT_SYMLINK,	/* a symlink somewhere in the path */
 	SNAPSHOT_ERROR,		/* anything else (errno is set) */
+	SNAPSHOT_HARDLINK,	/* a regular file with more than one name */
+};
+
+/* Mode and owner of written snapshots, for the backend that serves them. */
+struct snapshot_perms {
+	unsigned mode;		/* permission bits, at most 0777 */
+	long uid;		/* -1: as created (the agent's) */
+	long gid;		/* -1: as created */
 };
 
 /* ---- which paths ------------------------------------------------------ */
@@ -50,7 +62,14 @@ enum snapshot_status {
  * name, a homework component (homework_component(), hw_max), no hidden or
  * ignored directory (env, ENV, site-packages, dist-packages, lib, lib64,
  * libs), a visible file name ending .c .h .py .cpp .hpp .ipynb.  Editor
- * temp files (x.c~, .x.c.swp, 4913) fail the same rule.  Returns 0 or -1. */
+ * temp files (x.c~, .x.c.swp, 4913) fail the same rule.  Returns 0 or -1.
+ *
+ * t->filename is the components below the homework directory joined with
+ * '@', the name both of the snapshot directory and of the API path
+ * segment.  One longer than NAME_MAX (255 bytes) cannot be a directory,
+ * so it becomes: its first bytes (never half a UTF-8 character), '~', the
+ * 16 lower-case hex digits of the 64-bit FNV-1a hash of the whole joined
+ * name, and the extension, in at most 255 bytes. */
 int snapshot_target_parse(const char *rel, int hw_max, struct snapshot_target *t);
 
 /* Is a directory called name, depth components below the root (1 = a
@@ -60,16 +79,20 @@ bool snapshot_dir_wanted(int depth, const char *name, int hw_max);
 /* ---- reading ---------------------------------------------------------- */
 
 /* Open rel beneath rootfd with no symlink at any component (ELOOP when there
- * is one) and nothing outside rootfd (EXDEV): openat2(RESOLVE_BENEATH |
+ * is one, O_PATH included; only O_PATH|O_NOFOLLOW opens a trailing symlink
+ * itself) and nothing outside rootfd (EXDEV): openat2(RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS), or an O_NOFOLLOW openat walk where the kernel lacks
  * openat2.  O_CLOEXEC is added.  Returns the fd or -1 with errno. */
 int snapshot_open_beneath(int rootfd, const char *rel, int flags);
 /* Tests: false forces the openat walk. */
 void snapshot_use_openat2(bool on);
 
-/* Read the regular file rel beneath rootfd in full, if it is at most
- * max_size bytes and did not change during the read.  On SNAPSHOT_OK *buf
- * (malloc'd, free it) holds *len bytes. */
+/* Read the regular file rel beneath rootfd in full, if it has one name
+ * (else SNAPSHOT_HARDLINK: it may be a file from outside the workspace), is
+ * at most max_size bytes and did not change during the read.  Only such a
+ * file is ever opened for reading: FIFOs, devices and sockets are turned
+ * away on an O_PATH fd.  On SNAPSHOT_OK *buf (malloc'd, free it) holds
+ * *len bytes. */
 enum snapshot_status snapshot_read(int rootfd, const char *rel, long long max_size,
 				   char **buf, size_t *len);
 
@@ -83,10 +106,16 @@ int snapshot_timestamp(time_t when, char *out, size_t outlen);
  * fsync'd before the name appears (O_TMPFILE + linkat, or a temp file +
  * link), and an existing name is never replaced: the second version in one
  * second is {ts}.1{ext}, then .2 ...  The stem used ("20261123_162846" or
- * "20261123_162846.1") goes to ts (SNAPSHOT_TS_LEN).  Returns 0, or -1 with
- * errno set. */
+ * "20261123_162846.1") goes to ts (SNAPSHOT_TS_LEN).  The file has mode
+ * SNAPSHOT_MODE_DEFAULT and the agent's ids.  Returns 0, or -1 with errno
+ * set. */
 int snapshot_write(const char *base, const struct snapshot_target *t, const void *data,
 		   size_t len, time_t when, char *ts, size_t tslen);
+/* The same with the mode and owner in perms (NULL: the defaults), set
+ * before the file gets its name, so it never appears with other ones. */
+int snapshot_write_perms(const char *base, const struct snapshot_target *t,
+			 const struct snapshot_perms *perms, const void *data, size_t len,
+			 time_t when, char *ts, size_t tslen);
 
 /* ---- the API record --------------------------------------------------- */
 

@@ -10,7 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "snapshot.h"
@@ -175,8 +180,16 @@ static void check_reads(int rootfd)
 	CHECK_INT(rd(rootfd, "w/hwlink/a.c", 100000, &buf), SNAPSHOT_SYMLINK);
 	/* Not beneath the root: refused like a symlink. */
 	CHECK_INT(rd(rootfd, "../etc/passwd", 100000, &buf), SNAPSHOT_SYMLINK);
-	CHECK_INT(rd(rootfd, "w/hw1/hard.c", 100, &buf), SNAPSHOT_OK);
-	free(buf);
+	/* A file with two names: refused under both, whoever made the link
+	 * (test_hardlink_outside shows why). */
+	CHECK_INT(rd(rootfd, "w/hw1/hard.c", 100, &buf), SNAPSHOT_HARDLINK);
+	CHECK(buf == NULL);
+	CHECK_INT(rd(rootfd, "w/hw1/b.c", 100, &buf), SNAPSHOT_HARDLINK);
+	CHECK(buf == NULL);
+	/* Asked for an O_PATH fd, a trailing symlink is still refused. */
+	errno = 0;
+	CHECK_INT(snapshot_open_beneath(rootfd, "w/hw1/passwd.c", O_PATH), -1);
+	CHECK_INT(errno, ELOOP);
 }
 
 static void test_read(void)
@@ -202,7 +215,8 @@ static void test_read(void)
 	{
 		char from[512];
 
-		snprintf(from, sizeof(from), "%s/w/hw1/a.c", tmp);
+		put("w/hw1/b.c", "int b;\n");
+		snprintf(from, sizeof(from), "%s/w/hw1/b.c", tmp);
 		snprintf(path, sizeof(path), "%s/w/hw1/hard.c", tmp);
 		CHECK_INT(link(from, path), 0);
 	}
@@ -213,6 +227,180 @@ static void test_read(void)
 	snapshot_use_openat2(false);
 	check_reads(rootfd);
 	snapshot_use_openat2(true);
+	close(rootfd);
+}
+
+/* ---- nothing but the student's own regular files is opened ------------- */
+
+/* An inotify fd reporting every open and read of path.  fsnotify queues the
+ * event before the open() that caused it returns, so an empty queue right
+ * after snapshot_read() proves the file was never opened (O_PATH opens make
+ * no event: they cannot read). */
+static int watch_opens(const char *path)
+{
+	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	if (ifd >= 0 && inotify_add_watch(ifd, path, IN_OPEN | IN_ACCESS) < 0) {
+		close(ifd);
+		return -1;
+	}
+	return ifd;
+}
+
+/* Bytes of events queued on ifd: 0 when nothing opened the file. */
+static ssize_t opens_seen(int ifd)
+{
+	char ev[4096] __attribute__((aligned(8)));
+	ssize_t n = read(ifd, ev, sizeof(ev));
+
+	return n < 0 && errno == EAGAIN ? 0 : n;
+}
+
+static void mkws(const char *top)
+{
+	char rel[256];
+
+	mk(top);
+	snprintf(rel, sizeof(rel), "%s/os-1-1", top);
+	mk(rel);
+	snprintf(rel, sizeof(rel), "%s/os-1-1/hw1", top);
+	mk(rel);
+}
+
+static int open_root(const char *top)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, top);
+	return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* `ln /secret hw1/x.c`: a root-only file given a name in a workspace is
+ * neither read nor even opened, with either way of opening. */
+static void test_hardlink_outside(void)
+{
+	char secret[512], path[512], *buf;
+	int rootfd, ifd;
+	size_t len;
+
+	mkws("h");
+	put("secret", "root:$6$salt$hash:20000::::::\n");
+	snprintf(secret, sizeof(secret), "%s/secret", tmp);
+	CHECK_INT(chmod(secret, 0600), 0);
+	snprintf(path, sizeof(path), "%s/h/os-1-1/hw1/x.c", tmp);
+	CHECK_INT(link(secret, path), 0);
+	rootfd = open_root("h");
+	ifd = watch_opens(secret);
+	CHECK(rootfd >= 0 && ifd >= 0);
+	for (int walk = 0; walk < 2; walk++) {
+		snapshot_use_openat2(!walk);
+		buf = NULL;
+		len = 99;
+		CHECK_INT(snapshot_read(rootfd, "os-1-1/hw1/x.c", 100000, &buf, &len),
+			  SNAPSHOT_HARDLINK);
+		CHECK(buf == NULL);
+		CHECK_INT(len, 0);
+		CHECK_INT(opens_seen(ifd), 0);
+		free(buf);
+	}
+	snapshot_use_openat2(true);
+
+	/* With its other name gone it is the student's own file again. */
+	CHECK_INT(unlink(secret), 0);
+	buf = NULL;
+	CHECK_INT(snapshot_read(rootfd, "os-1-1/hw1/x.c", 100000, &buf, &len), SNAPSHOT_OK);
+	CHECK_INT(len, 30);
+	CHECK(buf && memcmp(buf, "root:$6$salt$hash:20000::::::\n", 30) == 0);
+	free(buf);
+	close(ifd);
+	close(rootfd);
+}
+
+/* The system call pid is blocked in, from /proc/PID/syscall; -1 when it is
+ * running or the file cannot be read. */
+static long blocked_in(pid_t pid)
+{
+	char path[64], *s;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	s = support_slurp(path);
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	return strtol(s, NULL, 10);
+}
+
+/* Wait (bounded; set-up, not an assertion) until pid sleeps in openat. */
+static bool wait_blocked_in_open(pid_t pid)
+{
+	for (int i = 0; i < 10000; i++) {
+		if (blocked_in(pid) == SYS_openat)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* A FIFO named x.c whose writer waits in open() for a reader: opening it
+ * for reading, even O_NONBLOCK, would release the writer.  The agent must
+ * turn it away without opening it, so the writer is still waiting. */
+static void test_fifo_not_opened(void)
+{
+	char path[512], *buf;
+	int rootfd, ifd, status;
+	size_t len;
+	pid_t pid;
+
+	mkws("f");
+	snprintf(path, sizeof(path), "%s/f/os-1-1/hw1/x.c", tmp);
+	CHECK_INT(mkfifo(path, 0666), 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(open(path, O_WRONLY) >= 0 ? 0 : 1);
+	CHECK(pid > 0);
+	CHECK(wait_blocked_in_open(pid));
+	rootfd = open_root("f");
+	ifd = watch_opens(path);
+	CHECK(rootfd >= 0 && ifd >= 0);
+	for (int walk = 0; walk < 2; walk++) {
+		snapshot_use_openat2(!walk);
+		buf = NULL;
+		CHECK_INT(snapshot_read(rootfd, "os-1-1/hw1/x.c", 100000, &buf, &len),
+			  SNAPSHOT_NOT_REGULAR);
+		CHECK(buf == NULL);
+		CHECK_INT(opens_seen(ifd), 0);
+		CHECK_INT(waitpid(pid, &status, WNOHANG), 0);
+		CHECK_INT(blocked_in(pid), SYS_openat);
+	}
+	snapshot_use_openat2(true);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	close(ifd);
+	close(rootfd);
+}
+
+/* A device node (a student with CAP_MKNOD): NOT_REGULAR, never opened. */
+static void test_device_not_opened(void)
+{
+	char path[512], *buf;
+	int rootfd, ifd;
+	size_t len;
+
+	mkws("d");
+	snprintf(path, sizeof(path), "%s/d/os-1-1/hw1/null.c", tmp);
+	CHECK_INT(mknod(path, S_IFCHR | 0666, makedev(1, 3)), 0);
+	rootfd = open_root("d");
+	ifd = watch_opens(path);
+	CHECK(rootfd >= 0 && ifd >= 0);
+	for (int walk = 0; walk < 2; walk++) {
+		snapshot_use_openat2(!walk);
+		buf = NULL;
+		CHECK_INT(snapshot_read(rootfd, "os-1-1/hw1/null.c", 100000, &buf, &len),
+			  SNAPSHOT_NOT_REGULAR);
+		CHECK(buf == NULL);
+		CHECK_INT(opens_seen(ifd), 0);
+	}
+	snapshot_use_openat2(true);
+	close(ifd);
 	close(rootfd);
 }
 
@@ -307,6 +495,102 @@ static void test_write(void)
 	CHECK_INT(snapshot_write(base, &t, "x", 1, 1795451327, ts, sizeof(ts)), -1);
 }
 
+/* Snapshots are not world-readable by default, and take the configured
+ * mode and owner (before they get a name, so never visible otherwise). */
+static void test_write_mode(void)
+{
+	struct snapshot_perms perms = { .mode = 0604, .uid = 1234, .gid = 5678 };
+	char base[300], ts[SNAPSHOT_TS_LEN], path[700], dir[600];
+	struct snapshot_target t;
+	mode_t old = umask(0);	/* the mode must not depend on the umask */
+	struct stat st;
+
+	snprintf(base, sizeof(base), "%s/snapmode", tmp);
+	snapshot_target_parse("os-1-202012345/hw2/m.c", 20, &t);
+	snprintf(dir, sizeof(dir), "%s/os-1/hw2/202012345/m.c", base);
+
+	CHECK_INT(snapshot_write(base, &t, "v1", 2, 1795451326, ts, sizeof(ts)), 0);
+	snprintf(path, sizeof(path), "%s/20261123_162846.c", dir);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0640);
+	CHECK_INT(st.st_uid, getuid());
+	CHECK_INT(st.st_gid, getgid());
+
+	CHECK_INT(snapshot_write_perms(base, &t, &perms, "v2", 2, 1795451326, ts, sizeof(ts)), 0);
+	CHECK_STR(ts, "20261123_162846.1");
+	snprintf(path, sizeof(path), "%s/20261123_162846.1.c", dir);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0604);
+	CHECK_INT(st.st_uid, 1234);
+	CHECK_INT(st.st_gid, 5678);
+	CHECK_STR(support_slurp(path), "v2");
+
+	/* -1 leaves that id as created. */
+	perms = (struct snapshot_perms){ .mode = 0600, .uid = -1, .gid = 4321 };
+	CHECK_INT(snapshot_write_perms(base, &t, &perms, "v3", 2, 1795451326, ts, sizeof(ts)), 0);
+	snprintf(path, sizeof(path), "%s/20261123_162846.2.c", dir);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0600);
+	CHECK_INT(st.st_uid, getuid());
+	CHECK_INT(st.st_gid, 4321);
+	CHECK_INT(support_count_entries(dir), 3);
+	umask(old);
+}
+
+/* @-joined names longer than a file name may be: a prefix, '~', the
+ * FNV-1a 64 hash of the whole name, the extension; exactly 255 bytes or
+ * less.  Expected hashes computed independently (Python). */
+static void test_long_name(void)
+{
+	char rel[1024], want[512], base[300], path[1600], ts[SNAPSHOT_TS_LEN], *s;
+	char a150[151], b147[148], c150[151], d102[103], ga80[241], na20[61];
+	struct snapshot_target t;
+
+	memset(a150, 'a', 150);
+	a150[150] = '\0';
+	memset(b147, 'b', 147);
+	b147[147] = '\0';
+	snprintf(rel, sizeof(rel), "os-1-202012345/hw1/%s/%s.c", a150, b147);
+	CHECK_INT(snapshot_target_parse(rel, 20, &t), 0);
+	snprintf(want, sizeof(want), "%s@%.85s~d53118b77b4d1ec2.c", a150, b147);
+	CHECK_INT(strlen(want), 255);
+	CHECK_STR(t.filename, want);
+	CHECK_STR(t.ext, ".c");
+
+	snprintf(base, sizeof(base), "%s/snaplong", tmp);
+	CHECK_INT(snapshot_write(base, &t, "long", 4, 1795451326, ts, sizeof(ts)), 0);
+	CHECK_STR(ts, "20261123_162846");
+	snprintf(path, sizeof(path), "%s/os-1/hw1/202012345/%s/20261123_162846.c", base, want);
+	CHECK_STR(support_slurp(path), "long");
+	s = snapshot_record_path(&t, ts);
+	snprintf(path, sizeof(path), "/api/os-1/hw1/202012345/%s%%40%.85s~d53118b77b4d1ec2.c/"
+		 "20261123_162846", a150, b147);
+	CHECK_STR(s, path);
+	free(s);
+
+	/* The cut never splits a UTF-8 character (3 bytes each here). */
+	ga80[0] = na20[0] = '\0';
+	for (int i = 0; i < 80; i++)
+		strcat(ga80, "\xea\xb0\x80");	/* U+AC00 */
+	for (int i = 0; i < 20; i++)
+		strcat(na20, "\xeb\x82\x98");	/* U+B098 */
+	snprintf(rel, sizeof(rel), "os-1-202012345/hw1/%s/%s.py", ga80, na20);
+	CHECK_INT(snapshot_target_parse(rel, 20, &t), 0);
+	snprintf(want, sizeof(want), "%.234s~bcd4e6b95c361654.py", ga80);
+	CHECK_STR(t.filename, want);
+
+	/* 255 bytes exactly fits and is kept. */
+	memset(c150, 'c', 150);
+	c150[150] = '\0';
+	memset(d102, 'd', 102);
+	d102[102] = '\0';
+	snprintf(rel, sizeof(rel), "os-1-202012345/hw1/%s/%s.c", c150, d102);
+	CHECK_INT(snapshot_target_parse(rel, 20, &t), 0);
+	snprintf(want, sizeof(want), "%s@%s.c", c150, d102);
+	CHECK_STR(t.filename, want);
+	CHECK_INT(snapshot_write(base, &t, "fits", 4, 1795451326, ts, sizeof(ts)), 0);
+}
+
 int main(void)
 {
 	snprintf(tmp, sizeof(tmp), "/tmp/test_snapshot.XXXXXX");
@@ -316,8 +600,13 @@ int main(void)
 	RUN(test_dir_wanted);
 	RUN(test_naming);
 	RUN(test_read);
+	RUN(test_hardlink_outside);
+	RUN(test_fifo_not_opened);
+	RUN(test_device_not_opened);
 	RUN(test_read_unstable);
 	RUN(test_write);
+	RUN(test_write_mode);
+	RUN(test_long_name);
 	{
 		char cmd[300];
 
