@@ -23,9 +23,15 @@
  * exactly that with sequential writes, no new dependency, deletion as a
  * single unlink of a whole segment (no vacuum, no index updates), and a
  * recovery that is a scan we fully control: every record carries its own
- * checksum, a torn or corrupt tail is detected, counted, logged with its
- * file and offset and truncated away, and nothing that fails its check is
- * ever replayed.  Acknowledgements are idempotent and may be lost in a
+ * checksum, and nothing that fails its check is ever replayed.  A torn or
+ * corrupt tail is counted, logged with its file and offset and truncated
+ * away.  A corrupt region in the middle (a flipped bit) costs only its own
+ * records: the scan resynchronises on the next header whose magic, sequence
+ * number and CRC agree, counts the records the gap in sequence numbers says
+ * were lost, and journals them with the acknowledgements so that the next
+ * start does not count them again.  Names are exactly what the spool writes
+ * (16 hex digits, sequence numbers below 2^62): anything else in the
+ * directory is left alone with a warning, never parsed into the sequence.  Acknowledgements are idempotent and may be lost in a
  * crash (the record is then sent again: delivery is at least once, and the
  * event_id in every body lets the API drop the duplicate).
  *
@@ -57,6 +63,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "deadletter.h"
 #include "log.h"
 #include "loop.h"
 
@@ -75,6 +82,10 @@
 #define SEG_MAX		(4LL << 20)
 #define RETIRED_MAX	4
 #define DROP_LOG_EVERY_MS 10000LL
+/* Sequence numbers start at 1 and stay below 2^62: at a million records a
+ * second that lasts 146,000 years, so they never wrap, and a name at or
+ * above it (ffffffffffffffff.seg) is not one the spool wrote. */
+#define SEQ_LIMIT	(1ULL << 62)
 
 struct rec_hdr {
 	uint32_t magic;
@@ -129,7 +140,7 @@ struct spool {
 	unsigned long long next_seq;
 	unsigned long long records;
 	long long bytes;
-	unsigned long long dropped, corrupt;
+	unsigned long long dropped, corrupt, corrupt_regions;
 	unsigned long long drops_unlogged;
 	long long drop_logged_ms;	/* monotonic */
 	int retired[RETIRED_MAX];	/* rolled segments still to fdatasync */
@@ -167,7 +178,8 @@ static bool bit_get(const struct segment *g, unsigned int i)
 	return g->bits[i / 64] >> (i % 64) & 1;
 }
 
-/* Record i's length, header included. */
+/* Bytes from record i to the next (or the end): its length, header
+ * included, plus any skipped corrupt bytes that follow it. */
 static long long rec_len(const struct segment *g, unsigned int i)
 {
 	return (i + 1 < g->n ? (long long)g->off[i + 1] : g->bytes) - g->off[i];
@@ -247,6 +259,21 @@ static bool seg_mark(struct segment *g, unsigned int i)
 	while (g->low < g->n && bit_get(g, g->low))
 		g->low++;
 	return true;
+}
+
+static int ack_buffer(struct segment *g, unsigned long long seq)
+{
+	if (g->nacks == g->capacks) {
+		unsigned int cap = g->capacks ? g->capacks * 2 : 64;
+		uint64_t *a = realloc(g->acks, cap * sizeof(*a));
+
+		if (!a)
+			return -1;
+		g->acks = a;
+		g->capacks = cap;
+	}
+	g->acks[g->nacks++] = seq;
+	return 0;
 }
 
 /* Index of the segment holding seq, or -1. */
@@ -330,13 +357,18 @@ static void seg_remove(struct spool *sp, size_t idx)
 
 /* ---- recovery ------------------------------------------------------ */
 
-static void count_corrupt(struct spool *sp, unsigned long long n)
+/* A skipped region lost records known lost (from the sequence numbers
+ * around it), or at least one when it is the tail. */
+static void count_corrupt(struct spool *sp, unsigned long long records)
 {
-	sp->corrupt += n;
-	metrics_counter_add(SERVICE_PROCMON, "spool_corrupt_records_total", "", n);
+	sp->corrupt += records;
+	sp->corrupt_regions++;
+	metrics_counter_add(SERVICE_PROCMON, "spool_corrupt_records_total", "", records);
+	metrics_counter_add(SERVICE_PROCMON, "spool_corrupt_regions_total", "", 1);
 }
 
-static char *read_all(int fd, long long *len)
+/* The whole file, or NULL (errno EFBIG when it is larger than max). */
+static char *read_all(int fd, long long max, long long *len)
 {
 	struct stat st;
 	char *buf;
@@ -344,6 +376,10 @@ static char *read_all(int fd, long long *len)
 
 	if (fstat(fd, &st) < 0)
 		return NULL;
+	if (st.st_size > max) {
+		errno = EFBIG;
+		return NULL;
+	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	while (buf && got < (size_t)st.st_size) {
 		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
@@ -359,53 +395,122 @@ static char *read_all(int fd, long long *len)
 	return buf;
 }
 
-/* Why the record at off is unusable, or NULL when it is sound. */
-static const char *check_rec(const struct segment *g, const char *buf, long long len,
-			     long long off)
+/* Why the record at off is unusable, or NULL when it is sound and its
+ * sequence number is within lo..hi.  *h is its header.  The cheap tests
+ * come first: the resynchronising scan calls this at every magic. */
+static const char *check_rec(const char *buf, long long len, long long off,
+			     unsigned long long lo, unsigned long long hi, struct rec_hdr *h)
 {
-	struct rec_hdr h;
 	size_t plen;
 
-	if (len - off < (long long)sizeof(h))
+	if (len - off < (long long)sizeof(*h))
 		return "torn header";
-	memcpy(&h, buf + off, sizeof(h));
-	if (h.magic != REC_MAGIC || h.version != REC_VERSION)
+	memcpy(h, buf + off, sizeof(*h));
+	if (h->magic != REC_MAGIC || h->version != REC_VERSION)
 		return "bad magic";
-	plen = (size_t)h.path_len + h.body_len;
-	if (h.path_len > REC_MAX || h.body_len > REC_MAX || plen > REC_MAX ||
-	    h.svc >= SERVICE__COUNT || h.ep >= ENDPOINT__COUNT)
+	plen = (size_t)h->path_len + h->body_len;
+	if (h->path_len > REC_MAX || h->body_len > REC_MAX || plen > REC_MAX ||
+	    h->svc >= SERVICE__COUNT || h->ep >= ENDPOINT__COUNT)
 		return "bad header";
-	if ((long long)plen > len - off - (long long)sizeof(h))
-		return "torn payload";
-	if (rec_crc(&h, buf + off + sizeof(h), plen) != h.crc)
-		return "checksum mismatch";
-	if (h.seq != g->first + g->n)
+	if (h->seq < lo || h->seq > hi || h->seq >= SEQ_LIMIT)
 		return "out of sequence";
+	if ((long long)plen > len - off - (long long)sizeof(*h))
+		return "torn payload";
+	if (rec_crc(h, buf + off + sizeof(*h), plen) != h->crc)
+		return "checksum mismatch";
 	return NULL;
 }
 
-/* Index every sound record of g; cut the file at the first unsound one. */
-static int scan_segment(struct spool *sp, struct segment *g, const char *name)
+/* Offset of the first sound record after the bad one at off, or -1.  Its
+ * sequence number must be want or later, with no more records missing than
+ * the skipped bytes could hold (40 each): a stale or forged header cannot
+ * make us invent records.  A false match inside a sound record's payload
+ * would need a header's NUL and control bytes in JSON text, which escapes
+ * them, and then a matching CRC. */
+static long long resync(const char *buf, long long len, long long off,
+			unsigned long long want, struct rec_hdr *h)
+{
+	static const uint32_t magic = REC_MAGIC;
+
+	for (long long p = off + 1; p + (long long)sizeof(*h) <= len; p++) {
+		const char *m = memmem(buf + p, (size_t)(len - p), &magic, sizeof(magic));
+		unsigned long long most;
+
+		if (!m)
+			return -1;
+		p = m - buf;
+		most = (unsigned long long)(p - off) / sizeof(*h);
+		if (!check_rec(buf, len, p, want, want + most, h))
+			return p;
+	}
+	return -1;
+}
+
+/* A region skipped in the middle of a segment. */
+struct gap {
+	unsigned long long from, to;	/* the sequence numbers it lost: from..to-1 */
+	long long off, len;		/* its bytes */
+	const char *why;
+};
+
+struct gaps {
+	struct gap *v;
+	size_t n, cap;
+};
+
+static int gap_push(struct gaps *gs, const struct gap *x)
+{
+	if (gs->n == gs->cap) {
+		size_t cap = gs->cap ? gs->cap * 2 : 8;
+		struct gap *v = realloc(gs->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		gs->v = v;
+		gs->cap = cap;
+	}
+	gs->v[gs->n++] = *x;
+	return 0;
+}
+
+/* Index every sound record of g.  A bad region in the middle is skipped up
+ * to the next sound record: its lost sequence numbers are indexed too (at
+ * the region's offset, never read) and noted in gaps.  A bad tail is cut. */
+static int scan_segment(struct spool *sp, struct segment *g, const char *name,
+			struct gaps *gaps)
 {
 	long long len = 0, off = 0;
-	char *buf = read_all(g->fd, &len);
+	char *buf = read_all(g->fd, UINT32_MAX, &len);
 	const char *why = NULL;
+	struct rec_hdr h;
 
 	if (!buf)
 		return -1;
-	while (off < len && !(why = check_rec(g, buf, len, off))) {
-		struct rec_hdr h;
+	while (off < len) {
+		unsigned long long want = g->first + g->n;
 
-		memcpy(&h, buf + off, sizeof(h));
-		if (seg_push(g, off, h.time_ms) < 0) {
-			free(buf);
-			return -1;
+		why = check_rec(buf, len, off, want, want, &h);
+		if (why) {
+			long long next = resync(buf, len, off, want, &h);
+			struct gap x = { want, h.seq, off, next - off, why };
+
+			if (next < 0)
+				break;
+			if (gap_push(gaps, &x) < 0)
+				goto fail;
+			while (g->first + g->n < h.seq)
+				if (seg_push(g, off, h.time_ms) < 0)
+					goto fail;
+			off = next;
+			why = NULL;
 		}
+		if (seg_push(g, off, h.time_ms) < 0)
+			goto fail;
 		off += (long long)sizeof(h) + h.path_len + h.body_len;
 	}
 	free(buf);
 	g->bytes = off;
-	if (off == len)
+	if (!why)
 		return 0;
 	/* We cannot tell how many records the bad bytes held: one is counted. */
 	log_warn(MOD, "%s/%s: %s at offset %lld; skipping the %lld byte(s) from there",
@@ -414,6 +519,9 @@ static int scan_segment(struct spool *sp, struct segment *g, const char *name)
 	if (ftruncate(g->fd, off) < 0)
 		log_warn(MOD, "cannot truncate %s/%s: %s", sp->dir, name, strerror(errno));
 	return 0;
+fail:
+	free(buf);
+	return -1;
 }
 
 static void load_acks(struct spool *sp, struct segment *g)
@@ -427,7 +535,7 @@ static void load_acks(struct spool *sp, struct segment *g)
 	fd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	buf = read_all(fd, &len);
+	buf = read_all(fd, UINT32_MAX, &len);
 	for (long long o = 0; buf && o + (long long)sizeof(struct ack_ent) <= len;
 	     o += sizeof(struct ack_ent)) {
 		struct ack_ent e;
@@ -438,10 +546,47 @@ static void load_acks(struct spool *sp, struct segment *g)
 			seg_mark(g, (unsigned int)(e.seq - g->first));
 	}
 	/* A torn last entry would misalign every later append. */
-	if (len % (long long)sizeof(struct ack_ent))
+	if (buf && len % (long long)sizeof(struct ack_ent))
 		(void)!ftruncate(fd, len - len % (long long)sizeof(struct ack_ent));
 	free(buf);
 	close(fd);
+}
+
+static bool all_marked(const struct segment *g, unsigned long long from, unsigned long long to)
+{
+	for (unsigned long long seq = from; seq < to; seq++)
+		if (!bit_get(g, (unsigned int)(seq - g->first)))
+			return false;
+	return true;
+}
+
+/* Log and count each region skipped in g, and mark the records it lost as
+ * done, journalled like acknowledgements: a later start finds them marked
+ * and neither logs nor counts the same loss again. */
+static void settle_gaps(struct spool *sp, struct segment *g, const char *name,
+			const struct gaps *gaps)
+{
+	for (size_t i = 0; i < gaps->n; i++) {
+		const struct gap *x = &gaps->v[i];
+
+		if (x->to > x->from && all_marked(g, x->from, x->to)) {
+			log_debug(MOD, "%s/%s: the %lld byte(s) at offset %lld were skipped before",
+				  sp->dir, name, x->len, x->off);
+			continue;
+		}
+		if (x->to > x->from)
+			log_warn(MOD, "%s/%s: %s at offset %lld; skipped %lld byte(s) to the next "
+				 "sound record: %llu record(s) lost (%llu..%llu)", sp->dir, name,
+				 x->why, x->off, x->len, x->to - x->from, x->from, x->to - 1);
+		else
+			log_warn(MOD, "%s/%s: %s at offset %lld; skipped %lld byte(s) to the next "
+				 "sound record: no record lost", sp->dir, name, x->why, x->off,
+				 x->len);
+		count_corrupt(sp, x->to - x->from);
+		for (unsigned long long seq = x->from; seq < x->to; seq++)
+			if (seg_mark(g, (unsigned int)(seq - g->first)) && ack_buffer(g, seq) == 0)
+				sp->acks_dirty = true;
+	}
 }
 
 /* Open, check and index one segment; it is kept only if it has records
@@ -449,15 +594,17 @@ static void load_acks(struct spool *sp, struct segment *g)
 static int load_segment(struct spool *sp, unsigned long long first)
 {
 	struct segment *g = seg_new(first);
+	struct gaps gaps = { 0 };
 	char name[64];
 
 	if (!g)
 		return -1;
 	seg_name(name, sizeof(name), first, "seg");
 	g->fd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC);
-	if (g->fd < 0 || scan_segment(sp, g, name) < 0) {
+	if (g->fd < 0 || scan_segment(sp, g, name, &gaps) < 0) {
 		log_warn(MOD, "cannot read %s/%s: %s", sp->dir, name, strerror(errno));
 		seg_free(g);
+		free(gaps.v);
 		return 0;	/* leave it there for a human */
 	}
 	close(g->fd);
@@ -466,6 +613,8 @@ static int load_segment(struct spool *sp, unsigned long long first)
 		sp->next_seq = first + g->n;
 	if (g->n)
 		load_acks(sp, g);
+	settle_gaps(sp, g, name, &gaps);
+	free(gaps.v);
 	if (g->acked == g->n) {
 		unlink_files(sp, first);
 		seg_free(g);
@@ -488,16 +637,24 @@ static int cmp_ull(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* "0000000000000001.seg" -> 1 and "seg"; false for any other name. */
-static bool parse_name(const char *name, unsigned long long *first, const char **ext)
+/* NULL when name is exactly one the spool writes, 16 lower-case hex
+ * digits then .seg or .ack ("0000000000000001.seg" -> 1 and "seg"), with a
+ * first sequence number in 1..SEQ_LIMIT-1; else why it is not. */
+static const char *parse_name(const char *name, unsigned long long *first, const char **ext)
 {
-	char *end;
-
-	if (strspn(name, "0123456789abcdef") != 16 || name[16] != '.')
-		return false;
-	*first = strtoull(name, &end, 16);
+	if (strspn(name, "0123456789abcdef") != 16 || name[16] != '.' ||
+	    (strcmp(name + 17, "seg") != 0 && strcmp(name + 17, "ack") != 0))
+		return " is not a spool file";
+	*first = strtoull(name, NULL, 16);
 	*ext = name + 17;
-	return strcmp(*ext, "seg") == 0 || strcmp(*ext, "ack") == 0;
+	if (*first == 0 || *first >= SEQ_LIMIT)
+		return ": sequence number out of range";
+	return NULL;
+}
+
+static bool is_deadletter_file(const char *name)
+{
+	return strcmp(name, DEADLETTER_FILE) == 0 || strcmp(name, DEADLETTER_FILE ".1") == 0;
 }
 
 static int add_ull(unsigned long long **v, size_t *n, size_t *cap, unsigned long long x)
@@ -529,12 +686,15 @@ static int list_dir(struct spool *sp, unsigned long long **segs, size_t *nsegs)
 		return -1;
 	while (ret == 0 && (e = readdir(d))) {
 		unsigned long long first;
-		const char *ext;
+		const char *ext, *why;
+		char esc[256];
 
-		if (e->d_name[0] == '.' || strcmp(e->d_name, "dead-letter.jsonl") == 0)
+		if (e->d_name[0] == '.' || is_deadletter_file(e->d_name))
 			continue;
-		if (!parse_name(e->d_name, &first, &ext))
-			log_warn(MOD, "%s/%s is not a spool file; ignored", sp->dir, e->d_name);
+		why = parse_name(e->d_name, &first, &ext);
+		if (why)
+			log_warn(MOD, "%s/%s%s; ignored", sp->dir,
+				 log_escape(e->d_name, esc, sizeof(esc)), why);
 		else if (ext[0] == 's')
 			ret = add_ull(segs, nsegs, &cap, first);
 		else
@@ -562,8 +722,13 @@ static int recover(struct spool *sp)
 	int ret = list_dir(sp, &firsts, &n);
 
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		if (firsts[i] >= sp->next_seq)
-			sp->next_seq = firsts[i] + 1;
+		/* Never ours: two segments cannot share a sequence number. */
+		if (firsts[i] < sp->next_seq) {
+			log_warn(MOD, "%s/%016llx.seg: overlaps the segment before it; ignored",
+				 sp->dir, firsts[i]);
+			continue;
+		}
+		sp->next_seq = firsts[i] + 1;
 		ret = load_segment(sp, firsts[i]);
 	}
 	free(firsts);
@@ -639,6 +804,8 @@ struct spool *spool_open(const struct spool_config *cfg, char *err, size_t errle
 			 "Unacknowledged records dropped because the spool was full");
 	metrics_describe("spool_corrupt_records_total", "counter",
 			 "Torn or corrupt spool records skipped at start-up or read");
+	metrics_describe("spool_corrupt_regions_total", "counter",
+			 "Corrupt byte ranges of spool segments skipped at start-up or read");
 	return sp;
 fail:
 	spool_close(sp);
@@ -800,6 +967,10 @@ int spool_append(struct spool *sp, struct spool_rec *rec, bool claim)
 		errno = EFBIG;
 		return -1;
 	}
+	if (sp->next_seq >= SEQ_LIMIT) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	if (make_room(sp, len) < 0)
 		return -1;
 	g = sp->active;
@@ -858,11 +1029,16 @@ static int read_rec(struct spool *sp, struct segment *g, unsigned int i, struct 
 		free(buf);
 		return -1;
 	}
+	if (len < (long long)sizeof(h)) {
+		free(buf);
+		errno = EIO;
+		return -1;
+	}
 	memcpy(&h, buf, sizeof(h));
 	payload = buf + sizeof(h);
 	if (h.magic != REC_MAGIC || h.seq != g->first + i ||
-	    (long long)(sizeof(h) + h.path_len + h.body_len) != len ||
-	    rec_crc(&h, payload, len - sizeof(h)) != h.crc) {
+	    (long long)(sizeof(h) + h.path_len + h.body_len) > len ||
+	    rec_crc(&h, payload, (size_t)h.path_len + h.body_len) != h.crc) {
 		free(buf);
 		errno = EIO;
 		return -1;
@@ -920,21 +1096,6 @@ int spool_next(struct spool *sp, struct spool_rec *out)
 }
 
 /* ---- acknowledging ------------------------------------------------- */
-
-static int ack_buffer(struct segment *g, unsigned long long seq)
-{
-	if (g->nacks == g->capacks) {
-		unsigned int cap = g->capacks ? g->capacks * 2 : 64;
-		uint64_t *a = realloc(g->acks, cap * sizeof(*a));
-
-		if (!a)
-			return -1;
-		g->acks = a;
-		g->capacks = cap;
-	}
-	g->acks[g->nacks++] = seq;
-	return 0;
-}
 
 void spool_ack(struct spool *sp, unsigned long long seq)
 {
@@ -1025,6 +1186,7 @@ void spool_stats(const struct spool *sp, struct spool_stats *st)
 	*st = (struct spool_stats){
 		.records = sp->records, .bytes = (unsigned long long)sp->bytes,
 		.dropped = sp->dropped, .corrupt = sp->corrupt,
+		.corrupt_regions = sp->corrupt_regions,
 	};
 	for (size_t i = 0; i < sp->nsegs; i++) {
 		const struct segment *g = sp->segs[i];

@@ -37,6 +37,7 @@ struct spool_stats {
 	long long oldest_ms;		/* wall time of the oldest such record; 0 when none */
 	unsigned long long dropped;	/* unacknowledged records dropped when full, since open */
 	unsigned long long corrupt;	/* torn or corrupt records skipped, since open */
+	unsigned long long corrupt_regions; /* bad byte ranges skipped, since open */
 };
 
 /* Open (scan, verify, repair) the spool in cfg->dir.  Takes an exclusive
