@@ -4,6 +4,8 @@
  * Rare by nature (one line per rejected record), so each line opens,
  * appends, syncs and closes: the file can be rotated or removed by hand at
  * any time, and a line is on disk before the record leaves the spool.
+ * Rare is not never: an API that refuses everything would fill the disk,
+ * so the file is bounded and rotated once (deadletter.h).
  */
 #define _GNU_SOURCE
 #include "deadletter.h"
@@ -14,9 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "metrics.h"
 #include "utf8.h"
+
+#define MOD "deadletter"
 
 /* As event.h: compact, in insertion order. */
 #define LINE_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
@@ -59,11 +66,55 @@ static char *line_for(const char *path, const char *body, long status, const cha
 	return out;
 }
 
+static int open_file(const char *file)
+{
+	return open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
+
+/* Move file (open as fd) to file.1, replacing the older one, and return a
+ * descriptor of a new, empty file; fd itself when that fails (one more
+ * line beats a lost one).  Only a regular file is moved: never /dev/null. */
+static int rotate(const char *dir, const char *file, int fd, long long size)
+{
+	char *old = NULL;
+	int nfd, dfd;
+
+	if (asprintf(&old, "%s.1", file) < 0)
+		return fd;
+	if (rename(file, old) < 0) {
+		log_warn(MOD, "cannot rotate %s: %s", file, strerror(errno));
+		free(old);
+		return fd;
+	}
+	nfd = open_file(file);
+	if (nfd < 0) {
+		/* The name is gone now: write into the moved file. */
+		log_warn(MOD, "cannot create %s: %s", file, strerror(errno));
+		free(old);
+		return fd;
+	}
+	close(fd);
+	/* The new name must outlive a power loss like the line in it. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)!fsync(dfd);
+		close(dfd);
+	}
+	metrics_describe("api_dead_letter_rotations_total", "counter",
+			 "Times " DEADLETTER_FILE " reached its bound and replaced " DEADLETTER_FILE ".1");
+	metrics_counter_add(SERVICE_PROCMON, "api_dead_letter_rotations_total", "", 1);
+	log_warn(MOD, "%s reached %lld bytes: moved to %s, replacing the older dead letters "
+		 "there", file, size, old);
+	free(old);
+	return nfd;
+}
+
 int deadletter_write(const char *dir, const char *path, const char *body, long status,
-		     const char *response)
+		     const char *response, long long max_bytes)
 {
 	char *line = line_for(path, body, status, response), *file = NULL;
 	int fd = -1, ret = -1;
+	struct stat st;
 	size_t len;
 
 	if (!line || asprintf(&file, "%s/" DEADLETTER_FILE, dir) < 0) {
@@ -71,10 +122,15 @@ int deadletter_write(const char *dir, const char *path, const char *body, long s
 		errno = ENOMEM;
 		goto out;
 	}
-	fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	fd = open_file(file);
 	if (fd < 0)
 		goto out;
 	len = strlen(line);
+	if (max_bytes <= 0)
+		max_bytes = DEADLETTER_MAX_DEFAULT;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    st.st_size + (long long)len + 1 > max_bytes)
+		fd = rotate(dir, file, fd, (long long)st.st_size);
 	line[len] = '\n';	/* over the NUL: written by length */
 	if (write(fd, line, len + 1) == (ssize_t)(len + 1) && fdatasync(fd) == 0)
 		ret = 0;

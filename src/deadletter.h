@@ -16,9 +16,15 @@
 
 #define DEADLETTER_FILE "dead-letter.jsonl"
 #define DEADLETTER_RESPONSE_MAX 1024
+#define DEADLETTER_MAX_DEFAULT (16LL << 20)
 
-/* Append the line and fdatasync it.  Returns 0, or -1 with errno set. */
+/* Append the line and fdatasync it.  The file is bounded: when the line
+ * would take it past max_bytes (<= 0: DEADLETTER_MAX_DEFAULT), it is first
+ * renamed to DIR/dead-letter.jsonl.1, replacing the older one (logged,
+ * counted in api_dead_letter_rotations_total).  A line longer than
+ * max_bytes is still written, alone in a new file: at most two files, each
+ * max_bytes or one line.  Returns 0, or -1 with errno set. */
 int deadletter_write(const char *dir, const char *path, const char *body, long status,
-		     const char *response);
+		     const char *response, long long max_bytes);
 
 #endif

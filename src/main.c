@@ -170,6 +170,7 @@ static int start(struct agent *a)
 		.queue_max = a->cfg.queue_max,
 		.spool_dir = a->cfg.spool_dir,
 		.spool_max_bytes = a->cfg.spool_max_bytes,
+		.dead_letter_max_bytes = a->cfg.dead_letter_max_bytes,
 	};
 	char err[256];
 

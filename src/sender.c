@@ -119,6 +119,7 @@ struct sender {
 	CURLM *multi;			/* NULL in stdout mode */
 	struct curl_slist *headers;
 	struct spool *spool;		/* NULL: memory only */
+	long long dead_letter_max;	/* bytes of dead-letter.jsonl before it rotates */
 	long long curl_timer;		/* loop timer for curl's timeout; 0 = none */
 	long long kick_timer;		/* loop timer for the next retry; 0 = none */
 	long long kick_at;
@@ -580,7 +581,8 @@ static int dead_letter(struct sender *s, struct record *r, long status, const ch
 
 	if (!s->spool)
 		return 0;
-	if (deadletter_write(spool_path(s->spool), r->path, r->body, status, reply) < 0) {
+	if (deadletter_write(spool_path(s->spool), r->path, r->body, status, reply,
+			     s->dead_letter_max) < 0) {
 		log_error(MOD, "cannot write %s/" DEADLETTER_FILE " (%s); keeping the record for "
 			  "%s spooled and trying again later", spool_path(s->spool), strerror(errno),
 			  log_escape(r->path, path, sizeof(path)));
@@ -1021,6 +1023,7 @@ struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 	s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	s->max_inflight = cfg->max_inflight > 0 ? cfg->max_inflight : DEFAULT_INFLIGHT;
 	s->queue_max = cfg->queue_max > 0 ? (size_t)cfg->queue_max : DEFAULT_QUEUE_MAX;
+	s->dead_letter_max = cfg->dead_letter_max_bytes;
 	s->ready_max = READY_MIN > 4 * (size_t)s->max_inflight ? READY_MIN : 4 * (size_t)s->max_inflight;
 	s->out = cfg->out ? cfg->out : stdout;
 	s->next_id = 1;

@@ -28,6 +28,7 @@ struct sender_config {
 	FILE *out;                /* stdout mode destination; NULL = stdout */
 	const char *spool_dir;    /* NULL or "" -> memory only; ignored in stdout mode */
 	long long spool_max_bytes;/* <= 0 -> 256 MiB */
+	long long dead_letter_max_bytes; /* <= 0 -> 16 MiB; see deadletter.h */
 };
 
 struct sender;
