@@ -5,6 +5,11 @@
  * thread both log, and interleaved halves of two lines would be worse than
  * the (tiny) contention.  The level is an atomic so that log_debug() in a
  * hot path costs one load when debugging is off.
+ *
+ * A full disk or a dead API can make one call site fire per record; each
+ * site (level, module, format) gets LOG_BURST lines per LOG_WINDOW_MS and
+ * the rest are counted and reported with its next line, so a flood is a
+ * line a second, and nothing goes unsaid.
  */
 #include "log.h"
 
@@ -15,6 +20,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +33,27 @@
 
 #define LOG_LINE_MAX 4096
 
+#define RATE_SLOTS 512	/* call sites that log; far more than the agent has */
+#define RATE_PROBE 16
+#define SUFFIX_MAX 64	/* room kept for " (N similar messages suppressed)" */
+
 static atomic_int log_level = LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One call site's window; guarded by log_lock.  Sites are told apart by
+ * their format and module pointers: string literals, so no copies. */
+struct rate {
+	const char *fmt;	/* NULL: free slot */
+	const char *module;
+	enum log_level level;
+	int lines;		/* written in this window */
+	long long start_ms;	/* the window's start, monotonic */
+	unsigned long long suppressed;
+};
+
+static struct rate rates[RATE_SLOTS];
+static int rate_burst = LOG_BURST;
+static long long rate_window_ms = LOG_WINDOW_MS;
 
 /* The file sink; every field below is guarded by log_lock. */
 static struct {
@@ -205,9 +230,12 @@ int log_open_file(const char *path, long long max_bytes, int backup_count)
 	return 0;
 }
 
+static void flush_suppressed(void);
+
 void log_close(void)
 {
 	pthread_mutex_lock(&log_lock);
+	flush_suppressed();
 	if (sink.fd >= 0)
 		close(sink.fd);
 	sink.fd = -1;
@@ -234,6 +262,70 @@ static void write_file(const char *line, size_t len)
 	sink.size += (long long)len;
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void log_set_rate_limit(int burst, long long window_ms)
+{
+	pthread_mutex_lock(&log_lock);
+	rate_burst = burst;
+	rate_window_ms = window_ms;
+	memset(rates, 0, sizeof(rates));
+	pthread_mutex_unlock(&log_lock);
+}
+
+static struct rate *rate_slot(enum log_level level, const char *module, const char *fmt)
+{
+	size_t h = ((uintptr_t)fmt >> 3) * 31 + ((uintptr_t)module >> 3) * 7 + (size_t)level;
+
+	for (int i = 0; i < RATE_PROBE; i++) {
+		struct rate *r = &rates[(h + (size_t)i) % RATE_SLOTS];
+
+		if (!r->fmt) {
+			*r = (struct rate){ .fmt = fmt, .module = module, .level = level,
+					    .start_ms = mono_ms() };
+			return r;
+		}
+		if (r->fmt == fmt && r->module == module && r->level == level)
+			return r;
+	}
+	return NULL;
+}
+
+/* Called with log_lock held.  True when the line is to be suppressed;
+ * else *told is how many from its site were suppressed before it. */
+static bool rate_limited(enum log_level level, const char *module, const char *fmt,
+			 unsigned long long *told)
+{
+	struct rate *r;
+	long long now;
+
+	*told = 0;
+	if (rate_burst <= 0 || !fmt)
+		return false;
+	r = rate_slot(level, module, fmt);
+	if (!r)
+		return false;	/* no slot: better an unlimited line than a lost one */
+	now = mono_ms();
+	if (now - r->start_ms >= rate_window_ms) {
+		r->start_ms = now;
+		r->lines = 0;
+	}
+	if (r->lines >= rate_burst) {
+		r->suppressed++;
+		return true;
+	}
+	r->lines++;
+	*told = r->suppressed;
+	r->suppressed = 0;
+	return false;
+}
+
 static size_t format_prefix(char *buf, size_t n, enum log_level level, const char *module)
 {
 	struct timespec ts;
@@ -252,32 +344,72 @@ static size_t format_prefix(char *buf, size_t n, enum log_level level, const cha
 	return len < n ? len : n - 1;
 }
 
+static const char *plural(unsigned long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX];
+	const size_t room = sizeof(line) - 1 - SUFFIX_MAX;
+	unsigned long long told;
 	va_list ap;
 	size_t len;
+	bool drop;
 	int r;
 
 	if ((unsigned)level > LOG_ERROR)
 		level = LOG_ERROR;
 	if (level < log_get_level())
 		return;
-	len = format_prefix(line, sizeof(line) - 1, level, module);
+	pthread_mutex_lock(&log_lock);
+	drop = rate_limited(level, module, fmt, &told);
+	pthread_mutex_unlock(&log_lock);
+	if (drop)
+		return;
+	len = format_prefix(line, room, level, module);
 	va_start(ap, fmt);
-	r = vsnprintf(line + len, sizeof(line) - 1 - len, fmt, ap);
+	r = vsnprintf(line + len, room - len, fmt, ap);
 	va_end(ap);
 	if (r > 0)
-		len += (size_t)r < sizeof(line) - 1 - len ? (size_t)r : sizeof(line) - 2 - len;
+		len += (size_t)r < room - len ? (size_t)r : room - 1 - len;
 	/* A caller's trailing newline must not produce an empty line. */
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
+	if (told)
+		len += (size_t)snprintf(line + len, SUFFIX_MAX, " (%llu similar message%s suppressed)",
+					told, plural(told));
 	line[len++] = '\n';
 
 	pthread_mutex_lock(&log_lock);
 	write_all(STDERR_FILENO, line, len);
 	write_file(line, len);
 	pthread_mutex_unlock(&log_lock);
+}
+
+/* Called with log_lock held: say what is still suppressed, and forget. */
+static void flush_suppressed(void)
+{
+	for (size_t i = 0; i < RATE_SLOTS; i++) {
+		const struct rate *x = &rates[i];
+		char line[LOG_LINE_MAX], fmt[LOG_LINE_MAX / 2];
+		size_t len;
+		int r;
+
+		if (!x->fmt || !x->suppressed)
+			continue;
+		len = format_prefix(line, sizeof(line) - 1, x->level, x->module);
+		r = snprintf(line + len, sizeof(line) - 1 - len,
+			     "%llu similar message%s suppressed: \"%s\"", x->suppressed,
+			     plural(x->suppressed), log_escape(x->fmt, fmt, sizeof(fmt)));
+		if (r > 0)
+			len += (size_t)r < sizeof(line) - 1 - len ? (size_t)r : sizeof(line) - 2 - len;
+		line[len++] = '\n';
+		write_all(STDERR_FILENO, line, len);
+		write_file(line, len);
+	}
+	memset(rates, 0, sizeof(rates));
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid.

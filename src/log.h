@@ -28,6 +28,16 @@ void log_close(void);
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Repeated lines are rate-limited: of the lines from one call site (the
+ * same level, module and format string, whatever the arguments) at most
+ * burst are written per window_ms; the rest are counted, and the next line
+ * written from that site says "(N similar messages suppressed)" at its
+ * end.  log_close() reports what is still suppressed then.  burst <= 0
+ * turns the limit off.  Default: LOG_BURST lines per LOG_WINDOW_MS. */
+#define LOG_BURST 10
+#define LOG_WINDOW_MS 10000
+void log_set_rate_limit(int burst, long long window_ms);
+
 #define log_debug(mod, ...) do { if (log_get_level() <= LOG_DEBUG) log_msg(LOG_DEBUG, mod, __VA_ARGS__); } while (0)
 #define log_info(mod, ...)  log_msg(LOG_INFO, mod, __VA_ARGS__)
 #define log_warn(mod, ...)  log_msg(LOG_WARN, mod, __VA_ARGS__)

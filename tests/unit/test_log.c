@@ -282,12 +282,112 @@ static void test_failing_file_keeps_stderr(void)
 	CHECK(access("/dev/full.1", F_OK) != 0);
 }
 
+/* The lines of a capture without their 24-byte timestamps. */
+static char *strip_stamps(char *text)
+{
+	static char out[8192];
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (char *line = text; line && *line && o < sizeof(out) - 1; ) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
+
+		if (!is_timestamp(line) || len < 24) {
+			snprintf(out + o, sizeof(out) - o, "[bad line]\n");
+			return out;
+		}
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%.*s", (int)(len - 24), line + 24);
+		line += len;
+	}
+	return out;
+}
+
+static void log_burst(void)
+{
+	char path[256];
+	int i;
+
+	snprintf(path, sizeof(path), "%s/burst.log", tmpdir);
+	CHECK_INT(log_open_file(path, 0, 0), 0);
+	log_set_level(LOG_INFO);
+	/* At most 3 lines of a kind per 200 ms. */
+	log_set_rate_limit(3, 200);
+	for (i = 1; i <= 10; i++)
+		log_warn("spool", "cannot write: record %d", i);
+	/* Another message, another module, another level: not suppressed. */
+	log_warn("spool", "other %d", 1);
+	log_warn("sender", "cannot write: record %d", 1);
+	log_error("spool", "cannot write: record %d", 1);
+	log_warn("spool", "other %d", 2);
+	usleep(300 * 1000);	/* the window is over */
+	log_warn("spool", "cannot write: record %d", 11);
+	for (i = 12; i <= 15; i++)
+		log_warn("spool", "cannot write: record %d", i);
+	/* What is still suppressed is told at close. */
+	log_close();
+	log_set_rate_limit(0, 0);
+	for (i = 1; i <= 5; i++)
+		log_warn("spool", "cannot write: record %d", i);
+}
+
+/* Issue #8: a full SPOOL_DIR logged one line per record, without end. */
+static void log_twice(void)
+{
+	log_info("x", "once");
+	log_info("x", "once");
+	log_close();
+}
+
+#define BURST_LINES \
+		  " WARN  spool: cannot write: record 1\n" \
+		  " WARN  spool: cannot write: record 2\n" \
+		  " WARN  spool: cannot write: record 3\n" \
+		  " WARN  spool: other 1\n" \
+		  " WARN  sender: cannot write: record 1\n" \
+		  " ERROR spool: cannot write: record 1\n" \
+		  " WARN  spool: other 2\n" \
+		  " WARN  spool: cannot write: record 11 (7 similar messages suppressed)\n" \
+		  " WARN  spool: cannot write: record 12\n" \
+		  " WARN  spool: cannot write: record 13\n" \
+		  " WARN  spool: 2 similar messages suppressed: \"cannot write: record %d\"\n"
+
+static void test_rate_limit(void)
+{
+	char *out = capture_stderr(log_burst), path[256];
+
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK_STR(strip_stamps(out),
+		  BURST_LINES
+		  /* Without a limit, every line. */
+		  " WARN  spool: cannot write: record 1\n"
+		  " WARN  spool: cannot write: record 2\n"
+		  " WARN  spool: cannot write: record 3\n"
+		  " WARN  spool: cannot write: record 4\n"
+		  " WARN  spool: cannot write: record 5\n");
+	/* The file got the same lines, up to its close. */
+	snprintf(path, sizeof(path), "%s/burst.log", tmpdir);
+	CHECK_STR(strip_stamps(support_slurp(path)), BURST_LINES);
+	clean_dir(tmpdir);
+	/* One suppressed line is a message, not messages. */
+	log_set_rate_limit(1, 60000);
+	out = capture_stderr(log_twice);
+	CHECK_STR(out ? strip_stamps(out) : NULL,
+		  " INFO  x: once\n"
+		  " INFO  x: 1 similar message suppressed: \"once\"\n");
+	log_set_rate_limit(0, 0);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 1;
 	}
+	/* The other tests count every line; test_rate_limit sets its own. */
+	log_set_rate_limit(0, 0);
 	RUN(test_level_parse);
 	RUN(test_escape);
 	RUN(test_stderr_format);
@@ -296,6 +396,7 @@ int main(void)
 	RUN(test_rotation_numbered);
 	RUN(test_rotation_timestamped);
 	RUN(test_failing_file_keeps_stderr);
+	RUN(test_rate_limit);
 	clean_dir(tmpdir);
 	rmdir(tmpdir);
 	return TEST_DONE();
