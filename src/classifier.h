@@ -51,4 +51,24 @@ int process_type_parse(const char *name);
 /* gcc, g++, clang */
 bool process_type_is_compiler(enum process_type t);
 
+/*
+ * The "compiler" payload field: the executable's name without its directory
+ * and without a leading target triplet, i.e. from the first '-'-separated
+ * part that starts with "gcc", "g++", "clang", "c++" or "cc" on
+ * ("/usr/bin/x86_64-linux-gnu-gcc-12" -> "gcc-12", "clang-16", "g++",
+ * "tcc" when no such part).  A plain "clang" or "clang++" in a directory
+ * "llvm-N" (Debian, Ubuntu) becomes "clang-N" / "clang++-N".  Returns 0, or
+ * -1 when exe has no name or the result does not fit len.
+ */
+int classifier_compiler_name(const char *exe, char *buf, size_t len);
+
+/*
+ * The "python_version" payload field, "3.12": from a name "pythonX.Y", else
+ * from the directory component nearest the executable that is a version
+ * X.Y[...] ("3.12.1" in pyenv's versions/3.12.1, "cpython-3.12.1-linux-..."
+ * in uv's tree), X being 2 or 3.
+ * Returns 0, or -1 when the path shows no version (or len is too small).
+ */
+int classifier_python_version(const char *exe, char *buf, size_t len);
+
 #endif
