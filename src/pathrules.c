@@ -3,13 +3,16 @@
  */
 #include "pathrules.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "identity.h"
 
-#define ROOT_CODER "/home/coder/project"
-#define ROOT_WORKSPACE "/workspace"
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
 
 /*
  * Normalise into a scratch buffer of the input's size (the result is never
@@ -109,72 +112,294 @@ int homework_component(const char *s, size_t len, int hw_max)
 	return (int)n;
 }
 
-/*
- * Length of the workspace root that path starts with (the root ends at a
- * '/' or the end of path), or 0 when it is under neither root.
- */
-static size_t workspace_root_len(const char *path)
+/* One piece of a root template: literal text or a placeholder. */
+enum seg_kind { SEG_LITERAL, SEG_SUBJECT, SEG_DIVISION, SEG_STUDENT_ID };
+
+struct segment {
+	enum seg_kind kind;
+	const char *text;	/* SEG_LITERAL: points into root->spec */
+	size_t len;
+};
+
+#define ROOT_MAX_SEGMENTS 7	/* 3 placeholders and the literals around them */
+
+struct root {
+	char *spec;
+	struct segment seg[ROOT_MAX_SEGMENTS];
+	size_t nseg;
+	bool templated;
+};
+
+struct workspace_roots {
+	struct root *v;
+	size_t n;
+};
+
+static const struct {
+	const char *name;
+	enum seg_kind kind;
+} placeholders[] = {
+	{ "{subject}", SEG_SUBJECT },
+	{ "{division}", SEG_DIVISION },
+	{ "{student_id}", SEG_STUDENT_ID },
+};
+
+/* Longest name identity.c accepts for each placeholder. */
+static size_t field_max(enum seg_kind k)
 {
-	struct identity id;
-	const char *name, *end;
-	size_t rlen = strlen(ROOT_CODER);
-	char buf[256];
-
-	if (strncmp(path, ROOT_CODER, rlen) == 0 &&
-	    (path[rlen] == '/' || path[rlen] == '\0'))
-		return rlen;
-
-	rlen = strlen(ROOT_WORKSPACE);
-	if (strncmp(path, ROOT_WORKSPACE "/", rlen + 1) != 0)
-		return 0;
-	name = path + rlen + 1;
-	end = name + strcspn(name, "/");
-	/* Longer than any name identity accepts: not a workspace. */
-	if ((size_t)(end - name) >= sizeof(buf))
-		return 0;
-	memcpy(buf, name, (size_t)(end - name));
-	buf[end - name] = '\0';
-	if (identity_parse_workspace(buf, &id) < 0)
-		return 0;
-	return (size_t)(end - path);
+	return k == SEG_STUDENT_ID ? 20 : IDENTITY_FIELD_LEN - 1;
 }
 
-int path_homework(const char *abs_path, int hw_max, bool require_child, char *hw, size_t hwlen)
+static bool field_char(enum seg_kind k, char c)
 {
-	const char *comp, *end;
-	size_t rlen, len;
+	if (c >= '0' && c <= '9')
+		return true;
+	return k == SEG_SUBJECT && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+}
+
+static int add_segment(struct root *r, enum seg_kind kind, const char *text, size_t len)
+{
+	if (kind == SEG_LITERAL && len == 0)
+		return 0;
+	if (r->nseg == ROOT_MAX_SEGMENTS)
+		return -1;
+	r->seg[r->nseg++] = (struct segment){ kind, text, len };
+	return 0;
+}
+
+/* Absolute, not "/", already normalised: what config_check_root() admits. */
+static bool root_path_ok(const char *spec)
+{
+	size_t len = spec ? strlen(spec) : 0;
+	char *norm;
+	bool ok;
+
+	if (len < 2 || spec[0] != '/')
+		return false;
+	norm = malloc(len + 2);
+	ok = norm && path_normalize(spec, norm, len + 2) == 0 && strcmp(norm, spec) == 0;
+	free(norm);
+	return ok;
+}
+
+static int compile_root(struct root *r, const char *spec, char *err, size_t errlen)
+{
+	const char *p, *lit;
+	bool seen[4] = { false };
+	size_t i;
+
+	if (!root_path_ok(spec)) {
+		snprintf(err, err ? errlen : 0, "\"%s\" is not an absolute, normalised directory",
+			 spec ? spec : "");
+		return -1;
+	}
+	r->spec = strdup(spec);
+	if (!r->spec) {
+		snprintf(err, err ? errlen : 0, "out of memory");
+		return -1;
+	}
+	for (p = lit = r->spec; *p; p++) {
+		if (*p != '{' && *p != '}')
+			continue;
+		for (i = 0; i < 3; i++)
+			if (starts_with(p, placeholders[i].name))
+				break;
+		if (*p == '}' || i == 3 || seen[placeholders[i].kind] ||
+		    add_segment(r, SEG_LITERAL, lit, (size_t)(p - lit)) < 0 ||
+		    add_segment(r, placeholders[i].kind, NULL, 0) < 0) {
+			snprintf(err, err ? errlen : 0,
+				 "\"%s\": placeholders are {subject}, {division}, {student_id}, each at most once",
+				 spec);
+			return -1;
+		}
+		seen[placeholders[i].kind] = true;
+		r->templated = true;
+		p += strlen(placeholders[i].name) - 1;
+		lit = p + 1;
+	}
+	if (add_segment(r, SEG_LITERAL, lit, (size_t)(p - lit)) < 0) {
+		snprintf(err, err ? errlen : 0, "\"%s\": too many parts", spec);
+		return -1;
+	}
+	return 0;
+}
+
+void workspace_roots_free(struct workspace_roots *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->n; i++)
+		free(r->v[i].spec);
+	free(r->v);
+	free(r);
+}
+
+struct workspace_roots *workspace_roots_create(const char *const *roots, size_t n,
+					       char *err, size_t errlen)
+{
+	struct workspace_roots *r = calloc(1, sizeof(*r));
+
+	if (r)
+		r->v = calloc(n ? n : 1, sizeof(*r->v));
+	if (!r || !r->v) {
+		free(r);
+		snprintf(err, err ? errlen : 0, "out of memory");
+		return NULL;
+	}
+	for (r->n = 0; r->n < n; r->n++) {
+		if (compile_root(&r->v[r->n], roots ? roots[r->n] : NULL, err, errlen) < 0) {
+			r->n++;		/* free its spec too */
+			workspace_roots_free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+struct workspace_roots *workspace_roots_default(void)
+{
+	static const char *const defaults[] = PATHRULES_DEFAULT_ROOTS;
+
+	return workspace_roots_create(defaults, sizeof(defaults) / sizeof(defaults[0]), NULL, 0);
+}
+
+static const char *id_field(const struct identity *id, enum seg_kind k)
+{
+	if (k == SEG_SUBJECT)
+		return id->subject;
+	return k == SEG_DIVISION ? id->division : id->student_id;
+}
+
+/* A root ends where a path component does. */
+static size_t at_boundary(const char *path, size_t len)
+{
+	return path[len] == '/' || path[len] == '\0' ? len : 0;
+}
+
+/* Length of root r filled in with id's names at the start of path, or 0. */
+static size_t match_exact(const struct root *r, const struct identity *id, const char *path)
+{
+	size_t i, len = 0, flen;
+	const char *f;
+
+	for (i = 0; i < r->nseg; i++) {
+		const struct segment *s = &r->seg[i];
+
+		f = s->kind == SEG_LITERAL ? s->text : id_field(id, s->kind);
+		flen = s->kind == SEG_LITERAL ? s->len : strlen(f);
+		if (strncmp(path + len, f, flen) != 0)
+			return 0;
+		len += flen;
+	}
+	return at_boundary(path, len);
+}
+
+/*
+ * Length of root r at the start of path with any valid names in its
+ * placeholders, or 0.  Backtracks over the placeholders' lengths (at most
+ * three, each bounded by field_max()), so a hostile path costs little.
+ */
+static size_t match_any(const struct root *r, size_t i, const char *path, size_t len)
+{
+	const struct segment *s;
+	size_t n, got;
+
+	if (i == r->nseg)
+		return at_boundary(path, len);
+	s = &r->seg[i];
+	if (s->kind == SEG_LITERAL)
+		return strncmp(path + len, s->text, s->len) == 0 ?
+		       match_any(r, i + 1, path, len + s->len) : 0;
+	for (n = 0; n < field_max(s->kind) && field_char(s->kind, path[len + n]); n++)
+		;
+	for (; n > 0; n--) {
+		got = match_any(r, i + 1, path, len + n);
+		if (got)
+			return got;
+	}
+	return 0;
+}
+
+/* The homework component right below a root of length rlen in norm. */
+static int homework_below(const char *norm, size_t rlen, int hw_max, bool require_child,
+			  const char **comp, size_t *clen)
+{
+	const char *end;
+
+	if (rlen == 0 || norm[rlen] != '/')
+		return -1;
+	*comp = norm + rlen + 1;
+	end = *comp + strcspn(*comp, "/");
+	if (require_child && *end == '\0')
+		return -1;
+	*clen = (size_t)(end - *comp);
+	return homework_component(*comp, *clen, hw_max);
+}
+
+static int find_homework(const struct workspace_roots *roots, const struct identity *id,
+			 const char *norm, int hw_max, bool require_child,
+			 const char **comp, size_t *clen)
+{
+	size_t i, rlen;
+	int n;
+
+	for (i = 0; i < roots->n; i++) {
+		const struct root *r = &roots->v[i];
+
+		rlen = id ? match_exact(r, id, norm) : match_any(r, 0, norm, 0);
+		n = homework_below(norm, rlen, hw_max, require_child, comp, clen);
+		if (n >= 0)
+			return n;
+	}
+	for (i = 0; id && i < roots->n; i++) {
+		const struct root *r = &roots->v[i];
+
+		if (!r->templated)
+			continue;
+		rlen = match_any(r, 0, norm, 0);
+		if (homework_below(norm, rlen, hw_max, require_child, comp, clen) >= 0)
+			return PATH_HW_OTHER_STUDENT;
+	}
+	return -1;
+}
+
+int path_homework_in(const struct workspace_roots *roots, const struct identity *id,
+		     const char *abs_path, int hw_max, bool require_child,
+		     char *hw, size_t hwlen)
+{
+	const char *comp = NULL;
+	size_t len, clen = 0;
 	char *norm;
 	int n = -1;
 
-	if (!abs_path || abs_path[0] != '/')
+	if (!roots || !abs_path || abs_path[0] != '/')
 		return -1;
 	len = strlen(abs_path);
 	norm = malloc(len + 2);
 	if (!norm)
 		return -1;
-	if (path_normalize(abs_path, norm, len + 2) < 0)
-		goto out;
-
-	rlen = workspace_root_len(norm);
-	if (rlen == 0 || norm[rlen] != '/')
-		goto out;
-	comp = norm + rlen + 1;
-	end = comp + strcspn(comp, "/");
-	if (require_child && *end == '\0')
-		goto out;
-	n = homework_component(comp, (size_t)(end - comp), hw_max);
-	if (n < 0)
-		goto out;
-	if (hw || hwlen) {
-		if (!hw || (size_t)(end - comp) >= hwlen) {
+	if (path_normalize(abs_path, norm, len + 2) == 0)
+		n = find_homework(roots, id, norm, hw_max, require_child, &comp, &clen);
+	if (n >= 0 && (hw || hwlen)) {
+		if (!hw || clen >= hwlen) {
 			n = -1;
-			goto out;
+		} else {
+			memcpy(hw, comp, clen);
+			hw[clen] = '\0';
 		}
-		memcpy(hw, comp, (size_t)(end - comp));
-		hw[end - comp] = '\0';
 	}
-out:
 	free(norm);
+	return n;
+}
+
+int path_homework(const char *abs_path, int hw_max, bool require_child, char *hw, size_t hwlen)
+{
+	struct workspace_roots *roots = workspace_roots_default();
+	int n = path_homework_in(roots, NULL, abs_path, hw_max, require_child, hw, hwlen);
+
+	workspace_roots_free(roots);
 	return n;
 }
 

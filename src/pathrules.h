@@ -12,7 +12,34 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "identity.h"
+
 #define PATHRULES_HW_MAX_DEFAULT 20
+
+/* The built-in WORKSPACE_ROOTS, in order. */
+#define PATHRULES_DEFAULT_ROOTS \
+	{ "/home/coder/project", "/config/workspace", \
+	  "/workspace/{subject}-{division}-{student_id}" }
+
+/*
+ * The workspace roots, compiled once at start-up.  A root is an absolute,
+ * normalised directory (config_check_root()); "{subject}", "{division}" and
+ * "{student_id}" in it stand for the student's own names, so a templated
+ * root matches only the student the event belongs to.
+ */
+struct workspace_roots;
+
+/* Compile roots[0..n-1].  NULL with a message in err (may be NULL when
+ * errlen is 0) when a root is malformed, or on ENOMEM. */
+struct workspace_roots *workspace_roots_create(const char *const *roots, size_t n,
+					       char *err, size_t errlen);
+/* PATHRULES_DEFAULT_ROOTS; NULL on ENOMEM. */
+struct workspace_roots *workspace_roots_default(void);
+void workspace_roots_free(struct workspace_roots *r);
+
+/* path_homework_in(): the path lies in a homework directory, but below a
+ * templated root filled in with ANOTHER student's names. */
+#define PATH_HW_OTHER_STUDENT (-2)
 
 /* Lexically normalise an absolute path: collapse repeated '/', drop "." components,
  * ".." removes the previous component (never above "/"), no trailing '/' except "/" itself.
@@ -30,14 +57,27 @@ int path_resolve(const char *cwd, const char *path, char *out, size_t outlen);
 int homework_component(const char *s, size_t len, int hw_max);
 
 /* For an absolute path, find the homework directory: the FIRST component under a
- * workspace root, where the roots are "/home/coder/project" and
- * "/workspace/{subject}-{division}-{student_id}" (that last component must satisfy
- * identity_parse_workspace).  The path is normalised first, so ".." cannot step out
+ * workspace root, where the roots are PATHRULES_DEFAULT_ROOTS and no identity is
+ * checked (a templated component must satisfy identity_parse_workspace).  The path is normalised first, so ".." cannot step out
  * of the homework dir.  The path must have at least one component below the homework
  * dir when require_child is true (a source file, a binary) and may BE the homework dir
  * when false (a cwd).  Writes e.g. "hw1" to hw (size hwlen; hw may be NULL when hwlen
  * is 0) and returns N, else -1 (also when hw is too small). */
 int path_homework(const char *abs_path, int hw_max, bool require_child, char *hw, size_t hwlen);
+
+/*
+ * The same rule with a list of roots.  A homework directory is the first
+ * component below any root (tried in order; the first root giving one wins).
+ * With an identity (the container's hostname), a templated root is that
+ * student's root only; a path that would be in a homework directory below
+ * the same root filled in with other names gives PATH_HW_OTHER_STUDENT.
+ * With id NULL (nothing to check against), a placeholder matches any name
+ * identity_parse_workspace() would accept for it.  Returns N, -1 or
+ * PATH_HW_OTHER_STUDENT; hw as for path_homework().
+ */
+int path_homework_in(const struct workspace_roots *roots, const struct identity *id,
+		     const char *abs_path, int hw_max, bool require_child,
+		     char *hw, size_t hwlen);
 
 /* Source file from a compiler argv (argv[0] is the program): the first non-option argument
  * whose name ends in .c .cpp .cc .cxx .c++ or .C, skipping the value of options that take a

@@ -199,6 +199,156 @@ static void test_path_homework(void)
 	CHECK_INT(path_homework("/home/coder/project/hw20/a.c", 20, true, small, 4), -1);
 }
 
+
+static const struct identity STUDENT = {
+	.subject = "os", .division = "1", .student_id = "202012345", .class_div = "os-1",
+};
+
+/* path_homework_in() with roots r and identity id; checks hw when found. */
+static int hw_in(const struct workspace_roots *r, const struct identity *id, const char *path,
+		 bool child, const char *want_name)
+{
+	char hw[16] = "untouched";
+	int n = path_homework_in(r, id, path, PATHRULES_HW_MAX_DEFAULT, child, hw, sizeof(hw));
+
+	if (n >= 0)
+		CHECK_STR(hw, want_name);
+	else
+		CHECK_STR(hw, "untouched");
+	return n;
+}
+
+/* Issue #7: the workspace roots are configuration; templated roots name
+ * the student the event belongs to. */
+static void test_roots_default(void)
+{
+	struct workspace_roots *r = workspace_roots_default();
+
+	CHECK(r != NULL);
+	/* linuxserver/code-server */
+	CHECK_INT(hw_in(r, &STUDENT, "/config/workspace/hw1/main.c", true, "hw1"), 1);
+	CHECK_INT(hw_in(r, &STUDENT, "/config/workspace/hw1", false, "hw1"), 1);
+	CHECK_INT(hw_in(r, &STUDENT, "/config/workspace/hw1", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/config/workspaceX/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/config/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, NULL, "/config/workspace/hw2/a.c", true, "hw2"), 2);
+	/* codercom/code-server */
+	CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/hw3/a.c", true, "hw3"), 3);
+	CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/x/hw3/a.c", true, NULL), -1);
+	/* the templated root: this student's own workspace */
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/hw5/a.c", true, "hw5"), 5);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/hw5", false, "hw5"), 5);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/x/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/hw21/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345-x/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-2020123456/hw5/a.c", true,
+			NULL), PATH_HW_OTHER_STUDENT);
+	/* ... and another student's: never reported as this one's */
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202099999/hw1/a.c", true, NULL),
+		  PATH_HW_OTHER_STUDENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-2-202012345/hw1/a.c", true, NULL),
+		  PATH_HW_OTHER_STUDENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/ai-1-202012345/hw1", false, NULL),
+		  PATH_HW_OTHER_STUDENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202099999/../os-1-202012345/hw1/a.c", true,
+			"hw1"), 1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/../os-1-202099999/hw1/a.c", true,
+			NULL), PATH_HW_OTHER_STUDENT);
+	/* another student's workspace but not a homework path: just outside */
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202099999/notes/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202099999/hw1", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-2x/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1/hw1/a.c", true, NULL), -1);
+	/* no identity to check: any valid workspace name, as filemon sees them */
+	CHECK_INT(hw_in(r, NULL, "/workspace/os-1-202099999/hw1/a.c", true, "hw1"), 1);
+	CHECK_INT(hw_in(r, NULL, "/workspace/os-1-202099999-x/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(NULL, &STUDENT, "/home/coder/project/hw3/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "home/coder/project/hw3/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, NULL, true, NULL), -1);
+	workspace_roots_free(r);
+	workspace_roots_free(NULL);
+}
+
+static void test_roots_custom(void)
+{
+	const char *roots[] = { "/srv/{student_id}/code", "/data/{subject}{division}/{student_id}",
+				"/w/{division}{student_id}", "/opt/ws" };
+	const struct identity ai = {
+		.subject = "ai", .division = "12", .student_id = "7", .class_div = "ai-12",
+	};
+	struct workspace_roots *r = workspace_roots_create(roots, 4, NULL, 0);
+
+	CHECK(r != NULL);
+	CHECK_INT(hw_in(r, &ai, "/srv/7/code/hw0/a.py", true, "hw0"), 0);
+	CHECK_INT(hw_in(r, &ai, "/srv/8/code/hw0/a.py", true, NULL), PATH_HW_OTHER_STUDENT);
+	CHECK_INT(hw_in(r, &ai, "/srv/x/code/hw0/a.py", true, NULL), -1);
+	CHECK_INT(hw_in(r, &ai, "/data/ai12/7/hw4/a.c", true, "hw4"), 4);
+	CHECK_INT(hw_in(r, &ai, "/data/ai1/27/hw4/a.c", true, NULL), PATH_HW_OTHER_STUDENT);
+	CHECK_INT(hw_in(r, &ai, "/w/127/hw4/a.c", true, "hw4"), 4);
+	/* "12" + "70" or "1" + "270": another student either way */
+	CHECK_INT(hw_in(r, &ai, "/w/1270/hw4/a.c", true, NULL), PATH_HW_OTHER_STUDENT);
+	CHECK_INT(hw_in(r, &ai, "/w/1/hw4/a.c", true, NULL), -1);	/* needs two numbers */
+	CHECK_INT(hw_in(r, NULL, "/w/1270/hw4/a.c", true, "hw4"), 4);
+	CHECK_INT(hw_in(r, &ai, "/opt/ws/hw2/x.c", true, "hw2"), 2);
+	CHECK_INT(hw_in(r, &ai, "/home/coder/project/hw2/x.c", true, NULL), -1);
+	workspace_roots_free(r);
+
+	/* nested roots: the first that yields a homework dir wins */
+	{
+		const char *nested[] = { "/home/coder", "/home/coder/project" };
+
+		r = workspace_roots_create(nested, 2, NULL, 0);
+		CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/hw1/a.c", true, "hw1"), 1);
+		CHECK_INT(hw_in(r, &STUDENT, "/home/coder/hw2/a.c", true, "hw2"), 2);
+		workspace_roots_free(r);
+	}
+}
+
+static void test_roots_errors(void)
+{
+	const char *bad[] = { "relative", "/", "/a/", "/a//b", "/a/./b", "/a/../b", "/{user}",
+			      "/{subject}/{subject}", "/a}", "/{subject", "" };
+	char err[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK(workspace_roots_create(&bad[i], 1, err, sizeof(err)) == NULL);
+		CHECK(err[0] != '\0');
+	}
+	CHECK(workspace_roots_create((const char *[]){ NULL }, 1, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "\"\" is not an absolute, normalised directory");
+	CHECK(workspace_roots_create(&bad[6], 1, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "\"/{user}\": placeholders are {subject}, {division}, {student_id}, each at most once");
+	CHECK(workspace_roots_create(&bad[0], 1, NULL, 0) == NULL);
+	/* an empty list is valid and matches nothing */
+	{
+		struct workspace_roots *r = workspace_roots_create(NULL, 0, err, sizeof(err));
+
+		CHECK(r != NULL);
+		CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/hw1/a.c", true, NULL), -1);
+		workspace_roots_free(r);
+	}
+}
+
+/* A hostile path cannot make the template matcher blow up. */
+static void test_roots_hostile(void)
+{
+	const char *roots[] = { "/w/{subject}{division}{student_id}x" };
+	struct workspace_roots *r = workspace_roots_create(roots, 1, NULL, 0);
+	char path[256];
+
+	memset(path, '1', sizeof(path));
+	memcpy(path, "/w/", 3);
+	memcpy(path + sizeof(path) - 8, "/hw1/a", 7);
+	CHECK_INT(hw_in(r, &STUDENT, path, true, NULL), -1);
+	CHECK_INT(hw_in(r, NULL, path, true, NULL), -1);
+	CHECK_INT(hw_in(r, NULL, "/w/a12x/hw1/a", true, "hw1"), 1);
+	CHECK_INT(hw_in(r, &STUDENT, "/w/a12x/hw1/a", true, NULL), PATH_HW_OTHER_STUDENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/w/os1202012345x/hw1/a", true, "hw1"), 1);
+	workspace_roots_free(r);
+}
+
 #define ARGV(...) ((char *const[]){ __VA_ARGS__, NULL })
 #define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
 #define CSRC(...) argv_compiler_source(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
@@ -313,6 +463,10 @@ int main(void)
 	RUN(test_resolve);
 	RUN(test_homework_component);
 	RUN(test_path_homework);
+	RUN(test_roots_default);
+	RUN(test_roots_custom);
+	RUN(test_roots_errors);
+	RUN(test_roots_hostile);
 	RUN(test_compiler_source);
 	RUN(test_python_script);
 	RUN(test_join);
