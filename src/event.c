@@ -180,11 +180,15 @@ fail:
  * three decimals is all a human needs and keeps the number short. */
 static double duration_ms(const struct process *p)
 {
-	long long d = p->exit_ns - p->exec_ns;
+	long long d;
 
+	/* Crafted times must not overflow (undefined): exit before exec is 0,
+	 * a difference past the range is held at its end. */
+	if (__builtin_sub_overflow(p->exit_ns, p->exec_ns, &d))
+		d = p->exit_ns < p->exec_ns ? 0 : LLONG_MAX;
 	if (d < 0)
 		d = 0;
-	return (double)((d + 500) / 1000) / 1000.0;
+	return (double)(d / 1000 + (d % 1000 >= 500)) / 1000.0;
 }
 
 static void put_extras(struct body *b, const struct process *p)
@@ -204,11 +208,35 @@ static void put_extras(struct body *b, const struct process *p)
 	put(b, "event_id", json_string(id));
 }
 
+/* Version fields: derived from the executable's path only (see
+ * classifier.h), null when the path does not show one.  Their characters
+ * come from a path, so they go through the same UTF-8 repair. */
+static void put_compiler(struct body *b, const struct process *p)
+{
+	char name[128];
+
+	if (p->exe && classifier_compiler_name(p->exe, name, sizeof(name)) == 0)
+		put_text(b, "compiler", name);
+	else
+		put(b, "compiler", json_null());
+}
+
+static void put_python_version(struct body *b, const struct process *p)
+{
+	char ver[16];
+
+	if (p->exe && classifier_python_version(p->exe, ver, sizeof(ver)) == 0)
+		put(b, "python_version", json_string(ver));
+	else
+		put(b, "python_version", json_null());
+}
+
 static void fill_build(struct body *b, const struct proc_report *r)
 {
 	put_head(b, r->proc);
 	put_text(b, "binary_path", r->proc->exe);
 	put_text(b, "target_path", r->target_path);
+	put_compiler(b, r->proc);
 	put_extras(b, r->proc);
 }
 
@@ -219,6 +247,8 @@ static void fill_run(struct body *b, const struct proc_report *r)
 	put(b, "process_type",
 	    json_string(r->type == PROCESS_PYTHON ? "python" : "binary"));
 	put_text(b, "binary_path", r->proc->exe);
+	if (r->type == PROCESS_PYTHON)
+		put_python_version(b, r->proc);
 	put_extras(b, r->proc);
 }
 

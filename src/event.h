@@ -4,6 +4,9 @@
  * The contract (shared/contract/jcode-api.md) fixes six fields per endpoint;
  * everything after them is an extra the backend ignores but people debugging
  * a student's run are glad to have (signal, duration, pids, truncation).
+ * A build also carries "compiler" ("gcc-12") and a Python run
+ * "python_version" ("3.12"), from the executable's path, or null when the
+ * path shows none (classifier_compiler_name(), classifier_python_version()).
  */
 #ifndef JCW_EVENT_H
 #define JCW_EVENT_H

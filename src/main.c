@@ -117,6 +117,8 @@ static int start_procmon(struct agent *a)
 		.host_prefix = a->cfg.host_prefix,
 		.hw_max = a->cfg.hw_max,
 		.sender = a->sender,
+		.workspace_roots = a->cfg.workspace_roots.v,
+		.n_workspace_roots = a->cfg.workspace_roots.n,
 	};
 	char err[2048];
 

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "decoder.h"
@@ -16,25 +17,66 @@
 
 struct pipeline {
 	struct pipeline_config cfg;
+	struct workspace_roots *roots;
 	long long clock_offset_ns;
 	long long clock_checked_ms;
+};
+
+/* Why a target was not reported: pipeline_dropped_total{reason}. */
+enum drop_reason { DROP_NONE, DROP_NO_SOURCE, DROP_OUTSIDE, DROP_OTHER_STUDENT, DROP__COUNT };
+
+static const char *const drop_labels[DROP__COUNT] = {
+	[DROP_NO_SOURCE] = "reason=\"no_source\"",
+	[DROP_OUTSIDE] = "reason=\"outside_homework\"",
+	[DROP_OTHER_STUDENT] = "reason=\"other_student\"",
+};
+
+static const char *const drop_names[DROP__COUNT] = {
+	[DROP_NONE] = "none",
+	[DROP_NO_SOURCE] = "no_source",
+	[DROP_OUTSIDE] = "outside_homework",
+	[DROP_OTHER_STUDENT] = "other_student",
 };
 
 /* What the rules decided, before the payload is built. */
 struct verdict {
 	enum endpoint_type endpoint;
 	enum process_type type;
+	enum drop_reason drop;
 	char hw[16];
 	char target[PATH_MAX];
 };
 
+static void count_drop(enum drop_reason why, unsigned long long n)
+{
+	if (why > DROP_NONE && why < DROP__COUNT)
+		metrics_counter_add(SERVICE_PROCMON, "pipeline_dropped_total", drop_labels[why], n);
+}
+
 struct pipeline *pipeline_create(const struct pipeline_config *cfg)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
+	char err[256];
+	int why;
 
 	if (!p)
 		return NULL;
 	p->cfg = *cfg;
+	if (cfg->workspace_roots)
+		p->roots = workspace_roots_create((const char *const *)cfg->workspace_roots,
+						  cfg->n_workspace_roots, err, sizeof(err));
+	else
+		p->roots = workspace_roots_default();
+	if (!p->roots) {
+		log_error("pipeline", "workspace roots: %s", cfg->workspace_roots ? err : "out of memory");
+		free(p);
+		return NULL;
+	}
+	metrics_describe("pipeline_dropped_total", "counter",
+			 "compilers, Python runs and student programs not reported, by reason");
+	/* Zero series from the start: a dashboard sees a rate, not a gap. */
+	for (why = DROP_NONE + 1; why < DROP__COUNT; why++)
+		count_drop((enum drop_reason)why, 0);
 	p->clock_offset_ns = decoder_clock_offset();
 	p->clock_checked_ms = loop_now_ms();
 	return p;
@@ -42,43 +84,80 @@ struct pipeline *pipeline_create(const struct pipeline_config *cfg)
 
 void pipeline_destroy(struct pipeline *p)
 {
+	if (!p)
+		return;
+	workspace_roots_free(p->roots);
 	free(p);
+}
+
+/* Is this path (absolute) in one of the student's homework directories?
+ * Sets v->hw, or v->drop when not. */
+static bool in_homework(const struct pipeline *p, const struct identity *id, struct verdict *v)
+{
+	int n = path_homework_in(p->roots, id, v->target, p->cfg.hw_max, true,
+				 v->hw, sizeof(v->hw));
+
+	if (n >= 0)
+		return true;
+	v->drop = n == PATH_HW_OTHER_STUDENT ? DROP_OTHER_STUDENT : DROP_OUTSIDE;
+	return false;
 }
 
 /* A source file or script named in argv, resolved against cwd, inside a
  * homework directory. */
 static bool source_in_homework(const struct pipeline *p, const struct process *proc,
-			       const char *arg, struct verdict *v)
+			       const struct identity *id, const char *arg, struct verdict *v)
 {
-	if (!arg || path_resolve(proc->cwd, arg, v->target, sizeof(v->target)) < 0)
+	if (!arg || path_resolve(proc->cwd, arg, v->target, sizeof(v->target)) < 0) {
+		v->drop = DROP_NO_SOURCE;
 		return false;
-	return path_homework(v->target, p->cfg.hw_max, true, v->hw, sizeof(v->hw)) >= 0;
+	}
+	return in_homework(p, id, v);
+}
+
+/* clang re-executing itself as its own compiler proper or assembler
+ * ("clang -cc1 ... main.c"), as gcc runs cc1 and as: not a student's
+ * compile, and reporting it would log every build twice. */
+static bool compiler_helper(const struct process *proc)
+{
+	return proc->argc > 1 && proc->argv[1] &&
+	       (strcmp(proc->argv[1], "-cc1") == 0 || strcmp(proc->argv[1], "-cc1as") == 0);
 }
 
 static enum pipeline_result judge(const struct pipeline *p, const struct process *proc,
-				  struct verdict *v)
+				  const struct identity *id, struct verdict *v)
 {
+	/* A program lying in a homework directory is the student's own,
+	 * whatever its name: a binary called python3 or gcc included. */
+	if (proc->exe && path_normalize(proc->exe, v->target, sizeof(v->target)) == 0) {
+		if (in_homework(p, id, v)) {
+			v->type = PROCESS_USER_BINARY;
+			v->endpoint = ENDPOINT_RUN;
+			return PIPELINE_SUCCESS;
+		}
+		if (v->drop == DROP_OTHER_STUDENT) {
+			v->type = PROCESS_USER_BINARY;
+			return PIPELINE_FILTERED;
+		}
+		v->drop = DROP_NONE;
+		v->target[0] = '\0';
+	}
 	v->type = classifier_classify(p->cfg.classifier, proc->exe);
 	if (process_type_is_compiler(v->type)) {
+		if (compiler_helper(proc))
+			return PIPELINE_NONTARGET;
 		v->endpoint = ENDPOINT_BUILD;
-		if (!source_in_homework(p, proc, argv_compiler_source(proc->argc, proc->argv), v))
+		if (!source_in_homework(p, proc, id, argv_compiler_source(proc->argc, proc->argv), v))
 			return PIPELINE_FILTERED;
 		return PIPELINE_SUCCESS;
 	}
 	if (v->type == PROCESS_PYTHON) {
 		v->endpoint = ENDPOINT_RUN;
-		if (!source_in_homework(p, proc, argv_python_script(proc->argc, proc->argv), v))
+		if (!source_in_homework(p, proc, id, argv_python_script(proc->argc, proc->argv), v))
 			return PIPELINE_FILTERED;
 		return PIPELINE_SUCCESS;
 	}
-	/* Anything else counts only when the program itself lives in a
-	 * homework directory: a student's own binary. */
-	if (path_normalize(proc->exe, v->target, sizeof(v->target)) < 0 ||
-	    path_homework(v->target, p->cfg.hw_max, true, v->hw, sizeof(v->hw)) < 0)
-		return PIPELINE_NONTARGET;
-	v->type = PROCESS_USER_BINARY;
-	v->endpoint = ENDPOINT_RUN;
-	return PIPELINE_SUCCESS;
+	return PIPELINE_NONTARGET;
 }
 
 static void count_truncation(const struct process *proc)
@@ -132,7 +211,16 @@ enum pipeline_result pipeline_process(struct pipeline *p, const struct process *
 			  log_escape(proc->hostname, esc, sizeof(esc)), proc->pid);
 		return PIPELINE_NONTARGET;
 	}
-	result = judge(p, proc, &v);
+	result = judge(p, proc, &id, &v);
+	if (result == PIPELINE_FILTERED) {
+		char esc[512];
+
+		count_drop(v.drop, 1);
+		log_debug("pipeline", "%s pid %u of %s not reported (%s): %s",
+			  process_type_name(v.type), proc->pid, proc->hostname,
+			  drop_names[v.drop],
+			  log_escape(v.target, esc, sizeof(esc)));
+	}
 	if (result != PIPELINE_SUCCESS)
 		return result;
 	return send_report(p, proc, &id, &v);

@@ -4,7 +4,14 @@
  *
  *   raw record -> decoder -> identity -> classifier -> path rules -> event -> sender
  *
- * Every record ends in exactly one pipeline_events_total{result} bucket.
+ * Every record ends in exactly one pipeline_events_total{result} bucket, and
+ * every "filtered" one (a compiler, Python or a student program that is not
+ * reported) also in one pipeline_dropped_total{reason} bucket:
+ *   no_source         a compiler with no source file in argv, Python with no
+ *                     .py script (-c, -m, stdin, the REPL)
+ *   outside_homework  the source, script or program is not in a homework dir
+ *   other_student     it is, but below a templated workspace root filled in
+ *                     with another student's names than the hostname's
  */
 #ifndef JCW_PIPELINE_H
 #define JCW_PIPELINE_H
@@ -21,10 +28,14 @@ struct pipeline_config {
 	int hw_max;
 	const struct classifier *classifier;
 	struct sender *sender;
+	/* WORKSPACE_ROOTS (see pathrules.h); NULL = PATHRULES_DEFAULT_ROOTS. */
+	char *const *workspace_roots;
+	size_t n_workspace_roots;
 };
 
 struct pipeline;
 
+/* NULL on ENOMEM or a malformed workspace root (logged). */
 struct pipeline *pipeline_create(const struct pipeline_config *cfg);
 void pipeline_destroy(struct pipeline *p);
 

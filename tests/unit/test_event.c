@@ -1,5 +1,8 @@
 /* test_event.c - exact API paths and bodies for build and run events. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "event.h"
 #include "testlib.h"
@@ -49,7 +52,7 @@ static void test_gcc_build(void)
 		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
 		 "\"cmdline\":\"gcc -o main main.c\",\"cwd\":\"/home/coder/project/hw1\","
 		 "\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
-		 "\"target_path\":\"/home/coder/project/hw1/main.c\","
+		 "\"target_path\":\"/home/coder/project/hw1/main.c\",\"compiler\":\"gcc-12\","
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
@@ -75,7 +78,7 @@ static void test_python_run(void)
 		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":1,"
 		 "\"cmdline\":\"python3 solve.py --fast\",\"cwd\":\"/home/coder/project/hw2\","
 		 "\"target_path\":\"/home/coder/project/hw2/solve.py\",\"process_type\":\"python\","
-		 "\"binary_path\":\"/usr/bin/python3.11\","
+		 "\"binary_path\":\"/usr/bin/python3.11\",\"python_version\":\"3.11\","
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":2000.0,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"argv\",\"cwd\"],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
@@ -151,10 +154,84 @@ static void test_empty_argv(void)
 		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":1,"
 		 "\"cmdline\":\"\",\"cwd\":\"/home/coder/project/hw1\","
 		 "\"binary_path\":\"\",\"target_path\":\"/home/coder/project/hw0/x.c\","
-		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"compiler\":null,\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
 		 "\"event_id\":\"boot-1-4242-987654321\"}");
+}
+
+/* Issue #7: the interpreter's or compiler's version rides along as an
+ * extra, from the executable's path; null when the path shows none. */
+static void test_version_fields(void)
+{
+	static const struct {
+		enum process_type type;
+		const char *exe, *field, *want;
+	} cases[] = {
+		{ PROCESS_GCC, "/usr/bin/x86_64-linux-gnu-gcc-12", "compiler", "\"gcc-12\"" },
+		{ PROCESS_GXX, "/usr/bin/aarch64-linux-gnu-g++-13", "compiler", "\"g++-13\"" },
+		{ PROCESS_GCC, "/usr/local/bin/gcc", "compiler", "\"gcc\"" },
+		{ PROCESS_CLANG, "/usr/lib/llvm-14/bin/clang", "compiler", "\"clang-14\"" },
+		{ PROCESS_CLANG, "/usr/bin/clang-16", "compiler", "\"clang-16\"" },
+		{ PROCESS_CLANG, "/opt/x/\xff", "compiler", "\"\xef\xbf\xbd\"" },
+		{ PROCESS_GCC, "/", "compiler", "null" },
+		{ PROCESS_PYTHON, "/usr/local/bin/python3.12", "python_version", "\"3.12\"" },
+		{ PROCESS_PYTHON, "/opt/conda/bin/python3.11", "python_version", "\"3.11\"" },
+		{ PROCESS_PYTHON, "/root/.pyenv/versions/3.12.1/bin/python3", "python_version", "\"3.12\"" },
+		{ PROCESS_PYTHON, "/u/.local/share/uv/python/cpython-3.13.1-linux-x86_64-gnu/bin/python3",
+		  "python_version", "\"3.13\"" },
+		{ PROCESS_PYTHON, "/opt/conda/bin/python3", "python_version", "null" },
+	};
+	char *argv[] = { "x", "a.c", NULL };
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct process p = base_proc(argv, 2);
+		bool build = process_type_is_compiler(cases[i].type);
+		struct proc_report r = {
+			.endpoint = build ? ENDPOINT_BUILD : ENDPOINT_RUN, .type = cases[i].type,
+			.proc = &p, .id = &ID, .hw = "hw1", .target_path = "/t",
+		};
+		char *path = NULL, *body = NULL, want[256];
+
+		p.exe = (char *)cases[i].exe;
+		CHECK_INT(event_build(&r, &path, &body), 0);
+		/* right after the contract's fields, before "signal" */
+		snprintf(want, sizeof(want), "%s\"%s\":%s,\"signal\":", build ? "\"target_path\":\"/t\"," : "",
+			 cases[i].field, cases[i].want);
+		if (!build) {
+			char head[160];
+
+			snprintf(head, sizeof(head), "\"process_type\":\"python\",\"binary_path\":\"%s\",",
+				 cases[i].exe);
+			CHECK(body && strstr(body, head) != NULL);
+		}
+		CHECK(body && strstr(body, want) != NULL);
+		if (!body || !strstr(body, want))
+			fprintf(stderr, "  want %s in %s\n", want, body ? body : "(null)");
+		free(path);
+		free(body);
+	}
+}
+
+/* A student program's run carries neither field. */
+static void test_binary_has_no_version(void)
+{
+	char *argv[] = { "./python3.12", NULL };
+	struct process p = base_proc(argv, 1);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_USER_BINARY, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/python3.12",
+	};
+	char *path = NULL, *body = NULL;
+
+	p.exe = "/home/coder/project/hw1/python3.12";
+	CHECK_INT(event_build(&r, &path, &body), 0);
+	CHECK(body && !strstr(body, "python_version") && !strstr(body, "compiler"));
+	CHECK(body && strstr(body, "\"process_type\":\"binary\",\"binary_path\":"
+			       "\"/home/coder/project/hw1/python3.12\",\"signal\":null,") != NULL);
+	free(path);
+	free(body);
 }
 
 static void test_bad_report(void)
@@ -228,6 +305,8 @@ int main(void)
 	RUN(test_segfault_run);
 	RUN(test_bad_bytes);
 	RUN(test_empty_argv);
+	RUN(test_version_fields);
+	RUN(test_binary_has_no_version);
 	RUN(test_bad_report);
 	RUN(test_format_time);
 	RUN(test_signal_name);

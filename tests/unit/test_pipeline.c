@@ -102,7 +102,7 @@ static void test_build(void)
 		"\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
 		"\"cmdline\":\"gcc -Wall -o main ../hw1/./main.c\",\"cwd\":\"/home/coder/project/hw1\","
 		"\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
-		"\"target_path\":\"/home/coder/project/hw1/main.c\",\"signal\":null,"
+		"\"target_path\":\"/home/coder/project/hw1/main.c\",\"compiler\":\"gcc-12\",\"signal\":null,"
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
 		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
 }
@@ -118,7 +118,8 @@ static void test_python_and_binary(void)
 		"\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":1,"
 		"\"cmdline\":\"python3 -u hw2/script.py x\",\"cwd\":\"/home/coder/project\","
 		"\"target_path\":\"/home/coder/project/hw2/script.py\",\"process_type\":\"python\","
-		"\"binary_path\":\"/usr/bin/python3.12\",\"signal\":null,\"core_dumped\":false,"
+		"\"binary_path\":\"/usr/bin/python3.12\",\"python_version\":\"3.12\",\"signal\":null,"
+		"\"core_dumped\":false,"
 		"\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,\"truncated\":[],"
 		"\"hostname\":\"jcode-ai-3-2024001-5f7d9c\",\"event_id\":\"b-77-0\"}}\n");
 
@@ -131,6 +132,14 @@ static void test_python_and_binary(void)
 		"\"binary_path\":\"/home/coder/project/hw20/a.out\",\"signal\":\"SIGSEGV\","
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
 		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+}
+
+static double dropped(const char *reason)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+	return metrics_value(SERVICE_PROCMON, "pipeline_dropped_total", labels);
 }
 
 static void test_filtered_and_nontarget(void)
@@ -161,6 +170,214 @@ static void test_filtered_and_nontarget(void)
 	CHECK_INT(run("jcode-os-1-1", "/usr/bin/x86_64-linux-gnu-gcc-12",
 		      "/home/coder/project/hw1", 0, (char *[]){ NULL }, 0, 0), PIPELINE_FILTERED);
 	expect_printed("");
+	/* every filtered record has its reason */
+	CHECK_INT(dropped("outside_homework"), 3);
+	CHECK_INT(dropped("no_source"), 3);
+	CHECK_INT(dropped("other_student"), 0);
+}
+
+/* The body of the one event printed since the last call, or NULL. */
+static char *one_body(const char *want_endpoint)
+{
+	char *got = printed(), *body = NULL, head[128];
+
+	snprintf(head, sizeof(head), "{\"endpoint\":\"%s\",\"body\":", want_endpoint);
+	CHECK(strncmp(got, head, strlen(head)) == 0);
+	CHECK_INT(strchr(got, '\n') - got, strlen(got) - 1);	/* exactly one line */
+	if (strncmp(got, head, strlen(head)) == 0)
+		body = strdup(got + strlen(head));
+	free(got);
+	return body;
+}
+
+static void expect_body(const char *endpoint, const char *want)
+{
+	char *body = one_body(endpoint);
+
+	CHECK_STR(body, want);
+	free(body);
+}
+
+/* Issue #7: real images.  linuxserver/code-server's /config/workspace, and
+ * Python and compilers installed outside /usr/bin. */
+static void test_layouts(void)
+{
+	char *gcc[] = { "cc", "main.c", NULL };
+	char *py[] = { "python3", "run.py", NULL };
+	char *clang[] = { "clang", "-o", "m", "m.c", NULL };
+
+	CHECK_INT(run("jcode-os-1-202012345", "/usr/bin/x86_64-linux-gnu-gcc-12",
+		      "/config/workspace/hw1", 2, gcc, 1, 0), PIPELINE_SUCCESS);
+	expect_body("/api/os-1/hw1/202012345/logs/build",
+		"{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":1,"
+		"\"cmdline\":\"cc main.c\",\"cwd\":\"/config/workspace/hw1\","
+		"\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
+		"\"target_path\":\"/config/workspace/hw1/main.c\",\"compiler\":\"gcc-12\",\"signal\":null,"
+		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+
+	CHECK_INT(run("jcode-os-1-202012345", "/usr/local/bin/python3.12",
+		      "/config/workspace/hw2", 2, py, 0, 0), PIPELINE_SUCCESS);
+	expect_body("/api/os-1/hw2/202012345/logs/run",
+		"{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		"\"cmdline\":\"python3 run.py\",\"cwd\":\"/config/workspace/hw2\","
+		"\"target_path\":\"/config/workspace/hw2/run.py\",\"process_type\":\"python\","
+		"\"binary_path\":\"/usr/local/bin/python3.12\",\"python_version\":\"3.12\","
+		"\"signal\":null,\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,"
+		"\"uid\":1000,\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\","
+		"\"event_id\":\"b-77-0\"}}\n");
+
+	CHECK_INT(run("jcode-os-1-202012345", "/root/.pyenv/versions/3.12.1/bin/python3.12",
+		      "/workspace/os-1-202012345/hw3", 2, py, 0, 0), PIPELINE_SUCCESS);
+	expect_body("/api/os-1/hw3/202012345/logs/run",
+		"{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		"\"cmdline\":\"python3 run.py\",\"cwd\":\"/workspace/os-1-202012345/hw3\","
+		"\"target_path\":\"/workspace/os-1-202012345/hw3/run.py\",\"process_type\":\"python\","
+		"\"binary_path\":\"/root/.pyenv/versions/3.12.1/bin/python3.12\",\"python_version\":\"3.12\","
+		"\"signal\":null,\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,"
+		"\"uid\":1000,\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\","
+		"\"event_id\":\"b-77-0\"}}\n");
+
+	CHECK_INT(run("jcode-os-1-202012345", "/opt/conda/bin/python3", "/home/coder/project/hw4",
+		      2, py, 0, 0), PIPELINE_SUCCESS);
+	{
+		char *body = one_body("/api/os-1/hw4/202012345/logs/run");
+
+		CHECK(body && strstr(body, "\"binary_path\":\"/opt/conda/bin/python3\","
+				     "\"python_version\":null,\"signal\":null,") != NULL);
+		free(body);
+	}
+
+	CHECK_INT(run("jcode-os-1-202012345", "/usr/lib/llvm-14/bin/clang", "/config/workspace/hw5",
+		      4, clang, 0, 0), PIPELINE_SUCCESS);
+	{
+		char *body = one_body("/api/os-1/hw5/202012345/logs/build");
+
+		CHECK(body && strstr(body, "\"binary_path\":\"/usr/lib/llvm-14/bin/clang\","
+				     "\"target_path\":\"/config/workspace/hw5/m.c\","
+				     "\"compiler\":\"clang-14\",\"signal\":null,") != NULL);
+		free(body);
+	}
+}
+
+/* A program in a homework directory is the student's, whatever its name. */
+static void test_student_binary_named_like_a_tool(void)
+{
+	char *py[] = { "./python3", "x.py", NULL };
+	char *gcc[] = { "./gcc", "x.c", NULL };
+
+	CHECK_INT(run("jcode-os-1-202012345", "/config/workspace/hw1/python3",
+		      "/config/workspace/hw1", 2, py, 0, 0), PIPELINE_SUCCESS);
+	expect_body("/api/os-1/hw1/202012345/logs/run",
+		"{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		"\"cmdline\":\"./python3 x.py\",\"cwd\":\"/config/workspace/hw1\","
+		"\"target_path\":\"/config/workspace/hw1/python3\",\"process_type\":\"binary\","
+		"\"binary_path\":\"/config/workspace/hw1/python3\",\"signal\":null,"
+		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+	CHECK_INT(run("jcode-os-1-202012345", "/home/coder/project/hw2/bin/gcc",
+		      "/home/coder/project", 2, gcc, 0, 0), PIPELINE_SUCCESS);
+	{
+		char *body = one_body("/api/os-1/hw2/202012345/logs/run");
+
+		CHECK(body && strstr(body, "\"target_path\":\"/home/coder/project/hw2/bin/gcc\","
+				     "\"process_type\":\"binary\",") != NULL);
+		free(body);
+	}
+}
+
+/* Another student's templated root, the compiler's helpers, and every drop
+ * counted with its reason. */
+static void test_drops_counted(void)
+{
+	char *other[] = { "gcc", "/workspace/os-1-202099999/hw1/a.c", NULL };
+	char *other_py[] = { "python3", "hw1/s.py", NULL };
+	char *bin[] = { "./a.out", NULL };
+	char *cc1[] = { "clang", "-cc1", "-triple", "x86_64-pc-linux-gnu", "-main-file-name",
+			"m.c", "-o", "/tmp/m.o", "-x", "c", "m.c", NULL };
+	char *cc1as[] = { "clang", "-cc1as", "m.s", NULL };
+	char *nosrc[] = { "gcc", "main.o", "-o", "main", NULL };
+	char *repl[] = { "python3", NULL };
+	char *outside[] = { "python3", "/tmp/s.py", NULL };
+	const char *me = "jcode-os-1-202012345";
+
+	metrics_reset();
+	CHECK_INT(run(me, "/usr/bin/x86_64-linux-gnu-gcc-12", "/tmp", 2, other, 0, 0),
+		  PIPELINE_FILTERED);
+	CHECK_INT(run(me, "/usr/local/bin/python3.12", "/workspace/os-2-202012345", 2, other_py,
+		      0, 0), PIPELINE_FILTERED);
+	CHECK_INT(run(me, "/workspace/os-1-202099999/hw1/a.out", "/workspace/os-1-202099999/hw1",
+		      1, bin, 0, 0), PIPELINE_FILTERED);
+	CHECK_INT(run(me, "/usr/lib/llvm-14/bin/clang", "/config/workspace/hw1", 11, cc1, 0, 0),
+		  PIPELINE_NONTARGET);
+	CHECK_INT(run(me, "/usr/lib/llvm-14/bin/clang", "/config/workspace/hw1", 3, cc1as, 0, 0),
+		  PIPELINE_NONTARGET);
+	CHECK_INT(run(me, "/usr/lib/gcc/x86_64-linux-gnu/12/cc1", "/config/workspace/hw1", 11, cc1,
+		      0, 0), PIPELINE_NONTARGET);
+	CHECK_INT(run(me, "/usr/bin/x86_64-linux-gnu-gcc-12", "/config/workspace/hw1", 4, nosrc,
+		      0, 0), PIPELINE_FILTERED);
+	CHECK_INT(run(me, "/opt/conda/bin/python3.11", "/config/workspace/hw1", 1, repl, 0, 0),
+		  PIPELINE_FILTERED);
+	CHECK_INT(run(me, "/opt/conda/bin/python3.11", "/config/workspace/hw1", 2, outside, 0, 0),
+		  PIPELINE_FILTERED);
+	/* The same path from the student it belongs to is reported. */
+	CHECK_INT(run("jcode-os-1-202099999-abc", "/usr/bin/x86_64-linux-gnu-gcc-12", "/tmp", 2,
+		      other, 0, 0), PIPELINE_SUCCESS);
+	{
+		char *body = one_body("/api/os-1/hw1/202099999/logs/build");
+
+		CHECK(body && strstr(body, "\"target_path\":\"/workspace/os-1-202099999/hw1/a.c\",") != NULL);
+		free(body);
+	}
+	CHECK_INT(dropped("other_student"), 3);
+	CHECK_INT(dropped("no_source"), 2);
+	CHECK_INT(dropped("outside_homework"), 1);
+	expect_printed("");
+}
+
+/* WORKSPACE_ROOTS from the configuration replace the defaults. */
+static void test_configured_roots(void)
+{
+	char *roots[] = { "/srv/{subject}/{student_id}/code", "/opt/lab" };
+	struct pipeline_config pc = {
+		.host_prefix = "jcode-", .hw_max = 20, .classifier = classifier, .sender = sender,
+		.workspace_roots = roots, .n_workspace_roots = 2,
+	};
+	char *bad_roots[] = { "/srv/{user}" };
+	char *gcc[] = { "gcc", "a.c", NULL };
+	struct pipeline *saved = pipeline, *custom = pipeline_create(&pc);
+
+	CHECK(custom != NULL);
+	if (!custom)
+		return;
+	pipeline = custom;
+	metrics_reset();
+	CHECK_INT(run("jcode-os-1-202012345", "/usr/bin/gcc", "/srv/os/202012345/code/hw1", 2, gcc,
+		      0, 0), PIPELINE_SUCCESS);
+	{
+		char *body = one_body("/api/os-1/hw1/202012345/logs/build");
+
+		CHECK(body && strstr(body, "\"target_path\":\"/srv/os/202012345/code/hw1/a.c\","
+				     "\"compiler\":\"gcc\",") != NULL);
+		free(body);
+	}
+	CHECK_INT(run("jcode-os-1-202012345", "/usr/bin/gcc", "/opt/lab/hw2", 2, gcc, 0, 0),
+		  PIPELINE_SUCCESS);
+	free(one_body("/api/os-1/hw2/202012345/logs/build"));
+	CHECK_INT(run("jcode-os-1-202012345", "/usr/bin/gcc", "/srv/ai/202012345/code/hw1", 2, gcc,
+		      0, 0), PIPELINE_FILTERED);
+	CHECK_INT(run("jcode-os-1-202012345", "/usr/bin/gcc", "/home/coder/project/hw1", 2, gcc,
+		      0, 0), PIPELINE_FILTERED);
+	CHECK_INT(dropped("other_student"), 1);
+	CHECK_INT(dropped("outside_homework"), 1);
+	expect_printed("");
+	pipeline = saved;
+	pipeline_destroy(custom);
+
+	pc.workspace_roots = bad_roots;
+	pc.n_workspace_roots = 1;
+	CHECK(pipeline_create(&pc) == NULL);
+	pipeline_destroy(NULL);
 }
 
 static void test_bad_hostnames(void)
@@ -211,6 +428,10 @@ int main(void)
 	RUN(test_build);
 	RUN(test_python_and_binary);
 	RUN(test_filtered_and_nontarget);
+	RUN(test_layouts);
+	RUN(test_student_binary_named_like_a_tool);
+	RUN(test_drops_counted);
+	RUN(test_configured_roots);
 	RUN(test_bad_hostnames);
 	RUN(test_record_entry);
 	teardown();
