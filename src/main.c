@@ -174,6 +174,13 @@ static int start(struct agent *a)
 		.spool_max_bytes = a->cfg.spool_max_bytes,
 		.dead_letter_max_bytes = a->cfg.dead_letter_max_bytes,
 	};
+	struct metrics_server_opts mo = {
+		.addr = a->cfg.metrics_addr,
+		.port = a->cfg.metrics_port,
+		.max_conns = a->cfg.metrics_max_conns,
+		.max_per_ip = a->cfg.metrics_max_per_ip,
+		.timeout_ms = a->cfg.metrics_timeout_ms,
+	};
 	char err[256];
 
 	a->loop = loop_create();
@@ -185,7 +192,7 @@ static int start(struct agent *a)
 		metrics_require_ready(SERVICE_PROCMON);
 	if (a->cfg.monitors & MONITOR_FILEMON)
 		metrics_require_ready(SERVICE_FILEMON);
-	a->metrics = metrics_server_start(a->cfg.metrics_addr, a->cfg.metrics_port, err, sizeof(err));
+	a->metrics = metrics_server_start(&mo, err, sizeof(err));
 	if (!a->metrics) {
 		log_error("main", "metrics server: %s", err);
 		return -1;

@@ -14,12 +14,26 @@
 
 struct metrics_server;
 
-/* Serve GET /metrics, /healthz, /readyz on addr:port (addr NULL = all
- * interfaces, IPv6 and IPv4 when the host has IPv6) from libmicrohttpd's own
- * thread (MHD_USE_INTERNAL_POLLING_THREAD).  port 0 = ephemeral.
- * Returns NULL with a message in err when the port cannot be bound. */
-struct metrics_server *metrics_server_start(const char *addr, int port, char *err, size_t errlen);
+struct metrics_server_opts {
+	const char *addr;   /* NULL = all interfaces, IPv6 and IPv4 when the host has IPv6 */
+	int port;           /* 0 = ephemeral */
+	int max_conns;      /* connections served at once; 0 = 512 */
+	int max_per_ip;     /* connections one client address may hold; 0 = no limit */
+	long timeout_ms;    /* an idle connection is closed after this; 0 = 3 s
+			     * (libmicrohttpd counts whole seconds: rounded up) */
+};
+
+/* Serve GET /metrics, /healthz, /readyz from libmicrohttpd's own epoll
+ * thread.  A slow client cannot starve the probes: idle connections time
+ * out, one address holds at most max_per_ip, and when the pool is full a
+ * newcomer evicts the connection that has gone longest without a complete
+ * request (see metrics_server.c).  Returns NULL with a message in err when
+ * the port cannot be bound. */
+struct metrics_server *metrics_server_start(const struct metrics_server_opts *o, char *err,
+					    size_t errlen);
 int metrics_server_port(const struct metrics_server *s);  /* the bound port */
+/* Connections currently open, as the server counts them (tests). */
+int metrics_server_connections(const struct metrics_server *s);
 void metrics_server_stop(struct metrics_server *s);
 
 /* Readiness: /readyz is 200 once every required service has been marked

@@ -6,12 +6,15 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,8 +51,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Fetch http://127.0.0.1:port/path with method; status -1 on a curl error. */
-static struct reply *fetch(int port, const char *method, const char *path)
+/* Fetch http://127.0.0.1:port/path with method from source address src
+ * (NULL: the kernel's choice, 127.0.0.1), giving up after timeout_ms;
+ * status -1 on a curl error. */
+static struct reply *fetch_from(const char *src, int port, const char *method, const char *path,
+				long timeout_ms)
 {
 	static struct reply r;
 	char url[128];
@@ -63,6 +69,8 @@ static struct reply *fetch(int port, const char *method, const char *path)
 		return &r;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (src)
+		curl_easy_setopt(c, CURLOPT_INTERFACE, src);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);	/* else curl waits for the body */
 	else
@@ -71,7 +79,7 @@ static struct reply *fetch(int port, const char *method, const char *path)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK)
@@ -85,6 +93,11 @@ static struct reply *fetch(int port, const char *method, const char *path)
 	return &r;
 }
 
+static struct reply *fetch(int port, const char *method, const char *path)
+{
+	return fetch_from(NULL, port, method, path, 5000);
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -92,10 +105,20 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The agent's defaults (METRICS_MAX_CONNECTIONS 512, METRICS_MAX_PER_IP 16,
+ * METRICS_TIMEOUT 3 s) on addr:port. */
+static struct metrics_server *start_at(const char *addr, int port, char *err, size_t errlen)
+{
+	struct metrics_server_opts o = { .addr = addr, .port = port, .max_conns = 512,
+					 .max_per_ip = 16, .timeout_ms = 3000 };
+
+	return metrics_server_start(&o, err, errlen);
+}
+
 static struct metrics_server *start_ephemeral(void)
 {
 	char err[256] = "";
-	struct metrics_server *s = metrics_server_start("127.0.0.1", 0, err, sizeof(err));
+	struct metrics_server *s = start_at("127.0.0.1", 0, err, sizeof(err));
 
 	CHECK(s != NULL);
 	if (!s)
@@ -243,7 +266,7 @@ static void test_busy_port(void)
 	getsockname(fd, (struct sockaddr *)&sin, &len);
 	port = ntohs(sin.sin_port);
 
-	s = metrics_server_start("127.0.0.1", port, err, sizeof(err));
+	s = start_at("127.0.0.1", port, err, sizeof(err));
 	CHECK(s == NULL);
 	snprintf(want, sizeof(want), "port %d", port);
 	CHECK(strstr(err, want) != NULL);
@@ -254,7 +277,7 @@ static void test_busy_port(void)
 	s = start_ephemeral();
 	if (s) {
 		err[0] = '\0';
-		s2 = metrics_server_start(NULL, metrics_server_port(s), err, sizeof(err));
+		s2 = start_at(NULL, metrics_server_port(s), err, sizeof(err));
 		CHECK(s2 == NULL);
 		snprintf(want, sizeof(want), "port %d", metrics_server_port(s));
 		CHECK(strstr(err, want) != NULL);
@@ -263,7 +286,7 @@ static void test_busy_port(void)
 	}
 	close(fd);
 
-	CHECK(metrics_server_start("127.0.0.1", 70000, err, sizeof(err)) == NULL);
+	CHECK(start_at("127.0.0.1", 70000, err, sizeof(err)) == NULL);
 	CHECK_STR(err, "invalid metrics port 70000");
 }
 
@@ -279,7 +302,7 @@ static void test_stop_releases_port(void)
 	port = metrics_server_port(s);
 	metrics_server_stop(s);
 	CHECK_INT(fetch(port, "GET", "/metrics")->status, -1);
-	s = metrics_server_start(NULL, port, err, sizeof(err));
+	s = start_at(NULL, port, err, sizeof(err));
 	CHECK(s != NULL);
 	if (!s) {
 		fprintf(stderr, "  restart: %s\n", err);
@@ -291,6 +314,215 @@ static void test_stop_releases_port(void)
 	metrics_server_stop(NULL);
 }
 
+/* ---- slow clients (issue #8 item 5) ---- */
+
+#define SLOW_CLIENTS 40
+
+/* A TCP connection from loopback address src that sends only the start of
+ * a request line: a slowloris.  -1 on failure. */
+static int slow_connect(const char *src, int port)
+{
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	inet_pton(AF_INET, src, &from.sin_addr);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
+	    connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		perror("  slow client");
+		close(fd);
+		return -1;
+	}
+	send(fd, "GET /metr", 9, MSG_NOSIGNAL);
+	return fd;
+}
+
+/* One more byte from every slow client: active, never a complete request. */
+static void trickle(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			send(fds[i], "i", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Wait (bounded) until the server counts want connections; returns the
+ * last count seen, so a mismatch is reported with the real figure. */
+static int wait_connections(struct metrics_server *s, int want)
+{
+	int n = metrics_server_connections(s);
+
+	for (int i = 0; i < 300 && n != want; i++) {
+		sleep_ms(10);
+		n = metrics_server_connections(s);
+	}
+	return n;
+}
+
+/* The server closed this connection without answering: EOF or reset
+ * within 2 s, rather than the silence of a connection being served. */
+static bool refused(int fd)
+{
+	struct timeval tv = { 2, 0 };
+	char c;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = recv(fd, &c, 1, 0);
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static unsigned long long metric_value(const char *body, const char *series)
+{
+	char want[128];
+	const char *p;
+
+	snprintf(want, sizeof(want), "\n%s ", series);
+	p = strstr(body, want);
+	return p ? strtoull(p + strlen(want), NULL, 10) : ~0ULL;
+}
+
+/*
+ * 40 slow clients from three loopback addresses (16 + 16 + 8, within the
+ * per-address limit) hold their connections open by trickling bytes, while
+ * the kubelet's GET /healthz from 127.0.0.1 must answer 200 within 1 s,
+ * again and again over longer than the idle timeout.  The old server (32
+ * connections, 10 s timeout) refused every probe.
+ */
+static void test_slow_clients_cannot_starve_health(void)
+{
+	static const char *const srcs[] = { "127.0.0.2", "127.0.0.3", "127.0.0.4" };
+	int fds[SLOW_CLIENTS], port, ok = 0;
+	struct metrics_server *s;
+	struct reply *r;
+
+	metrics_reset();
+	metrics_server_reset_state();
+	s = start_ephemeral();
+	if (!s)
+		return;
+	port = metrics_server_port(s);
+	for (int i = 0; i < SLOW_CLIENTS; i++)
+		fds[i] = slow_connect(srcs[i / 16], port);
+	CHECK_INT(wait_connections(s, SLOW_CLIENTS), SLOW_CLIENTS);
+	for (int round = 0; round < 10; round++) {
+		trickle(fds, SLOW_CLIENTS);
+		metrics_heartbeat_loop(SERVICE_PROCMON);
+		r = fetch_from("127.0.0.1", port, "GET", "/healthz", 1000);
+		CHECK_INT(r->status, 200);
+		ok += r->status == 200;
+		sleep_ms(500);
+	}
+	CHECK_INT(ok, 10);
+	/* The slow clients were served patience, not refusal. */
+	CHECK_INT(metrics_server_connections(s), SLOW_CLIENTS);
+	r = fetch_from("127.0.0.1", port, "GET", "/metrics", 1000);
+	CHECK_INT(r->status, 200);
+	CHECK_INT(metric_value(r->body, "metrics_http_connections_current"), SLOW_CLIENTS + 1);
+	CHECK_INT(metric_value(r->body, "metrics_http_refused_total{reason=\"per_ip\"}"), 0);
+	CHECK_INT(metric_value(r->body, "metrics_http_evicted_total"), 0);
+	close_all(fds, SLOW_CLIENTS);
+	metrics_server_stop(s);
+}
+
+/*
+ * The pool full of slow clients: a newcomer evicts the one that has gone
+ * longest without a complete request, once it is over a second old, so the
+ * probes are answered; a newcomer finding only young connections is refused.
+ */
+static void test_full_pool_evicts_slowest(void)
+{
+	struct metrics_server_opts o = { .addr = "127.0.0.1", .max_conns = 32,
+					 .max_per_ip = 16, .timeout_ms = 3000 };
+	int fds[33], port, extra;
+	struct metrics_server *s;
+	char err[256] = "";
+	struct reply *r;
+
+	metrics_reset();
+	metrics_heartbeat_loop(SERVICE_PROCMON);
+	s = metrics_server_start(&o, err, sizeof(err));
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	port = metrics_server_port(s);
+	for (int i = 0; i < 32; i++)
+		fds[i] = slow_connect(i < 16 ? "127.0.0.2" : "127.0.0.3", port);
+	CHECK_INT(wait_connections(s, 32), 32);
+
+	/* Full, and every connection younger than the grace time: refused. */
+	extra = slow_connect("127.0.0.4", port);
+	CHECK(extra >= 0 && refused(extra));
+	close(extra);
+	CHECK_INT(wait_connections(s, 32), 32);
+
+	/* Past the grace time (the refusal above waited for EOF; make sure). */
+	sleep_ms(1100);
+	trickle(fds, 32);
+	r = fetch_from("127.0.0.1", port, "GET", "/healthz", 1000);
+	CHECK_INT(r->status, 200);
+	fds[32] = slow_connect("127.0.0.4", port);
+	CHECK_INT(wait_connections(s, 32), 32);
+	r = fetch_from("127.0.0.1", port, "GET", "/metrics", 1000);
+	CHECK_INT(r->status, 200);
+	/* /healthz evicted one; its slot was free again for fds[32]; this
+	 * /metrics evicted a second.  Evicted ones are no longer counted. */
+	CHECK_INT(metric_value(r->body, "metrics_http_evicted_total"), 2);
+	CHECK_INT(metric_value(r->body, "metrics_http_refused_total{reason=\"pool_full\"}"), 1);
+	CHECK_INT(metric_value(r->body, "metrics_http_connections_current"), 32);
+	/* The first two connected were the ones evicted, oldest first. */
+	CHECK(refused(fds[0]));
+	CHECK(refused(fds[1]));
+	CHECK(!refused(fds[2]));
+	close_all(fds, 33);
+	metrics_server_stop(s);
+}
+
+/* Client 17 from one address is refused while another address is served. */
+static void test_per_ip_limit(void)
+{
+	int fds[17], port;
+	struct metrics_server *s;
+	struct reply *r;
+
+	metrics_reset();
+	metrics_heartbeat_loop(SERVICE_PROCMON);
+	s = start_ephemeral();
+	if (!s)
+		return;
+	port = metrics_server_port(s);
+	for (int i = 0; i < 16; i++)
+		fds[i] = slow_connect("127.0.0.5", port);
+	CHECK_INT(wait_connections(s, 16), 16);
+	fds[16] = slow_connect("127.0.0.5", port);
+	CHECK(fds[16] >= 0 && refused(fds[16]));
+	r = fetch_from("127.0.0.5", port, "GET", "/healthz", 1000);
+	CHECK_INT(r->status, -1);
+	r = fetch_from("127.0.0.6", port, "GET", "/healthz", 1000);
+	CHECK_INT(r->status, 200);
+	CHECK_STR(r->body, "ok\n");
+	r = fetch_from("127.0.0.6", port, "GET", "/metrics", 1000);
+	CHECK_INT(r->status, 200);
+	CHECK_INT(metric_value(r->body, "metrics_http_refused_total{reason=\"per_ip\"}"), 2);
+	CHECK_INT(metric_value(r->body, "metrics_http_refused_total{reason=\"pool_full\"}"), 0);
+	CHECK_INT(metric_value(r->body, "metrics_http_connections_current"), 17);
+	/* The 16 held are still open: refused() would see EOF, here a timeout. */
+	CHECK(!refused(fds[0]));
+	close_all(fds, 17);
+	metrics_server_stop(s);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -300,6 +532,9 @@ int main(void)
 	RUN(test_readyz);
 	RUN(test_busy_port);
 	RUN(test_stop_releases_port);
+	RUN(test_slow_clients_cannot_starve_health);
+	RUN(test_full_pool_evicts_slowest);
+	RUN(test_per_ip_limit);
 	curl_global_cleanup();
 	metrics_reset();
 	return TEST_DONE();
