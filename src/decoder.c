@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "decoder.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,18 @@ static char *copy_field(const char *field, size_t cap)
 	return strndup(field, strnlen(field, cap));
 }
 
+/* a + b, held at the ends of the range instead of overflowing: the kernel
+ * fields are checked, but the clock offset is whatever CLOCK_REALTIME was
+ * set to. */
+static long long add_sat(long long a, long long b)
+{
+	long long sum;
+
+	if (!__builtin_add_overflow(a, b, &sum))
+		return sum;
+	return b > 0 ? LLONG_MAX : LLONG_MIN;
+}
+
 static void decode_status(unsigned int code, struct process *p)
 {
 	/* task->exit_code: the wait(2) status word. */
@@ -92,6 +105,10 @@ int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
 		return -1;
 	if (strnlen(ev.hostname, sizeof(ev.hostname)) == sizeof(ev.hostname))
 		return -1;
+	/* CLOCK_MONOTONIC ns past LLONG_MAX is 292 years of uptime: not a time
+	 * the kernel wrote, and it would not fit the signed arithmetic below. */
+	if (ev.exec_ns > (__u64)LLONG_MAX || ev.exit_ns > (__u64)LLONG_MAX)
+		return -1;
 
 	out->pid = ev.tgid;
 	out->ppid = ev.ppid;
@@ -99,7 +116,7 @@ int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
 	out->flags = ev.flags;
 	out->exec_ns = (long long)ev.exec_ns;
 	out->exit_ns = (long long)ev.exit_ns;
-	out->exit_wall_ns = (long long)ev.exit_ns + clock_offset_ns;
+	out->exit_wall_ns = add_sat((long long)ev.exit_ns, clock_offset_ns);
 	out->start_time = ev.start_time;
 	decode_status(ev.exit_code, out);
 	memcpy(out->hostname, ev.hostname, sizeof(out->hostname));

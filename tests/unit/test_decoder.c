@@ -2,6 +2,7 @@
  * test_decoder.c - raw kernel records to struct process: exact fields, and
  * malformed records rejected rather than read past.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,6 +158,45 @@ static void test_unaligned(void)
 	free(buf);
 }
 
+/*
+ * Times at the ends of the range (issue #8 item 6): exit time plus the clock
+ * offset overflowed a long long, undefined behaviour, before the sum was
+ * held at the end of the range; a kernel time past LLONG_MAX is no time the
+ * kernel wrote and the record is refused as malformed.
+ */
+static void test_time_extremes(void)
+{
+	static struct procmon_event ev;
+	size_t size = make_record(&ev, "x\0", 2, 0);
+	struct process p;
+
+	ev.exec_ns = 0;
+	ev.exit_ns = (unsigned long long)LLONG_MAX;
+	CHECK_INT(decoder_decode(&ev, size, 1000000000000000000LL, &p), 0);
+	CHECK_INT(p.exit_ns, LLONG_MAX);
+	CHECK_INT(p.exit_wall_ns, LLONG_MAX);
+	process_free(&p);
+
+	CHECK_INT(decoder_decode(&ev, size, LLONG_MAX, &p), 0);
+	CHECK_INT(p.exit_wall_ns, LLONG_MAX);
+	process_free(&p);
+
+	/* The far negative end does not overflow: exit time is never negative. */
+	ev.exit_ns = 7;
+	CHECK_INT(decoder_decode(&ev, size, LLONG_MIN, &p), 0);
+	CHECK_INT(p.exit_wall_ns, LLONG_MIN + 7);
+	process_free(&p);
+
+	ev.exit_ns = ~0ULL;
+	CHECK_INT(decoder_decode(&ev, size, 1000, &p), -1);
+	CHECK(p.exe == NULL && p.argv == NULL);
+	ev.exit_ns = (unsigned long long)LLONG_MAX + 1;
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), -1);
+	ev.exit_ns = 5;
+	ev.exec_ns = ~0ULL;
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), -1);
+}
+
 static void test_clock_offset(void)
 {
 	long long off = decoder_clock_offset();
@@ -172,6 +212,7 @@ int main(void)
 	RUN(test_args_shapes);
 	RUN(test_malformed);
 	RUN(test_unaligned);
+	RUN(test_time_extremes);
 	RUN(test_clock_offset);
 	return TEST_DONE();
 }
