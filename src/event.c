@@ -186,7 +186,7 @@ static double duration_ms(const struct process *p)
 	/* Crafted times must not overflow (undefined): exit before exec is 0,
 	 * a difference past the range is held at its end. */
 	if (__builtin_sub_overflow(p->exit_ns, p->exec_ns, &d))
-		d = p->exit_ns < p->exec_ns ? 0 : __LONG_LONG_MAX__;
+		d = p->exit_ns < p->exec_ns ? 0 : LLONG_MAX;
 	if (d < 0)
 		d = 0;
 	return (double)(d / 1000 + (d % 1000 >= 500)) / 1000.0;
