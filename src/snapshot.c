@@ -538,6 +538,12 @@ static int link_name(int fd, int dirfd, const char *tmpname, const char *name)
 	return linkat(fd, "", dirfd, name, AT_EMPTY_PATH);
 }
 
+/* The file inside a (possibly shortened) snapshot directory is
+ * "{stem}[.N]{ext}": at most 15 + 4 + 7 bytes, far below NAME_MAX, so it
+ * never needs shortening itself. */
+_Static_assert(SNAPSHOT_TS_LEN + sizeof(((struct snapshot_target *)0)->ext) < NAME_MAX,
+	       "a snapshot file name always fits one directory entry");
+
 static int link_unique(int fd, int dirfd, const char *tmpname, const char *stem,
 		       const char *ext, char *ts, size_t tslen)
 {
