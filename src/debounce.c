@@ -3,6 +3,7 @@
  */
 #include "debounce.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct entry {
 	enum debounce_kind kind;
 	bool replaced;		/* deleted, then something came back */
 	int retries;
+	long long since;	/* smallest since given, see debounce.h */
 	long long first_ms;	/* first change of this burst */
 	long long deadline_ms;
 	unsigned long long seq;	/* ties in the heap pop in arrival order */
@@ -150,19 +152,24 @@ static struct entry *entry_add(struct debounce *d, const char *key, uint32_t h,
 
 /* The entry for key, created (as a change first seen at now_ms) when absent;
  * *fresh tells which. */
-static struct entry *entry_get(struct debounce *d, const char *key, long long now_ms, bool *fresh)
+static struct entry *entry_get(struct debounce *d, const char *key, long long now_ms,
+			       long long since, bool *fresh)
 {
 	uint32_t h = hash_str(key);
 	struct entry **slot = hash_slot(d, key, h);
 	struct entry *e = *slot;
 
 	*fresh = false;
-	if (e)
+	if (e) {
+		if (since < e->since)
+			e->since = since;
 		return e;
+	}
 	e = entry_add(d, key, h, slot);
 	if (!e)
 		return NULL;
 	e->kind = DEBOUNCE_CHANGE;
+	e->since = since;
 	e->first_ms = now_ms;
 	e->seq = d->next_seq++;
 	*fresh = true;
@@ -171,10 +178,10 @@ static struct entry *entry_get(struct debounce *d, const char *key, long long no
 
 /* ---- public ---------------------------------------------------------- */
 
-int debounce_change(struct debounce *d, const char *key, long long now_ms)
+int debounce_change(struct debounce *d, const char *key, long long now_ms, long long since)
 {
 	bool fresh;
-	struct entry *e = entry_get(d, key, now_ms, &fresh);
+	struct entry *e = entry_get(d, key, now_ms, since, &fresh);
 	long long quiet, cap;
 
 	if (!e)
@@ -194,10 +201,10 @@ int debounce_change(struct debounce *d, const char *key, long long now_ms)
 	return 0;
 }
 
-int debounce_delete(struct debounce *d, const char *key, long long now_ms)
+int debounce_delete(struct debounce *d, const char *key, long long now_ms, long long since)
 {
 	bool fresh;
-	struct entry *e = entry_get(d, key, now_ms, &fresh);
+	struct entry *e = entry_get(d, key, now_ms, since, &fresh);
 
 	if (!e)
 		return -1;
@@ -212,25 +219,42 @@ int debounce_delete(struct debounce *d, const char *key, long long now_ms)
 	return 0;
 }
 
-int debounce_retry(struct debounce *d, const char *key, int retries, long long now_ms,
+int debounce_retry(struct debounce *d, const struct debounce_item *it, long long now_ms,
 		   long delay_ms)
 {
 	bool fresh;
-	struct entry *e = entry_get(d, key, now_ms, &fresh);
+	struct entry *e = entry_get(d, it->key, now_ms, it->since, &fresh);
 
 	if (!e)
 		return -1;
 	/* Only a fresh entry is ours to set: one that exists already was
 	 * touched meanwhile and its own deadline is the better one. */
 	if (!fresh) {
-		if (e->kind == DEBOUNCE_CHANGE && e->retries < retries)
-			e->retries = retries;
+		if (e->kind == DEBOUNCE_CHANGE && e->retries < it->retries)
+			e->retries = it->retries;
 		return 0;
 	}
-	e->retries = retries;
+	e->kind = it->kind;
+	e->replaced = it->replaced;
+	e->retries = it->retries;
 	e->deadline_ms = now_ms + (delay_ms > 0 ? delay_ms : 0);
 	heap_fix(&d->heap, e->heap_pos);
 	return 0;
+}
+
+/* A walk over every entry: called once a second by filemon, and cheap
+ * next to the snapshots that each entry costs anyway. */
+long long debounce_oldest(const struct debounce *d)
+{
+	long long oldest = LLONG_MAX;
+
+	for (size_t i = 0; i < d->heap.n; i++) {
+		const struct entry *e = d->heap.v[i];
+
+		if (e->since < oldest)
+			oldest = e->since;
+	}
+	return oldest;
 }
 
 long long debounce_next(const struct debounce *d)
@@ -255,6 +279,7 @@ int debounce_pop(struct debounce *d, long long now_ms, struct debounce_item *out
 	out->kind = e->kind;
 	out->retries = e->retries;
 	out->replaced = e->replaced;
+	out->since = e->since;
 	free(e);
 	return 1;
 }

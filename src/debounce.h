@@ -34,6 +34,7 @@ struct debounce_item {
 	enum debounce_kind kind;
 	int retries;		/* how often debounce_retry() brought it back */
 	bool replaced;		/* a change that followed a deletion in this burst */
+	long long since;	/* the caller's time stamp, see debounce_change() */
 };
 
 struct debounce;
@@ -42,14 +43,24 @@ struct debounce;
 struct debounce *debounce_create(long window_ms, long max_wait_ms);
 void debounce_destroy(struct debounce *d);
 
-/* The path changed at now_ms.  Returns 0, or -1 on allocation failure. */
-int debounce_change(struct debounce *d, const char *key, long long now_ms);
+/*
+ * The path changed at now_ms.  since is opaque here: each entry keeps the
+ * smallest since it was given, through merges and retries, and
+ * debounce_oldest() returns the smallest of all.  filemon passes a wall
+ * time the change is known to be younger than, so its restart marker
+ * never passes a change still waiting.  Returns 0, or -1 on allocation
+ * failure.
+ */
+int debounce_change(struct debounce *d, const char *key, long long now_ms, long long since);
 /* The path was deleted or moved away at now_ms. */
-int debounce_delete(struct debounce *d, const char *key, long long now_ms);
-/* Bring a popped change back after delay_ms (the file was mid-write) with
- * its retry count, so the caller can bound retries. */
-int debounce_retry(struct debounce *d, const char *key, int retries, long long now_ms,
+int debounce_delete(struct debounce *d, const char *key, long long now_ms, long long since);
+/* Bring a popped item back (kind, retry count, replaced and since as in
+ * it) after delay_ms: the file was mid-write, or its snapshot could not be
+ * written.  An entry touched meanwhile keeps its own kind and deadline. */
+int debounce_retry(struct debounce *d, const struct debounce_item *it, long long now_ms,
 		   long delay_ms);
+/* The smallest since of every pending entry; LLONG_MAX when none. */
+long long debounce_oldest(const struct debounce *d);
 
 /* Earliest deadline (ms, the caller's clock), or -1 when nothing is pending. */
 long long debounce_next(const struct debounce *d);

@@ -2,6 +2,7 @@
  * test_debounce.c - the per-path debounce table, on an injected clock.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "debounce.h"
@@ -32,9 +33,9 @@ static void test_quiet_window(void)
 	struct debounce *d = debounce_create(600, 3000);
 
 	CHECK_INT(debounce_next(d), -1);
-	CHECK_INT(debounce_change(d, "a.c", 1000), 0);
+	CHECK_INT(debounce_change(d, "a.c", 1000, 0), 0);
 	CHECK_INT(debounce_next(d), 1600);
-	CHECK_INT(debounce_change(d, "a.c", 1200), 0);	/* resets the quiet window */
+	CHECK_INT(debounce_change(d, "a.c", 1200, 0), 0);	/* resets the quiet window */
 	CHECK_INT(debounce_pending(d), 1);
 	CHECK_INT(debounce_next(d), 1800);
 	CHECK_STR(pop(d, 1799, NULL, NULL), "");
@@ -51,12 +52,12 @@ static void test_max_wait(void)
 
 	/* A change every 500 ms never goes quiet: flushed 3 s after the first. */
 	for (t = 0; t <= 2500; t += 500)
-		debounce_change(d, "busy.py", t);
+		debounce_change(d, "busy.py", t, 0);
 	CHECK_INT(debounce_next(d), 3000);
 	CHECK_STR(pop(d, 2999, NULL, NULL), "");
 	CHECK_STR(pop(d, 3000, NULL, NULL), "busy.py");
 	/* The next burst starts a new cap. */
-	debounce_change(d, "busy.py", 3100);
+	debounce_change(d, "busy.py", 3100, 0);
 	CHECK_INT(debounce_next(d), 3700);
 	debounce_destroy(d);
 }
@@ -68,9 +69,9 @@ static void test_order_and_many(void)
 	long long last = -1;
 	int n = 0, sorted = 1;
 
-	debounce_change(d, "b", 10);
-	debounce_change(d, "a", 10);	/* same deadline: arrival order */
-	debounce_change(d, "c", 5);
+	debounce_change(d, "b", 10, 0);
+	debounce_change(d, "a", 10, 0);	/* same deadline: arrival order */
+	debounce_change(d, "c", 5, 0);
 	CHECK_STR(pop(d, 1000, NULL, NULL), "c");
 	CHECK_STR(pop(d, 1000, NULL, NULL), "b");
 	CHECK_STR(pop(d, 1000, NULL, NULL), "a");
@@ -79,11 +80,11 @@ static void test_order_and_many(void)
 	 * the hash keeps one entry per path. */
 	for (int i = 0; i < 5000; i++) {
 		snprintf(key, sizeof(key), "f%d.c", i);
-		debounce_change(d, key, (i * 7919) % 1000);
+		debounce_change(d, key, (i * 7919) % 1000, 0);
 	}
 	for (int i = 0; i < 5000; i += 2) {
 		snprintf(key, sizeof(key), "f%d.c", i);
-		debounce_change(d, key, 1000 + (i * 7919) % 1000);
+		debounce_change(d, key, 1000 + (i * 7919) % 1000, 0);
 	}
 	CHECK_INT(debounce_pending(d), 5000);
 	for (;;) {
@@ -109,25 +110,25 @@ static void test_delete_and_rename_save(void)
 	enum debounce_kind kind;
 
 	/* A plain deletion waits one window, then pops as a deletion. */
-	debounce_delete(d, "x.c", 100);
+	debounce_delete(d, "x.c", 100, 0);
 	CHECK_INT(debounce_next(d), 700);
 	CHECK_STR(pop(d, 700, &kind, NULL), "x.c");
 	CHECK_INT(kind, DEBOUNCE_DELETE);
 	CHECK(!last_replaced);
 
 	/* A pending change then a deletion: the deletion stands for both. */
-	debounce_change(d, "y.c", 1000);
-	debounce_delete(d, "y.c", 1100);
+	debounce_change(d, "y.c", 1000, 0);
+	debounce_delete(d, "y.c", 1100, 0);
 	CHECK_INT(debounce_pending(d), 1);
 	CHECK_INT(debounce_next(d), 1700);
 	CHECK_STR(pop(d, 1700, &kind, NULL), "y.c");
 	CHECK_INT(kind, DEBOUNCE_DELETE);
 
 	/* vim: x.c renamed away, new x.c written -> one change, no deletion. */
-	debounce_change(d, "z.c", 2000);
-	debounce_delete(d, "z.c", 2100);
-	debounce_change(d, "z.c", 2110);
-	debounce_change(d, "z.c", 2120);
+	debounce_change(d, "z.c", 2000, 0);
+	debounce_delete(d, "z.c", 2100, 0);
+	debounce_change(d, "z.c", 2110, 0);
+	debounce_change(d, "z.c", 2120, 0);
 	CHECK_INT(debounce_pending(d), 1);
 	CHECK_INT(debounce_next(d), 2720);
 	CHECK_STR(pop(d, 2720, &kind, NULL), "z.c");
@@ -136,7 +137,7 @@ static void test_delete_and_rename_save(void)
 	CHECK_INT(debounce_pending(d), 0);
 
 	/* A plain change was never replaced. */
-	debounce_change(d, "w.c", 3000);
+	debounce_change(d, "w.c", 3000, 0);
 	CHECK_STR(pop(d, 3600, &kind, NULL), "w.c");
 	CHECK(!last_replaced);
 	debounce_destroy(d);
@@ -145,19 +146,77 @@ static void test_delete_and_rename_save(void)
 static void test_retry(void)
 {
 	struct debounce *d = debounce_create(600, 3000);
+	struct debounce_item it = { .key = "w.c", .kind = DEBOUNCE_CHANGE, .retries = 1,
+				    .since = 77 };
+	struct debounce_item out;
 	int retries = -1;
 
-	CHECK_INT(debounce_retry(d, "w.c", 1, 5000, 600), 0);
+	CHECK_INT(debounce_retry(d, &it, 5000, 600), 0);
 	CHECK_INT(debounce_next(d), 5600);
 	CHECK_STR(pop(d, 5600, NULL, &retries), "w.c");
 	CHECK_INT(retries, 1);
 
-	/* A retry for a path touched meanwhile keeps the touch's deadline. */
-	debounce_change(d, "w.c", 6000);
-	CHECK_INT(debounce_retry(d, "w.c", 2, 6001, 50), 0);
+	/* A retry for a path touched meanwhile keeps the touch's deadline,
+	 * and the older since. */
+	debounce_change(d, "w.c", 6000, 500);
+	it.retries = 2;
+	CHECK_INT(debounce_retry(d, &it, 6001, 50), 0);
 	CHECK_INT(debounce_next(d), 6600);
-	CHECK_STR(pop(d, 6600, NULL, &retries), "w.c");
-	CHECK_INT(retries, 2);
+	CHECK_INT(debounce_pop(d, 6600, &out), 1);
+	CHECK_STR(out.key, "w.c");
+	CHECK_INT(out.retries, 2);
+	CHECK_INT(out.since, 77);
+	free(out.key);
+
+	/* A deletion whose record could not be written comes back a
+	 * deletion, replaced flag and since intact. */
+	it = (struct debounce_item){ .key = "gone.c", .kind = DEBOUNCE_DELETE, .retries = 3,
+				     .replaced = true, .since = 1234 };
+	CHECK_INT(debounce_retry(d, &it, 7000, 1000), 0);
+	CHECK_INT(debounce_pop(d, 7999, &out), 0);
+	CHECK_INT(debounce_pop(d, 8000, &out), 1);
+	CHECK_STR(out.key, "gone.c");
+	CHECK_INT(out.kind, DEBOUNCE_DELETE);
+	CHECK_INT(out.retries, 3);
+	CHECK(out.replaced);
+	CHECK_INT(out.since, 1234);
+	free(out.key);
+	debounce_destroy(d);
+}
+
+/* The restart marker rests on this: the smallest since of all pending
+ * entries, kept through merges, gone with the entry that carried it. */
+static void test_oldest(void)
+{
+	struct debounce *d = debounce_create(600, 3000);
+	struct debounce_item out;
+
+	CHECK(debounce_oldest(d) == LLONG_MAX);
+	debounce_change(d, "a.c", 1000, 300);
+	debounce_change(d, "b.c", 1100, 200);
+	debounce_change(d, "c.c", 1200, 400);
+	CHECK_INT(debounce_oldest(d), 200);
+	/* A later touch does not make a change younger than it is. */
+	debounce_change(d, "b.c", 1300, 900);
+	CHECK_INT(debounce_oldest(d), 200);
+	/* A deletion of a waiting change keeps its since too. */
+	debounce_delete(d, "a.c", 1400, 950);
+	CHECK_INT(debounce_pop(d, 1800, &out), 1);
+	CHECK_STR(out.key, "c.c");
+	CHECK_INT(out.since, 400);
+	free(out.key);
+	CHECK_INT(debounce_oldest(d), 200);
+	CHECK_INT(debounce_pop(d, 1900, &out), 1);
+	CHECK_STR(out.key, "b.c");
+	CHECK_INT(out.since, 200);
+	free(out.key);
+	CHECK_INT(debounce_oldest(d), 300);
+	CHECK_INT(debounce_pop(d, 2000, &out), 1);
+	CHECK_STR(out.key, "a.c");
+	CHECK_INT(out.kind, DEBOUNCE_DELETE);
+	CHECK_INT(out.since, 300);
+	free(out.key);
+	CHECK(debounce_oldest(d) == LLONG_MAX);
 	debounce_destroy(d);
 }
 
@@ -165,13 +224,13 @@ static void test_zero_window(void)
 {
 	struct debounce *d = debounce_create(0, 0);
 
-	debounce_change(d, "now.c", 42);
+	debounce_change(d, "now.c", 42, 0);
 	CHECK_INT(debounce_next(d), 42);
 	CHECK_STR(pop(d, 42, NULL, NULL), "now.c");
 	debounce_destroy(d);
 	/* max_wait below the window is raised to it. */
 	d = debounce_create(600, 100);
-	debounce_change(d, "a", 0);
+	debounce_change(d, "a", 0, 0);
 	CHECK_INT(debounce_next(d), 600);
 	debounce_destroy(d);
 }
@@ -183,6 +242,7 @@ int main(void)
 	RUN(test_order_and_many);
 	RUN(test_delete_and_rename_save);
 	RUN(test_retry);
+	RUN(test_oldest);
 	RUN(test_zero_window);
 	return TEST_DONE();
 }
