@@ -46,18 +46,57 @@
 #define FLUSH_BATCH	64	/* snapshots per timer turn (each one fsyncs) */
 #define UNSTABLE_RETRIES 5
 #define HEARTBEAT_MS	1000
+/* A change's mtime/ctime may be older than when we read its event: the
+ * kernel's coarse clock, and a writer between updating the times and
+ * queueing the event.  The restart marker stays this far behind. */
+#define EVENT_SLACK_NS	2000000000LL
+/* SNAPSHOT_BASE failing: probe it after 1 s, doubling up to 30 s. */
+#define BASE_RETRY_MIN_MS 1000
+#define BASE_RETRY_MAX_MS 30000
+/* Directories we could not watch are tried again this often, and at
+ * once when watches are freed. */
+#define UNWATCHED_RETRY_MS 5000
+#define WS_BUCKETS	256
 /* Kernel file times come from a coarse clock; a change just before an
  * overflow may carry an mtime a tick older than when we last saw the
  * queue empty. */
 #define OVERFLOW_SLACK_NS 1000000000LL
 #define WATCH_BUCKETS_MIN 256
 
+/* A student workspace (first component below the root): its watch budget. */
+struct wspace {
+	char *name;
+	size_t nwatches;	/* watches held on it and below */
+	size_t nunwatched;	/* its entries in the unwatched table */
+	bool budget_logged;
+	struct wspace *next;	/* hash chain */
+};
+
 struct watch {
 	int wd;
 	int depth;		/* components below the root; 0 = the root */
 	unsigned gen;		/* rescan generation that last saw it */
 	char *rel;		/* "" for the root */
+	struct wspace *ws;	/* NULL for the root */
 	struct watch *next;	/* hash chain */
+};
+
+/*
+ * A wanted directory we could not watch (the kernel's watch limit, or its
+ * student's budget).  Nothing below it is watched or scanned until it is;
+ * then its tree is scanned with scan_since, so saves made meanwhile become
+ * changes.  mark_since holds the restart marker back: a crash meanwhile
+ * must catch those saves up too.
+ */
+struct unwatched {
+	char *rel;
+	int depth;
+	bool budget;		/* over its student's budget, not the kernel's limit */
+	long long scan_since;	/* as scan_dir()'s since_ns: 0 = every file */
+	long long mark_since;	/* wall ns */
+	struct wspace *ws;
+	uint32_t hash;
+	struct unwatched *next;
 };
 
 struct filemon {
@@ -73,6 +112,22 @@ struct filemon {
 	struct watch **buckets;
 	size_t nbuckets, nwatches;
 	unsigned gen;
+	int budget;		/* watches per student, 0 = none */
+	struct wspace *ws[WS_BUCKETS];
+	struct unwatched **ubuckets;
+	size_t nubuckets, nunwatched, nunwatched_limit;
+	bool retry_soon;	/* watches were freed: try the unwatched again */
+	long long unwatched_retry_at;	/* loop ms */
+	bool base_ok;		/* SNAPSHOT_BASE takes writes */
+	long long base_retry_at;	/* loop ms: next probe while !base_ok */
+	long base_backoff_ms;
+	unsigned fail_logged;	/* causes logged in this failing spell (bits) */
+	long long fail_since_ms;
+	unsigned long long retried;	/* changes put back in this spell */
+	long long lost_since;	/* stop: oldest change that could not be written */
+	long long scan_mark;	/* LLONG_MAX, or while rescanning an unwatched
+				 * directory, the since its finds inherit */
+	unsigned long long enospc;	/* watches refused by the kernel's limit */
 	struct debounce *db;
 	long long flush_timer;	/* 0 = none */
 	long long flush_at;
@@ -80,7 +135,6 @@ struct filemon {
 	long long hb_timer;
 	bool limit_logged;
 	long long quiet_ns;	/* CLOCK_REALTIME when the queue was last seen empty */
-	long long settle_ns;	/* longest a change may stay pending (debounce, retries) */
 	int alive_fd;		/* SNAPSHOT_BASE/ALIVE_FILE, see mark_alive() */
 	char *buf;
 };
@@ -89,8 +143,11 @@ struct filemon {
  * Changes pending in the debounce table live only in memory, and nothing
  * watches while the agent is down.  So the agent keeps, as the mtime of
  * this file, a time before which every change has been snapshotted; the
- * next start treats files changed since then as changes.  A few saves may
- * be snapshotted twice around a restart; none is missed.
+ * next start treats files changed since then as changes.  That time never
+ * passes the oldest change still waiting (debounced, retried after a
+ * failed write, or in a directory not yet watched), however long it
+ * waits.  A few saves may be snapshotted twice around a restart; none is
+ * missed.
  */
 #define ALIVE_FILE ".jcode-watcher-alive"
 
@@ -121,8 +178,52 @@ static void describe_metrics(void)
 			 "inotify queue overflows (each triggers a rescan)");
 	metrics_describe("filemon_watch_limit_total", "counter",
 			 "directories left unwatched: fs.inotify.max_user_watches reached");
+	metrics_describe("filemon_watch_budget_total", "counter",
+			 "directories left unwatched: their student's WATCHES_PER_STUDENT reached");
+	metrics_describe("filemon_unwatched_dirs_current", "gauge",
+			 "wanted directories not watched yet (retried), by reason");
 	metrics_describe("filemon_watches_current", "gauge", "inotify watches held");
 	metrics_describe("filemon_pending_current", "gauge", "paths waiting in the debounce table");
+	metrics_describe("filemon_snapshot_failures_total", "counter",
+			 "snapshot writes that failed, by cause (each is retried)");
+	metrics_describe("filemon_snapshot_retries_total", "counter",
+			 "changes put back for a retry after their snapshot write failed");
+	metrics_describe("filemon_snapshot_base_writable", "gauge",
+			 "1 while SNAPSHOT_BASE takes writes, else 0");
+}
+
+static const char *const fail_reasons[] = {
+	"no_space", "permission", "read_only", "missing", "io", "name_too_long", "other",
+};
+/* The same as labels: the metrics table keeps the pointer, so literals. */
+static const char *const fail_labels[] = {
+	"reason=\"no_space\"", "reason=\"permission\"", "reason=\"read_only\"",
+	"reason=\"missing\"", "reason=\"io\"", "reason=\"name_too_long\"",
+	"reason=\"other\"",
+};
+
+/* The cause label of a failed write; its index in fail_reasons. */
+static unsigned fail_reason(int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+		return 0;
+	case EACCES:
+	case EPERM:
+		return 1;
+	case EROFS:
+		return 2;
+	case ENOENT:
+	case ENOTDIR:
+		return 3;
+	case EIO:
+		return 4;
+	case ENAMETOOLONG:
+		return 5;
+	default:
+		return 6;
+	}
 }
 
 /* Zero increments make every series visible from the start, so a dashboard
@@ -140,6 +241,11 @@ static void init_metrics(void)
 	metrics_counter_add(SERVICE_FILEMON, "filemon_filtered_total", "", 0);
 	metrics_counter_add(SERVICE_FILEMON, "filemon_queue_overflows_total", "", 0);
 	metrics_counter_add(SERVICE_FILEMON, "filemon_watch_limit_total", "", 0);
+	metrics_counter_add(SERVICE_FILEMON, "filemon_watch_budget_total", "", 0);
+	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_retries_total", "", 0);
+	for (size_t i = 0; i < sizeof(fail_labels) / sizeof(fail_labels[0]); i++)
+		metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_failures_total",
+				    fail_labels[i], 0);
 }
 
 /* Count a change we could not capture; returns the label, for logs. */
@@ -173,6 +279,240 @@ static void update_gauges(struct filemon *fm)
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_watches_current", "", (double)fm->nwatches);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_pending_current", "",
 			  (double)debounce_pending(fm->db));
+	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current", "reason=\"limit\"",
+			  (double)fm->nunwatched_limit);
+	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current", "reason=\"budget\"",
+			  (double)(fm->nunwatched - fm->nunwatched_limit));
+	metrics_gauge_set(SERVICE_FILEMON, "filemon_snapshot_base_writable", "",
+			  fm->base_ok ? 1 : 0);
+}
+
+/*
+ * Ready while every snapshot can be written and every directory that the
+ * node's watch limit allows is watched.  Directories over one student's
+ * budget do not count: that student's doing must not take the node out
+ * of service for everyone (they show in the gauge, reason="budget").
+ */
+static void update_ready(struct filemon *fm)
+{
+	metrics_set_ready(SERVICE_FILEMON, fm->base_ok && fm->nunwatched_limit == 0);
+}
+
+static long long ts_ns(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/* File times come from the kernel's coarse clock; so does the mark, or a
+ * file written just after it could carry an earlier time. */
+static long long coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return ts_ns(&ts);
+}
+
+/* FNV-1a, as the debounce table. */
+static uint32_t hash_mem(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* ---- workspaces (per-student watch budget) ------------------------------ */
+
+/* The workspace rel lies in, made on first use; NULL for the root or ENOMEM. */
+static struct wspace *ws_get(struct filemon *fm, const char *rel, int depth)
+{
+	size_t n = strcspn(rel, "/");
+	struct wspace **p, *ws;
+
+	if (depth < 1)
+		return NULL;
+	p = &fm->ws[hash_mem(rel, n) % WS_BUCKETS];
+	for (ws = *p; ws; ws = ws->next)
+		if (strlen(ws->name) == n && memcmp(ws->name, rel, n) == 0)
+			return ws;
+	ws = calloc(1, sizeof(*ws));
+	if (!ws || !(ws->name = strndup(rel, n))) {
+		free(ws);
+		return NULL;
+	}
+	ws->next = *p;
+	*p = ws;
+	return ws;
+}
+
+/* Forget a workspace nothing refers to any more. */
+static void ws_release(struct filemon *fm, struct wspace *ws)
+{
+	struct wspace **p;
+
+	if (!ws || ws->nwatches || ws->nunwatched)
+		return;
+	p = &fm->ws[hash_mem(ws->name, strlen(ws->name)) % WS_BUCKETS];
+	while (*p != ws)
+		p = &(*p)->next;
+	*p = ws->next;
+	free(ws->name);
+	free(ws);
+}
+
+static bool over_budget(const struct filemon *fm, const struct wspace *ws)
+{
+	return fm->budget > 0 && ws && ws->nwatches >= (size_t)fm->budget;
+}
+
+/* ---- unwatched directories ---------------------------------------------- */
+
+static struct unwatched **unwatched_slot(struct filemon *fm, const char *rel, uint32_t h)
+{
+	struct unwatched **p = &fm->ubuckets[h & (fm->nubuckets - 1)];
+
+	while (*p && ((*p)->hash != h || strcmp((*p)->rel, rel) != 0))
+		p = &(*p)->next;
+	return p;
+}
+
+static void unwatched_grow(struct filemon *fm)
+{
+	size_t n = fm->nubuckets * 2;
+	struct unwatched **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return;		/* longer chains, still correct */
+	for (size_t i = 0; i < fm->nubuckets; i++) {
+		while (fm->ubuckets[i]) {
+			struct unwatched *u = fm->ubuckets[i];
+
+			fm->ubuckets[i] = u->next;
+			u->next = b[u->hash & (n - 1)];
+			b[u->hash & (n - 1)] = u;
+		}
+	}
+	free(fm->ubuckets);
+	fm->ubuckets = b;
+	fm->nubuckets = n;
+}
+
+static void unwatched_unlink(struct filemon *fm, struct unwatched **slot)
+{
+	struct unwatched *u = *slot;
+
+	*slot = u->next;
+	fm->nunwatched--;
+	if (!u->budget)
+		fm->nunwatched_limit--;
+	if (u->ws) {
+		u->ws->nunwatched--;
+		ws_release(fm, u->ws);
+	}
+	free(u->rel);
+	free(u);
+}
+
+/* rel is watched now, or gone. */
+static void unwatched_remove(struct filemon *fm, const char *rel)
+{
+	struct unwatched **slot;
+
+	if (!fm->nunwatched)
+		return;
+	slot = unwatched_slot(fm, rel, hash_mem(rel, strlen(rel)));
+	if (*slot)
+		unwatched_unlink(fm, slot);
+}
+
+/* Every entry at dir or below (moved away). */
+static void unwatched_drop(struct filemon *fm, const char *dir);
+
+static void log_unwatched(struct filemon *fm, const struct unwatched *u)
+{
+	char ebuf[256];
+
+	if (!u->budget) {
+		metrics_counter_add(SERVICE_FILEMON, "filemon_watch_limit_total", "", 1);
+		if (fm->limit_logged)
+			return;
+		fm->limit_logged = true;
+		log_error(MOD, "inotify watch limit reached at %zu watches: %s and further new "
+			  "directories are NOT watched until watches are freed or the limit is "
+			  "raised (tried again every %d s; saves made there meanwhile are caught "
+			  "up then); raise it on the host with 'sysctl -w "
+			  "fs.inotify.max_user_watches=1048576' (and in /etc/sysctl.d); "
+			  "filemon_unwatched_dirs_current{reason=\"limit\"}; /readyz fails "
+			  "meanwhile; logged once", fm->nwatches,
+			  log_escape(u->rel, ebuf, sizeof(ebuf)), UNWATCHED_RETRY_MS / 1000);
+		return;
+	}
+	metrics_counter_add(SERVICE_FILEMON, "filemon_watch_budget_total", "", 1);
+	if (!u->ws || u->ws->budget_logged)
+		return;
+	u->ws->budget_logged = true;
+	log_warn(MOD, "workspace %s holds %d directories, its WATCHES_PER_STUDENT budget: %s "
+		 "and its further new directories are not watched until some are removed "
+		 "(filemon_unwatched_dirs_current{reason=\"budget\"}; logged once per student)",
+		 log_escape(u->ws->name, ebuf, sizeof(ebuf)), fm->budget,
+		 log_escape(u->rel, ebuf + 128, sizeof(ebuf) - 128));
+}
+
+/* Remember rel as wanted but unwatched; an entry already there keeps the
+ * older times. */
+static void unwatched_add(struct filemon *fm, const char *rel, int depth, struct wspace *ws,
+			  bool budget, long long since_ns)
+{
+	uint32_t h = hash_mem(rel, strlen(rel));
+	struct unwatched **slot = unwatched_slot(fm, rel, h), *u = *slot;
+	long long now = coarse_now_ns() - EVENT_SLACK_NS;
+	/* since_ns < 0 (start-up): what changes from now on is a change. */
+	long long scan = since_ns < 0 ? now : since_ns, mark = since_ns > 0 ? since_ns : now;
+	char ebuf[256];
+
+	if (fm->scan_mark < mark)
+		mark = fm->scan_mark;
+
+	if (u) {
+		u->scan_since = scan < u->scan_since ? scan : u->scan_since;
+		u->mark_since = mark < u->mark_since ? mark : u->mark_since;
+		return;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u || !(u->rel = strdup(rel))) {
+		free(u);
+		log_error(MOD, "out of memory: %s is not watched and will not be retried",
+			  log_escape(rel, ebuf, sizeof(ebuf)));
+		return;
+	}
+	*u = (struct unwatched){ .rel = u->rel, .depth = depth, .budget = budget,
+				 .scan_since = scan, .mark_since = mark, .ws = ws, .hash = h,
+				 .next = NULL };
+	*slot = u;
+	fm->nunwatched++;
+	if (!budget)
+		fm->nunwatched_limit++;
+	if (ws)
+		ws->nunwatched++;
+	log_unwatched(fm, u);
+	if (fm->nunwatched > fm->nubuckets)
+		unwatched_grow(fm);
+}
+
+/* The oldest save an unwatched directory may hold unseen. */
+static long long unwatched_oldest(const struct filemon *fm)
+{
+	long long oldest = LLONG_MAX;
+
+	for (size_t i = 0; fm->nunwatched && i < fm->nubuckets; i++)
+		for (const struct unwatched *u = fm->ubuckets[i]; u; u = u->next)
+			if (u->mark_since < oldest)
+				oldest = u->mark_since;
+	return oldest;
 }
 
 /* ---- watch table (wd -> directory) ------------------------------------- */
@@ -216,7 +556,7 @@ static void watch_grow(struct filemon *fm)
 
 /* Remember wd as rel; inotify hands back the same wd for a directory it
  * already watches (a rescan, a move within the tree), so update in place. */
-static int watch_put(struct filemon *fm, int wd, const char *rel, int depth)
+static int watch_put(struct filemon *fm, int wd, const char *rel, int depth, struct wspace *ws)
 {
 	struct watch **slot = watch_slot(fm, wd), *w = *slot;
 	char *copy = strdup(rel);
@@ -225,6 +565,12 @@ static int watch_put(struct filemon *fm, int wd, const char *rel, int depth)
 		return -1;
 	if (w) {
 		free(w->rel);
+		if (w->ws != ws && w->ws) {
+			w->ws->nwatches--;
+			ws_release(fm, w->ws);
+		}
+		if (w->ws != ws && ws)
+			ws->nwatches++;
 	} else {
 		w = calloc(1, sizeof(*w));
 		if (!w) {
@@ -234,7 +580,10 @@ static int watch_put(struct filemon *fm, int wd, const char *rel, int depth)
 		w->wd = wd;
 		*slot = w;
 		fm->nwatches++;
+		if (ws)
+			ws->nwatches++;
 	}
+	w->ws = ws;
 	w->rel = copy;
 	w->depth = depth;
 	w->gen = fm->gen;
@@ -252,9 +601,15 @@ static void watch_forget(struct filemon *fm, struct watch *w)
 		log_error(MOD, "watch root %s is gone; nothing is watched any more",
 			  log_escape(fm->root, ebuf, sizeof(ebuf)));
 	*slot = w->next;
+	if (w->ws) {
+		w->ws->nwatches--;
+		ws_release(fm, w->ws);
+	}
 	free(w->rel);
 	free(w);
 	fm->nwatches--;
+	/* A freed watch may be what an unwatched directory waits for. */
+	fm->retry_soon = fm->nunwatched > 0;
 }
 
 static bool under(const char *rel, const char *dir)
@@ -282,27 +637,34 @@ static void watch_drop(struct filemon *fm, const char *dir)
 			w = next;
 		}
 	}
+	if (dir)
+		unwatched_drop(fm, dir);
 }
 
-static void watch_limit(struct filemon *fm, const char *rel)
+static void unwatched_drop(struct filemon *fm, const char *dir)
 {
-	char ebuf[256];
+	for (size_t i = 0; fm->nunwatched && i < fm->nubuckets; i++) {
+		struct unwatched **p = &fm->ubuckets[i];
 
-	metrics_counter_add(SERVICE_FILEMON, "filemon_watch_limit_total", "", 1);
-	if (fm->limit_logged)
-		return;
-	fm->limit_logged = true;
-	log_error(MOD, "inotify watch limit reached at %zu watches: %s and further new "
-		  "directories are NOT watched; raise it on the host with "
-		  "'sysctl -w fs.inotify.max_user_watches=1048576' (and in /etc/sysctl.d) "
-		  "(counted in filemon_watch_limit_total; logged once)",
-		  fm->nwatches, log_escape(rel, ebuf, sizeof(ebuf)));
+		while (*p) {
+			if (under((*p)->rel, dir))
+				unwatched_unlink(fm, p);
+			else
+				p = &(*p)->next;
+		}
+	}
 }
 
-/* Watch the directory open as dirfd, known as rel. */
-static int watch_add(struct filemon *fm, int dirfd, const char *rel, int depth)
+/*
+ * Watch the directory open as dirfd, known as rel.  -1 when it is not
+ * watched; a directory refused by the watch limit or its student's budget
+ * is remembered, to be retried (see scan_dir() for since_ns).
+ */
+static int watch_add(struct filemon *fm, int dirfd, const char *rel, int depth,
+		     long long since_ns)
 {
 	char proc[64], *path = NULL, ebuf[256];
+	struct wspace *ws = ws_get(fm, rel, depth);
 	int wd;
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
@@ -316,26 +678,48 @@ static int watch_add(struct filemon *fm, int dirfd, const char *rel, int depth)
 	}
 	if (wd < 0) {
 		if (errno == ENOSPC)
-			watch_limit(fm, rel);
+			fm->enospc++;
+		if (errno == ENOSPC)
+			unwatched_add(fm, rel, depth, ws, false, since_ns);
 		else if (errno != ENOENT)
 			log_warn(MOD, "cannot watch %s: %s", log_escape(rel, ebuf, sizeof(ebuf)),
 				 strerror(errno));
+		ws_release(fm, ws);
 		return -1;
 	}
-	return watch_put(fm, wd, rel, depth);
+	/* The same wd for a directory watched already (a rescan): no new
+	 * watch, so no budget to check. */
+	if (!watch_find(fm, wd) && over_budget(fm, ws)) {
+		inotify_rm_watch(fm->ifd, wd);
+		unwatched_add(fm, rel, depth, ws, true, since_ns);
+		return -1;
+	}
+	unwatched_remove(fm, rel);
+	return watch_put(fm, wd, rel, depth, ws);
 }
 
 /* ---- scanning ------------------------------------------------------------ */
 
-static void note_change(struct filemon *fm, const char *rel)
+/*
+ * The restart marker must not pass a waiting change: since is a wall time
+ * its file's mtime or ctime is at or after.  For a change found by a scan
+ * since a time, that time; else now, less the slack.
+ */
+static long long change_since(long long since_ns)
 {
-	if (debounce_change(fm->db, rel, loop_now_ms()) < 0)
-		log_error(MOD, "out of memory: a change is lost");
+	long long now = coarse_now_ns() - EVENT_SLACK_NS;
+
+	return since_ns > 0 && since_ns < now ? since_ns : now;
 }
 
-static long long ts_ns(const struct timespec *ts)
+static void note_change(struct filemon *fm, const char *rel, long long since_ns)
 {
-	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+	long long since = change_since(since_ns);
+
+	if (fm->scan_mark < since)
+		since = fm->scan_mark;
+	if (debounce_change(fm->db, rel, loop_now_ms(), since) < 0)
+		log_error(MOD, "out of memory: a change is lost");
 }
 
 /* A file met while scanning: a change if modified at or after since_ns.
@@ -353,7 +737,7 @@ static void scan_file(struct filemon *fm, int dirfd, const char *name, const cha
 		if (ts_ns(&st.st_mtim) < since_ns && ts_ns(&st.st_ctim) < since_ns)
 			return;
 	}
-	note_change(fm, rel);
+	note_change(fm, rel, since_ns);
 }
 
 static bool entry_is_dir(int dirfd, const struct dirent *de)
@@ -394,14 +778,15 @@ static void scan_entry(struct filemon *fm, int dirfd, const struct dirent *de, c
  * or reported, never missed.  since_ns < 0: files are not changes (start-up,
  * like upstream); 0: all files are (a directory that arrived with content);
  * else only those modified since then (an overflow rescan).  Recursion is
- * bounded by SNAPSHOT_MAX_DEPTH.
+ * bounded by SNAPSHOT_MAX_DEPTH.  A directory that cannot be watched is not
+ * listed: unwatched_retry() scans it once it is watched.
  */
 static void scan_dir(struct filemon *fm, int dirfd, const char *rel, int depth, long long since_ns)
 {
 	struct dirent *de;
 	DIR *dir;
 
-	if (watch_add(fm, dirfd, rel, depth) < 0 && depth == 0) {
+	if (watch_add(fm, dirfd, rel, depth, since_ns) < 0) {
 		close(dirfd);
 		return;
 	}
@@ -428,6 +813,84 @@ static void scan_path(struct filemon *fm, const char *rel, int depth, long long 
 		fd = openat(fm->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0)
 		scan_dir(fm, fd, rel, depth, since_ns);
+}
+
+/* Try one unwatched directory again; scan_dir() forgets it once watched. */
+static void retry_one(struct filemon *fm, const char *rel, int depth, long long scan_since,
+		      long long mark_since)
+{
+	int fd = snapshot_open_beneath(fm->rootfd, rel, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0) {
+		/* Gone, or no longer a directory we may enter: nothing to
+		 * wait for; its parent's events cover what comes instead. */
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EXDEV)
+			unwatched_remove(fm, rel);
+		return;
+	}
+	fm->scan_mark = mark_since;
+	scan_dir(fm, fd, rel, depth, scan_since);
+	fm->scan_mark = LLONG_MAX;
+}
+
+struct retry_item {
+	char *rel;
+	int depth;
+	bool budget;
+	long long scan_since, mark_since;
+};
+
+/* Copy out the entries worth a try now (the table changes as we go). */
+static size_t retry_list(struct filemon *fm, struct retry_item *v)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fm->nubuckets; i++) {
+		for (struct unwatched *u = fm->ubuckets[i]; u; u = u->next) {
+			if (u->budget && over_budget(fm, u->ws))
+				continue;
+			v[n] = (struct retry_item){ .rel = strdup(u->rel), .depth = u->depth,
+						    .budget = u->budget,
+						    .scan_since = u->scan_since,
+						    .mark_since = u->mark_since };
+			if (v[n].rel)
+				n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * Watch what could not be watched before, scanning each tree as it gets a
+ * watch.  Once the kernel refuses one for its limit, the other limit
+ * entries wait for the next round: no point in a syscall each.
+ */
+static void unwatched_retry(struct filemon *fm)
+{
+	size_t n, before = fm->nunwatched;
+	struct retry_item *v;
+	bool limited = false;
+
+	fm->retry_soon = false;
+	fm->unwatched_retry_at = loop_now_ms() + UNWATCHED_RETRY_MS;
+	if (!before || !(v = calloc(before, sizeof(*v))))
+		return;
+	n = retry_list(fm, v);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long refused = fm->enospc;
+
+		if (!(limited && !v[i].budget))
+			retry_one(fm, v[i].rel, v[i].depth, v[i].scan_since, v[i].mark_since);
+		limited = limited || fm->enospc != refused;
+		free(v[i].rel);
+	}
+	free(v);
+	if (fm->nunwatched < before)
+		log_info(MOD, "%zu directories watched or gone since the last try; %zu still "
+			 "unwatched", before - fm->nunwatched, fm->nunwatched);
+	if (before && !fm->nunwatched)
+		fm->limit_logged = false;	/* a new spell is logged again */
+	update_ready(fm);
 }
 
 /* Events were lost: watch anything new, forget watches on what is gone,
@@ -468,11 +931,11 @@ static void file_event(struct filemon *fm, const char *rel, uint32_t mask)
 		return;
 	}
 	if (mask & (IN_DELETE | IN_MOVED_FROM)) {
-		if (debounce_delete(fm->db, rel, loop_now_ms()) < 0)
+		if (debounce_delete(fm->db, rel, loop_now_ms(), change_since(0)) < 0)
 			log_error(MOD, "out of memory: a deletion is lost");
 		return;
 	}
-	note_change(fm, rel);
+	note_change(fm, rel, 0);
 }
 
 static void on_event(struct filemon *fm, const struct inotify_event *ev)
@@ -530,21 +993,103 @@ static void read_events(struct filemon *fm)
 	}
 }
 
+/* ---- SNAPSHOT_BASE health ----------------------------------------------- */
+
+/* Can SNAPSHOT_BASE take a write?  One byte in an unnamed file, fsync'd:
+ * a full disk, a read-only mount or a missing directory all fail here.
+ * 0, or -1 with errno. */
+static int base_probe(const char *base)
+{
+	int fd, err;
+
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return -1;
+	fd = open(base, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		char *path;
+
+		/* No O_TMPFILE here: a named file, gone at once. */
+		if (asprintf(&path, "%s/.jcode-watcher-probe.%d", base, (int)getpid()) < 0)
+			return -1;
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		unlink(path);
+		free(path);
+	}
+	if (fd < 0)
+		return -1;
+	err = write(fd, "x", 1) == 1 && fsync(fd) == 0 ? 0 : (errno ? errno : EIO);
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+/* A write into SNAPSHOT_BASE failed with err (a snapshot or a probe):
+ * not ready, and the next probe after a backoff. */
+static void base_failed(struct filemon *fm, int err)
+{
+	unsigned r = fail_reason(err);
+
+	if (fm->base_ok) {
+		fm->base_ok = false;
+		fm->fail_since_ms = loop_now_ms();
+		fm->base_backoff_ms = BASE_RETRY_MIN_MS;
+	} else {
+		fm->base_backoff_ms = fm->base_backoff_ms * 2 < BASE_RETRY_MAX_MS ?
+				      fm->base_backoff_ms * 2 : BASE_RETRY_MAX_MS;
+	}
+	fm->base_retry_at = loop_now_ms() + fm->base_backoff_ms;
+	if (!(fm->fail_logged & (1u << r))) {
+		fm->fail_logged |= 1u << r;
+		log_error(MOD, "cannot write snapshots under %s (%s): changes are kept and "
+			  "retried (every %d s at most), /readyz fails until a write succeeds; "
+			  "filemon_snapshot_failures_total{reason=\"%s\"}; logged once per cause",
+			  fm->base, strerror(err), BASE_RETRY_MAX_MS / 1000, fail_reasons[r]);
+	}
+	update_ready(fm);
+}
+
+static void base_recovered(struct filemon *fm)
+{
+	char *path;
+
+	log_info(MOD, "snapshots can be written under %s again after %.1f s; %llu changes "
+		 "retried", fm->base, (loop_now_ms() - fm->fail_since_ms) / 1000.0, fm->retried);
+	fm->base_ok = true;
+	fm->fail_logged = 0;
+	fm->retried = 0;
+	if (fm->alive_fd < 0 && asprintf(&path, "%s/" ALIVE_FILE, fm->base) >= 0) {
+		fm->alive_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		free(path);
+	}
+	update_ready(fm);
+}
+
+/* While SNAPSHOT_BASE fails: true once a probe, due now, succeeds. */
+static bool base_usable(struct filemon *fm)
+{
+	if (fm->base_ok)
+		return true;
+	if (loop_now_ms() < fm->base_retry_at)
+		return false;
+	if (base_probe(fm->base) < 0) {
+		base_failed(fm, errno);
+		return false;
+	}
+	base_recovered(fm);
+	return true;
+}
+
 /* ---- flushing ------------------------------------------------------------- */
 
-static void emit(struct filemon *fm, const struct snapshot_target *t, const char *data,
-		 size_t len, bool deleted)
+/* 0, or -1 with errno when the snapshot could not be written. */
+static int emit(struct filemon *fm, const struct snapshot_target *t, const char *data,
+		size_t len, bool deleted)
 {
-	char ts[SNAPSHOT_TS_LEN], ebuf[256], id[EVENT_ID_LEN];
+	char ts[SNAPSHOT_TS_LEN], id[EVENT_ID_LEN];
 	char *path, *body;
 
-	if (snapshot_write(fm->base, t, data, len, time(NULL), ts, sizeof(ts)) < 0) {
-		log_error(MOD, "cannot write the snapshot of %s/%s/%s/%s under %s: %s",
-			  t->id.class_div, t->hw, t->id.student_id,
-			  log_escape(t->filename, ebuf, sizeof(ebuf)), fm->base, strerror(errno));
-		skipped(SNAPSHOT_ERROR);
-		return;
-	}
+	if (snapshot_write(fm->base, t, data, len, time(NULL), ts, sizeof(ts)) < 0)
+		return -1;
 	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshots_total", "", 1);
 	path = snapshot_record_path(t, ts);
 	event_id_unique(id, sizeof(id));
@@ -553,92 +1098,133 @@ static void emit(struct filemon *fm, const struct snapshot_target *t, const char
 		free(path);
 		free(body);
 		log_error(MOD, "out of memory: a snapshot record is lost");
-		return;
+		return 0;
 	}
 	sender_post(fm->sender, SERVICE_FILEMON, ENDPOINT_SNAPSHOT, path, body);
+	return 0;
 }
 
-/* final: stopping, so no retry later. */
 /*
- * replaced: the file was deleted in this burst and something took its
- * name.  When that something is not a regular file we may read (a symlink
- * to /etc/passwd, a FIFO), the file we snapshot is gone: say so.
+ * Snapshot a due change.  final: stopping, so no retry later.  replaced:
+ * the file was deleted in this burst and something took its name; when
+ * that is not a regular file we may read (a symlink to /etc/passwd, a
+ * FIFO), the file we snapshot is gone: say so.  -1 with errno when the
+ * snapshot could not be written (the caller keeps the change).
  */
-static void flush_change(struct filemon *fm, const char *rel, int retries, bool final,
-			 bool replaced)
+static int flush_change(struct filemon *fm, const struct debounce_item *it, bool final)
 {
 	struct snapshot_target t;
+	struct debounce_item again = *it;
 	enum snapshot_status st;
 	char *data = NULL, ebuf[256];
 	const char *reason;
 	size_t len = 0;
+	int rc;
 
-	if (snapshot_target_parse(rel, fm->hw_max, &t) < 0)
-		return;
-	st = snapshot_read(fm->rootfd, rel, fm->max_file_size, &data, &len);
+	if (snapshot_target_parse(it->key, fm->hw_max, &t) < 0)
+		return 0;
+	st = snapshot_read(fm->rootfd, it->key, fm->max_file_size, &data, &len);
 	switch (st) {
 	case SNAPSHOT_OK:
-		emit(fm, &t, data, len, false);
+		rc = emit(fm, &t, data, len, false);
 		free(data);
-		return;
+		return rc;
 	case SNAPSHOT_GONE:
-		return;		/* its deletion event is on the way */
+		return 0;	/* its deletion event is on the way */
 	case SNAPSHOT_UNSTABLE:
 		/* Still being written: look again one window later. */
-		if (!final && retries < UNSTABLE_RETRIES &&
-		    debounce_retry(fm->db, rel, retries + 1, loop_now_ms(), fm->window_ms) == 0)
-			return;
+		again.retries++;
+		if (!final && it->retries < UNSTABLE_RETRIES &&
+		    debounce_retry(fm->db, &again, loop_now_ms(), fm->window_ms) == 0)
+			return 0;
 		break;
 	case SNAPSHOT_ERROR:
-		log_warn(MOD, "cannot read %s: %s", log_escape(rel, ebuf, sizeof(ebuf)),
+		log_warn(MOD, "cannot read %s: %s", log_escape(it->key, ebuf, sizeof(ebuf)),
 			 strerror(errno));
 		break;
 	default:
 		break;
 	}
 	reason = skipped(st);
-	log_debug(MOD, "not captured (%s): %s", reason, log_escape(rel, ebuf, sizeof(ebuf)));
-	if (replaced && (st == SNAPSHOT_SYMLINK || st == SNAPSHOT_NOT_REGULAR))
-		emit(fm, &t, "", 0, true);
+	log_debug(MOD, "not captured (%s): %s", reason, log_escape(it->key, ebuf, sizeof(ebuf)));
+	if (it->replaced && (st == SNAPSHOT_SYMLINK || st == SNAPSHOT_NOT_REGULAR))
+		return emit(fm, &t, "", 0, true);
+	return 0;
 }
 
-static void flush_delete(struct filemon *fm, const char *rel, bool final)
+static int flush_delete(struct filemon *fm, const struct debounce_item *it, bool final)
 {
 	struct snapshot_target t;
+	struct debounce_item change = *it;
 	int fd;
 
-	if (snapshot_target_parse(rel, fm->hw_max, &t) < 0)
-		return;
+	if (snapshot_target_parse(it->key, fm->hw_max, &t) < 0)
+		return 0;
 	/* Back already: a rename-save whose new file we have not heard of
 	 * yet.  It is a change, and its own events will follow.  A symlink
 	 * (ELOOP) or an escape (EXDEV) in its place is not the file coming
 	 * back: the file we snapshot is gone. */
-	fd = snapshot_open_beneath(fm->rootfd, rel, O_PATH);
+	fd = snapshot_open_beneath(fm->rootfd, it->key, O_PATH);
 	if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EXDEV)) {
 		if (fd >= 0)
 			close(fd);
+		change.kind = DEBOUNCE_CHANGE;
+		change.retries = 0;
 		if (final)
-			flush_change(fm, rel, 0, true, false);
-		else
-			note_change(fm, rel);
-		return;
+			return flush_change(fm, &change, true);
+		if (debounce_change(fm->db, it->key, loop_now_ms(), it->since) < 0)
+			log_error(MOD, "out of memory: a change is lost");
+		return 0;
 	}
-	emit(fm, &t, "", 0, true);
+	return emit(fm, &t, "", 0, true);
 }
 
-/* Flush up to max due entries; returns how many were flushed. */
+/* The snapshot of it could not be written (err): count it, and keep the
+ * change, for a retry or (stopping) for the next start's catch-up. */
+static void write_failed(struct filemon *fm, struct debounce_item *it, int err, bool final)
+{
+	char ebuf[256];
+
+	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_failures_total",
+			    fail_labels[fail_reason(err)], 1);
+	log_debug(MOD, "snapshot of %s not written: %s", log_escape(it->key, ebuf, sizeof(ebuf)),
+		  strerror(err));
+	base_failed(fm, err);
+	if (final) {
+		if (it->since < fm->lost_since)
+			fm->lost_since = it->since;
+		return;
+	}
+	it->retries = 0;	/* the unstable-read budget starts afresh */
+	if (debounce_retry(fm->db, it, loop_now_ms(), fm->base_backoff_ms) < 0) {
+		log_error(MOD, "out of memory: a change whose snapshot failed is lost");
+		if (it->since < fm->lost_since)
+			fm->lost_since = it->since;	/* the next start catches it up */
+		return;
+	}
+	fm->retried++;
+	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_retries_total", "", 1);
+}
+
+/* Flush up to max due entries; returns how many were flushed.  A failed
+ * write ends the batch: the rest waits for SNAPSHOT_BASE to come back. */
 static size_t flush_due(struct filemon *fm, long long now, size_t max, bool final)
 {
 	struct debounce_item it;
 	size_t n = 0;
+	int rc;
 
 	while (n < max && debounce_pop(fm->db, now, &it) == 1) {
 		if (it.kind == DEBOUNCE_DELETE)
-			flush_delete(fm, it.key, final);
+			rc = flush_delete(fm, &it, final);
 		else
-			flush_change(fm, it.key, it.retries, final, it.replaced);
+			rc = flush_change(fm, &it, final);
+		if (rc < 0)
+			write_failed(fm, &it, errno, final);
 		free(it.key);
 		n++;
+		if (rc < 0)
+			break;
 	}
 	return n;
 }
@@ -653,7 +1239,8 @@ static long long on_flush(struct loop *loop, long long id, void *arg)
 	 * by a re-create that is still in the inotify queue. */
 	read_events(fm);
 	now = loop_now_ms();
-	flush_due(fm, now, FLUSH_BATCH, false);
+	if (base_usable(fm))
+		flush_due(fm, now, FLUSH_BATCH, false);
 	fm->in_flush = false;
 	update_gauges(fm);
 	next = debounce_next(fm->db);
@@ -661,6 +1248,9 @@ static long long on_flush(struct loop *loop, long long id, void *arg)
 		fm->flush_timer = 0;
 		return -1;
 	}
+	/* While SNAPSHOT_BASE fails, wait for the next probe. */
+	if (!fm->base_ok && next < fm->base_retry_at)
+		next = fm->base_retry_at;
 	fm->flush_at = next;
 	return next > now ? next - now : 0;
 }
@@ -673,6 +1263,8 @@ static void arm(struct filemon *fm)
 
 	if (fm->in_flush || next < 0)
 		return;
+	if (!fm->base_ok && next < fm->base_retry_at)
+		next = fm->base_retry_at;
 	if (fm->flush_timer > 0 && fm->flush_at <= next)
 		return;
 	if (fm->flush_timer > 0)
@@ -689,21 +1281,13 @@ static void on_inotify(struct loop *loop, int fd, unsigned events, void *arg)
 
 	metrics_heartbeat_poll(SERVICE_FILEMON);
 	read_events(fm);
+	if (fm->retry_soon)
+		unwatched_retry(fm);
 	arm(fm);
 	update_gauges(fm);
 }
 
-/* Heartbeats while nothing happens, and a poll of the queue in case a
- * wake-up was missed. */
-/* File times come from the kernel's coarse clock; so does the mark, or a
- * file written just after it could carry an earlier time. */
-static long long coarse_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return ts_ns(&ts);
-}
+/* ---- the restart marker --------------------------------------------------- */
 
 /* Everything changed before `until` has been snapshotted. */
 static void mark_alive(struct filemon *fm, long long until)
@@ -713,8 +1297,21 @@ static void mark_alive(struct filemon *fm, long long until)
 		{ .tv_sec = until / 1000000000LL, .tv_nsec = until % 1000000000LL },
 	};
 
-	if (fm->alive_fd >= 0)
+	if (fm->alive_fd >= 0 && until > 0)
 		futimens(fm->alive_fd, ts);
+}
+
+/* The marker's time: before `now` (taken before the inotify queue was last
+ * read empty, less the slack), and before every change still waiting. */
+static long long mark_time(struct filemon *fm, long long now)
+{
+	long long m = now - EVENT_SLACK_NS, o;
+
+	o = debounce_oldest(fm->db);
+	m = o < m ? o : m;
+	o = unwatched_oldest(fm);
+	m = o < m ? o : m;
+	return fm->lost_since < m ? fm->lost_since : m;
 }
 
 /* Open the marker; returns the time it holds, or -1 on a first start. */
@@ -737,13 +1334,21 @@ static long long open_alive(struct filemon *fm)
 	return since;
 }
 
+/* Heartbeats while nothing happens, a poll of the queue in case a wake-up
+ * was missed, the marker, and the retries. */
 static long long on_heartbeat(struct loop *loop, long long id, void *arg)
 {
 	struct filemon *fm = arg;
+	long long now = coarse_now_ns();
 
 	metrics_heartbeat_loop(SERVICE_FILEMON);
-	mark_alive(fm, coarse_now_ns() - fm->settle_ns);
+	if (fm->nunwatched && loop_now_ms() >= fm->unwatched_retry_at)
+		fm->retry_soon = true;
 	on_inotify(loop, fm->ifd, LOOP_READ, fm);
+	/* Nothing waits to show that SNAPSHOT_BASE is back: probe it here. */
+	if (!fm->base_ok && !debounce_pending(fm->db))
+		base_usable(fm);
+	mark_alive(fm, mark_time(fm, now));
 	return HEARTBEAT_MS;
 }
 
@@ -756,8 +1361,10 @@ static int setup(struct filemon *fm, const struct filemon_config *cfg, char *err
 	fm->buf = malloc(EVENT_BUF);
 	fm->nbuckets = WATCH_BUCKETS_MIN;
 	fm->buckets = calloc(fm->nbuckets, sizeof(*fm->buckets));
+	fm->nubuckets = WATCH_BUCKETS_MIN;
+	fm->ubuckets = calloc(fm->nubuckets, sizeof(*fm->ubuckets));
 	fm->db = debounce_create(cfg->debounce_window_ms, cfg->debounce_max_wait_ms);
-	if (!fm->root || !fm->base || !fm->buf || !fm->buckets || !fm->db) {
+	if (!fm->root || !fm->base || !fm->buf || !fm->buckets || !fm->ubuckets || !fm->db) {
 		snprintf(err, errlen, "filemon: out of memory");
 		return -1;
 	}
@@ -800,6 +1407,7 @@ static int start_watching(struct filemon *fm, char *err, size_t errlen)
 		return -1;
 	}
 	fm->hb_timer = loop_add_timer(fm->loop, HEARTBEAT_MS, on_heartbeat, fm);
+	fm->unwatched_retry_at = loop_now_ms() + UNWATCHED_RETRY_MS;
 	return 0;
 }
 
@@ -818,24 +1426,26 @@ struct filemon *filemon_start(struct loop *loop, const struct filemon_config *cf
 		return NULL;
 	}
 	*fm = (struct filemon){ .loop = loop, .sender = sender, .ifd = -1, .rootfd = -1,
-				.alive_fd = -1,
+				.alive_fd = -1, .base_ok = true, .lost_since = LLONG_MAX,
+				.scan_mark = LLONG_MAX, .budget = cfg->watches_per_student,
 				.max_file_size = cfg->max_file_size, .hw_max = cfg->hw_max,
 				.window_ms = cfg->debounce_window_ms };
-	/* The longest a change can wait: the debounce cap, then the unstable
-	 * retries, with a second to spare for a busy loop. */
-	fm->settle_ns = (cfg->debounce_max_wait_ms + (UNSTABLE_RETRIES + 1) *
-			 cfg->debounce_window_ms + 1000) * 1000000LL;
 	init_metrics();
 	if (setup(fm, cfg, err, errlen) < 0 || start_watching(fm, err, errlen) < 0) {
 		filemon_free(fm);
 		return NULL;
 	}
+	/* Ready only if snapshots can be written at all: a SNAPSHOT_BASE on a
+	 * full or read-only disk, or under /proc, fails every save. */
+	if (base_probe(fm->base) < 0)
+		base_failed(fm, errno);
+	arm(fm);
 	update_gauges(fm);
+	update_ready(fm);
 	metrics_heartbeat_loop(SERVICE_FILEMON);
 	metrics_heartbeat_poll(SERVICE_FILEMON);
-	metrics_set_ready(SERVICE_FILEMON, true);
-	log_info(MOD, "watching %s: %zu directories; snapshots to %s", fm->root, fm->nwatches,
-		 fm->base);
+	log_info(MOD, "watching %s: %zu directories (%zu not watched yet); snapshots to %s",
+		 fm->root, fm->nwatches, fm->nunwatched, fm->base);
 	return fm;
 }
 
@@ -862,7 +1472,26 @@ static void filemon_free(struct filemon *fm)
 			free(w);
 		}
 	}
+	for (size_t i = 0; fm->ubuckets && i < fm->nubuckets; i++) {
+		while (fm->ubuckets[i]) {
+			struct unwatched *u = fm->ubuckets[i];
+
+			fm->ubuckets[i] = u->next;
+			free(u->rel);
+			free(u);
+		}
+	}
+	for (size_t i = 0; i < WS_BUCKETS; i++) {
+		while (fm->ws[i]) {
+			struct wspace *ws = fm->ws[i];
+
+			fm->ws[i] = ws->next;
+			free(ws->name);
+			free(ws);
+		}
+	}
 	free(fm->buckets);
+	free(fm->ubuckets);
 	debounce_destroy(fm->db);
 	free(fm->buf);
 	free(fm->root);
@@ -872,15 +1501,27 @@ static void filemon_free(struct filemon *fm)
 
 void filemon_stop(struct filemon *fm)
 {
+	long long now;
+	size_t left;
+
 	if (!fm)
 		return;
 	/* Take in what happened up to now, then capture everything pending:
 	 * a change that waits for its window would otherwise be lost. */
 	fm->in_flush = true;
+	now = coarse_now_ns();
 	read_events(fm);
-	flush_due(fm, LLONG_MAX, SIZE_MAX, true);
-	/* Nothing is pending now: a restart catches up from here. */
-	mark_alive(fm, coarse_now_ns());
+	fm->base_retry_at = 0;	/* one last probe when failing */
+	if (base_usable(fm))
+		flush_due(fm, LLONG_MAX, SIZE_MAX, true);
+	/* What could not be written stays behind the marker: the next start
+	 * catches it up. */
+	left = debounce_pending(fm->db);
+	mark_alive(fm, mark_time(fm, now + EVENT_SLACK_NS));
+	if (left || fm->lost_since != LLONG_MAX)
+		log_error(MOD, "stopping with %zu changes not snapshotted (SNAPSHOT_BASE %s "
+			  "fails); the next start catches them up", left +
+			  (fm->lost_since != LLONG_MAX), fm->base);
 	metrics_set_ready(SERVICE_FILEMON, false);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_watches_current", "", 0);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_pending_current", "", 0);
@@ -891,4 +1532,9 @@ void filemon_stop(struct filemon *fm)
 size_t filemon_watch_count(const struct filemon *fm)
 {
 	return fm ? fm->nwatches : 0;
+}
+
+size_t filemon_unwatched_count(const struct filemon *fm)
+{
+	return fm ? fm->nunwatched : 0;
 }

@@ -22,6 +22,8 @@ struct filemon_config {
 	long debounce_window_ms;     /* 600 */
 	long debounce_max_wait_ms;   /* 3000 */
 	int hw_max;                  /* 20 */
+	int watches_per_student;     /* WATCHES_PER_STUDENT: inotify watches one workspace
+				      * may hold, 0 = no budget */
 };
 
 struct filemon;
@@ -38,5 +40,7 @@ void filemon_stop(struct filemon *fm);
 
 /* inotify watches currently held. */
 size_t filemon_watch_count(const struct filemon *fm);
+/* Wanted directories not watched (watch limit or budget), retried. */
+size_t filemon_unwatched_count(const struct filemon *fm);
 
 #endif
