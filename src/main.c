@@ -8,12 +8,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -30,9 +28,6 @@
 #include "version.h"
 
 #define SHUTDOWN_FLUSH_MS 10000
-/* start() failed because of a setting (exit 2, as for bad configuration),
- * not of the machine (exit 1). */
-#define START_BAD_SETTING (-2)
 
 struct agent {
 	struct config cfg;
@@ -169,25 +164,6 @@ static int start_filemon(struct agent *a)
 	return 0;
 }
 
-static bool spooling(const struct config *cfg)
-{
-	return cfg->api_server && *cfg->api_server && cfg->spool_dir && *cfg->spool_dir;
-}
-
-/* sender_create() says why only in its log; with a spool configured, the
- * spool is what fails (its other failure is running out of memory at
- * start), and its error line above says how. */
-static int sender_failed(const struct config *cfg)
-{
-	if (!spooling(cfg)) {
-		log_error("main", "cannot start the sender");
-		return -1;
-	}
-	log_error("main", "SPOOL_DIR=%s: cannot open the spool (see the line above)",
-		  cfg->spool_dir);
-	return START_BAD_SETTING;
-}
-
 static int start(struct agent *a)
 {
 	struct sender_config sc = {
@@ -219,14 +195,12 @@ static int start(struct agent *a)
 		metrics_require_ready(SERVICE_FILEMON);
 	a->metrics = metrics_server_start(&mo, err, sizeof(err));
 	if (!a->metrics) {
-		log_error("main", "METRICS_PORT=%d%s%s: metrics server: %s", a->cfg.metrics_port,
-			  a->cfg.metrics_addr ? ", METRICS_ADDR=" : "",
-			  a->cfg.metrics_addr ? a->cfg.metrics_addr : "", err);
-		return START_BAD_SETTING;
+		log_error("main", "metrics server: %s", err);
+		return -1;
 	}
 	a->sender = sender_create(a->loop, &sc);
 	if (!a->sender)
-		return sender_failed(&a->cfg);
+		return -1;
 	beat(a);
 	loop_add_timer(a->loop, 1000, heartbeat, a);
 	if ((a->cfg.monitors & MONITOR_PROCMON) && start_procmon(a) < 0)
@@ -262,39 +236,6 @@ static void stop(struct agent *a)
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
 	loop_destroy(a->loop);
-}
-
-/* path must be a directory, or (missing_ok) not exist yet below one. */
-static int check_dir(const char *key, const char *path, bool missing_ok)
-{
-	struct stat st;
-
-	if (stat(path, &st) == 0) {
-		if (S_ISDIR(st.st_mode))
-			return 0;
-		errno = ENOTDIR;
-	} else if (missing_ok && errno == ENOENT) {
-		return 0;
-	}
-	log_error("main", "%s=%s: %s", key, path, strerror(errno));
-	return -1;
-}
-
-/*
- * Paths the settings name, checked before anything starts so that a typo
- * stops the agent with exit 2 and the key, as a bad value does, instead of
- * a component's error and exit 1.  SNAPSHOT_BASE may be missing (a volume
- * not mounted yet: filemon stays not ready until it is writable).
- */
-static int check_settings(const struct config *cfg)
-{
-	if (spooling(cfg) && check_dir("SPOOL_DIR", cfg->spool_dir, true) < 0)
-		return -1;
-	if (!(cfg->monitors & MONITOR_FILEMON))
-		return 0;
-	if (check_dir("WATCH_ROOT", cfg->watch_root, false) < 0)
-		return -1;
-	return check_dir("SNAPSHOT_BASE", cfg->snapshot_base, true);
 }
 
 static int preflight(const struct config *cfg, FILE *out)
@@ -341,7 +282,7 @@ int main(int argc, char **argv)
 	case CONFIG_RUN:
 		break;
 	}
-	if (setup_logging(&a.cfg) < 0 || check_settings(&a.cfg) < 0) {
+	if (setup_logging(&a.cfg) < 0) {
 		rc = 2;
 		goto out;
 	}
@@ -352,11 +293,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	metrics_reset();
-	rc = start(&a);
-	if (rc == 0)
+	if (start(&a) == 0)
 		loop_run(a.loop);
 	else
-		rc = rc == START_BAD_SETTING ? 2 : 1;
+		rc = 1;
 	stop(&a);
 	log_info("main", "stopped");
 out:
