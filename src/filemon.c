@@ -274,6 +274,17 @@ static const char *skipped(enum snapshot_status st)
 	return labels;
 }
 
+/*
+ * Ready while every snapshot can be written and every directory that the
+ * node's watch limit allows is watched.  Directories over one student's
+ * budget do not count: that student's doing must not take the node out
+ * of service for everyone (they show in the gauge, reason="budget").
+ */
+static void update_ready(struct filemon *fm)
+{
+	metrics_set_ready(SERVICE_FILEMON, fm->base_ok && fm->nunwatched_limit == 0);
+}
+
 static void update_gauges(struct filemon *fm)
 {
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_watches_current", "", (double)fm->nwatches);
@@ -285,18 +296,9 @@ static void update_gauges(struct filemon *fm)
 			  (double)(fm->nunwatched - fm->nunwatched_limit));
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_snapshot_base_writable", "",
 			  fm->base_ok ? 1 : 0);
+	update_ready(fm);
 }
 
-/*
- * Ready while every snapshot can be written and every directory that the
- * node's watch limit allows is watched.  Directories over one student's
- * budget do not count: that student's doing must not take the node out
- * of service for everyone (they show in the gauge, reason="budget").
- */
-static void update_ready(struct filemon *fm)
-{
-	metrics_set_ready(SERVICE_FILEMON, fm->base_ok && fm->nunwatched_limit == 0);
-}
 
 static long long ts_ns(const struct timespec *ts)
 {
@@ -885,11 +887,13 @@ static void unwatched_retry(struct filemon *fm)
 		free(v[i].rel);
 	}
 	free(v);
-	if (fm->nunwatched < before)
-		log_info(MOD, "%zu directories watched or gone since the last try; %zu still "
-			 "unwatched", before - fm->nunwatched, fm->nunwatched);
-	if (before && !fm->nunwatched)
+	if (fm->nunwatched < before && fm->nunwatched)
+		log_debug(MOD, "%zu directories watched or gone since the last try; %zu still "
+			  "unwatched", before - fm->nunwatched, fm->nunwatched);
+	if (!fm->nunwatched) {
+		log_info(MOD, "every wanted directory is watched again");
 		fm->limit_logged = false;	/* a new spell is logged again */
+	}
 	update_ready(fm);
 }
 
