@@ -125,6 +125,7 @@ struct filemon {
 	long long fail_since_ms;
 	unsigned long long retried;	/* changes put back in this spell */
 	long long lost_since;	/* stop: oldest change that could not be written */
+	size_t unsaved;		/* stop: changes that could not be written */
 	long long scan_mark;	/* LLONG_MAX, or while rescanning an unwatched
 				 * directory, the since its finds inherit */
 	unsigned long long enospc;	/* watches refused by the kernel's limit */
@@ -921,6 +922,12 @@ static void dir_event(struct filemon *fm, const struct watch *w, const char *rel
 		watch_drop(fm, rel);
 		return;
 	}
+	/* A watched directory says so itself (IN_IGNORED); one we could not
+	 * watch has nothing left to wait for. */
+	if (ev->mask & IN_DELETE) {
+		unwatched_drop(fm, rel);
+		return;
+	}
 	/* Created or moved in: it may already hold files (mkdir -p + write,
 	 * a prepared directory renamed in), so scan it and take them as changes. */
 	if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
@@ -1197,6 +1204,7 @@ static void write_failed(struct filemon *fm, struct debounce_item *it, int err, 
 	if (final) {
 		if (it->since < fm->lost_since)
 			fm->lost_since = it->since;
+		fm->unsaved++;
 		return;
 	}
 	it->retries = 0;	/* the unstable-read budget starts afresh */
@@ -1204,6 +1212,7 @@ static void write_failed(struct filemon *fm, struct debounce_item *it, int err, 
 		log_error(MOD, "out of memory: a change whose snapshot failed is lost");
 		if (it->since < fm->lost_since)
 			fm->lost_since = it->since;	/* the next start catches it up */
+		fm->unsaved++;
 		return;
 	}
 	fm->retried++;
@@ -1520,15 +1529,19 @@ void filemon_stop(struct filemon *fm)
 		flush_due(fm, LLONG_MAX, SIZE_MAX, true);
 	/* What could not be written stays behind the marker: the next start
 	 * catches it up. */
-	left = debounce_pending(fm->db);
+	left = debounce_pending(fm->db) + fm->unsaved;
 	mark_alive(fm, mark_time(fm, now + EVENT_SLACK_NS));
-	if (left || fm->lost_since != LLONG_MAX)
+	if (left)
 		log_error(MOD, "stopping with %zu changes not snapshotted (SNAPSHOT_BASE %s "
-			  "fails); the next start catches them up", left +
-			  (fm->lost_since != LLONG_MAX), fm->base);
+			  "fails); the next start catches them up", left, fm->base);
+	if (fm->nunwatched)
+		log_warn(MOD, "stopping with %zu directories not watched; the next start "
+			 "catches up on saves made in them", fm->nunwatched);
 	metrics_set_ready(SERVICE_FILEMON, false);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_watches_current", "", 0);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_pending_current", "", 0);
+	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current", "reason=\"limit\"", 0);
+	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current", "reason=\"budget\"", 0);
 	log_info(MOD, "stopped watching %s", fm->root);
 	filemon_free(fm);
 }
