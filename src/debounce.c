@@ -18,6 +18,7 @@ struct entry {
 	enum debounce_kind kind;
 	bool replaced;		/* deleted, then something came back */
 	int retries;
+	int failures;		/* as the last retry gave it */
 	long long since;	/* smallest since given, see debounce.h */
 	long long first_ms;	/* first change of this burst */
 	long long deadline_ms;
@@ -232,8 +233,11 @@ int debounce_retry(struct debounce *d, const struct debounce_item *it, long long
 	if (!fresh) {
 		if (e->kind == DEBOUNCE_CHANGE && e->retries < it->retries)
 			e->retries = it->retries;
+		if (e->failures < it->failures)
+			e->failures = it->failures;
 		return 0;
 	}
+	e->failures = it->failures;
 	e->kind = it->kind;
 	e->replaced = it->replaced;
 	e->retries = it->retries;
@@ -280,6 +284,7 @@ int debounce_pop(struct debounce *d, long long now_ms, struct debounce_item *out
 	out->retries = e->retries;
 	out->replaced = e->replaced;
 	out->since = e->since;
+	out->failures = e->failures;
 	free(e);
 	return 1;
 }

@@ -35,6 +35,7 @@ struct debounce_item {
 	int retries;		/* how often debounce_retry() brought it back */
 	bool replaced;		/* a change that followed a deletion in this burst */
 	long long since;	/* the caller's time stamp, see debounce_change() */
+	int failures;		/* the caller's count of failed attempts, kept by retries */
 };
 
 struct debounce;

@@ -53,6 +53,8 @@
 /* SNAPSHOT_BASE failing: probe it after 1 s, doubling up to 30 s. */
 #define BASE_RETRY_MIN_MS 1000
 #define BASE_RETRY_MAX_MS 30000
+/* A failure cause is logged again at most this often. */
+#define FAIL_LOG_MS	(10 * 60 * 1000)
 /* Directories we could not watch are tried again this often, and at
  * once when watches are freed. */
 #define UNWATCHED_RETRY_MS 5000
@@ -121,7 +123,7 @@ struct filemon {
 	bool base_ok;		/* SNAPSHOT_BASE takes writes */
 	long long base_retry_at;	/* loop ms: next probe while !base_ok */
 	long base_backoff_ms;
-	unsigned fail_logged;	/* causes logged in this failing spell (bits) */
+	long long fail_logged_at[7];	/* loop ms, per fail_reasons entry; 0 = never */
 	long long fail_since_ms;
 	unsigned long long retried;	/* changes put back in this spell */
 	long long lost_since;	/* stop: oldest change that could not be written */
@@ -1034,6 +1036,18 @@ static int base_probe(const char *base)
 	return err ? -1 : 0;
 }
 
+/* Log failure cause r now?  Once, then at most every FAIL_LOG_MS: a
+ * failing disk or a hostile file name fails every few seconds. */
+static bool fail_log_due(struct filemon *fm, unsigned r)
+{
+	long long now = loop_now_ms();
+
+	if (fm->fail_logged_at[r] && now - fm->fail_logged_at[r] < FAIL_LOG_MS)
+		return false;
+	fm->fail_logged_at[r] = now;
+	return true;
+}
+
 /* A write into SNAPSHOT_BASE failed with err (a snapshot or a probe):
  * not ready, and the next probe after a backoff. */
 static void base_failed(struct filemon *fm, int err)
@@ -1049,13 +1063,12 @@ static void base_failed(struct filemon *fm, int err)
 				      fm->base_backoff_ms * 2 : BASE_RETRY_MAX_MS;
 	}
 	fm->base_retry_at = loop_now_ms() + fm->base_backoff_ms;
-	if (!(fm->fail_logged & (1u << r))) {
-		fm->fail_logged |= 1u << r;
+	if (fail_log_due(fm, r))
 		log_error(MOD, "cannot write snapshots under %s (%s): changes are kept and "
 			  "retried (every %d s at most), /readyz fails until a write succeeds; "
-			  "filemon_snapshot_failures_total{reason=\"%s\"}; logged once per cause",
-			  fm->base, strerror(err), BASE_RETRY_MAX_MS / 1000, fail_reasons[r]);
-	}
+			  "filemon_snapshot_failures_total{reason=\"%s\"}; logged once per cause "
+			  "every %d min", fm->base, strerror(err), BASE_RETRY_MAX_MS / 1000,
+			  fail_reasons[r], FAIL_LOG_MS / 60000);
 	update_ready(fm);
 }
 
@@ -1066,7 +1079,6 @@ static void base_recovered(struct filemon *fm)
 	log_info(MOD, "snapshots can be written under %s again after %.1f s; %llu changes "
 		 "retried", fm->base, (loop_now_ms() - fm->fail_since_ms) / 1000.0, fm->retried);
 	fm->base_ok = true;
-	fm->fail_logged = 0;
 	fm->retried = 0;
 	if (fm->alive_fd < 0 && asprintf(&path, "%s/" ALIVE_FILE, fm->base) >= 0) {
 		fm->alive_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -1190,17 +1202,48 @@ static int flush_delete(struct filemon *fm, const struct debounce_item *it, bool
 	return emit(fm, &t, "", 0, true);
 }
 
+/*
+ * Only this file's snapshot fails (SNAPSHOT_BASE took the probe): say so
+ * (rate-limited per cause), and retry it alone, backing off from 1 s to
+ * 30 s; the others go on, and /readyz is not affected.  Returns the delay.
+ */
+static long file_failed(struct filemon *fm, const struct debounce_item *it, int err)
+{
+	unsigned r = fail_reason(err);
+	int shift = it->failures < 5 ? it->failures : 5;
+	long delay = (long)BASE_RETRY_MIN_MS << shift;
+	char ebuf[256];
+
+	if (fail_log_due(fm, r))
+		log_error(MOD, "cannot write the snapshot of %s under %s (%s), though other "
+			  "snapshots can be: kept and retried (every %d s at most); "
+			  "filemon_snapshot_failures_total{reason=\"%s\"}; logged once per cause "
+			  "every %d min", log_escape(it->key, ebuf, sizeof(ebuf)), fm->base,
+			  strerror(err), BASE_RETRY_MAX_MS / 1000, fail_reasons[r],
+			  FAIL_LOG_MS / 60000);
+	return delay < BASE_RETRY_MAX_MS ? delay : BASE_RETRY_MAX_MS;
+}
+
 /* The snapshot of it could not be written (err): count it, and keep the
  * change, for a retry or (stopping) for the next start's catch-up. */
 static void write_failed(struct filemon *fm, struct debounce_item *it, int err, bool final)
 {
 	char ebuf[256];
+	long delay;
 
 	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_failures_total",
 			    fail_labels[fail_reason(err)], 1);
 	log_debug(MOD, "snapshot of %s not written: %s", log_escape(it->key, ebuf, sizeof(ebuf)),
 		  strerror(err));
-	base_failed(fm, err);
+	/* The base itself, or only this file (a name the disk cannot hold, a
+	 * file where its directory should be)?  Only the first stops all. */
+	if (base_probe(fm->base) < 0) {
+		base_failed(fm, errno);
+		delay = fm->base_backoff_ms;
+	} else {
+		delay = file_failed(fm, it, err);
+	}
+	it->failures++;
 	if (final) {
 		if (it->since < fm->lost_since)
 			fm->lost_since = it->since;
@@ -1208,7 +1251,7 @@ static void write_failed(struct filemon *fm, struct debounce_item *it, int err, 
 		return;
 	}
 	it->retries = 0;	/* the unstable-read budget starts afresh */
-	if (debounce_retry(fm->db, it, loop_now_ms(), fm->base_backoff_ms) < 0) {
+	if (debounce_retry(fm->db, it, loop_now_ms(), delay) < 0) {
 		log_error(MOD, "out of memory: a change whose snapshot failed is lost");
 		if (it->since < fm->lost_since)
 			fm->lost_since = it->since;	/* the next start catches it up */
@@ -1219,8 +1262,8 @@ static void write_failed(struct filemon *fm, struct debounce_item *it, int err, 
 	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_retries_total", "", 1);
 }
 
-/* Flush up to max due entries; returns how many were flushed.  A failed
- * write ends the batch: the rest waits for SNAPSHOT_BASE to come back. */
+/* Flush up to max due entries; returns how many were flushed.  A failure
+ * of SNAPSHOT_BASE ends the batch: the rest waits for it to come back. */
 static size_t flush_due(struct filemon *fm, long long now, size_t max, bool final)
 {
 	struct debounce_item it;
@@ -1236,7 +1279,7 @@ static size_t flush_due(struct filemon *fm, long long now, size_t max, bool fina
 			write_failed(fm, &it, errno, final);
 		free(it.key);
 		n++;
-		if (rc < 0)
+		if (!fm->base_ok)
 			break;
 	}
 	return n;

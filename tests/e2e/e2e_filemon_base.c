@@ -8,6 +8,9 @@
  *    started again while the disk is still full (the failed saves must
  *    survive that); then the tmpfs grows and every save is snapshotted,
  *    /readyz back to 200, the counters exact.
+ * 3. One file whose snapshot cannot be written (a file stands where its
+ *    directory goes): the others go on, /readyz stays 200, and that file
+ *    is retried until it can be written.
  * filemon only (no BPF); the agent inherits the test's mount namespace.
  */
 #define _GNU_SOURCE
@@ -113,15 +116,15 @@ static void save(const char *name, const char *content)
 	}
 }
 
-/* The one snapshot of name: its content (NULL when not exactly one). */
-static const char *snapshot_of(const char *name)
+/* The one snapshot of name under base: its content (NULL when not exactly one). */
+static const char *snapshot_in(const char *base, const char *name)
 {
 	char dir[PATH_MAX * 2], cmd[PATH_MAX * 3];
 	static char content[256];
 	FILE *p;
 	size_t n;
 
-	snprintf(dir, sizeof(dir), "%s/os-1/hw1/202012345/%s", snaps, name);
+	snprintf(dir, sizeof(dir), "%s/os-1/hw1/202012345/%s", base, name);
 	if (support_count_entries(dir) != 1)
 		return NULL;
 	snprintf(cmd, sizeof(cmd), "cat '%s'/*", dir);
@@ -132,6 +135,11 @@ static const char *snapshot_of(const char *name)
 	content[n] = '\0';
 	pclose(p);
 	return content;
+}
+
+static const char *snapshot_of(const char *name)
+{
+	return snapshot_in(snaps, name);
 }
 
 /* Fill the tmpfs until a write fails with ENOSPC. */
@@ -243,6 +251,51 @@ static void test_full_disk(const char *bin)
 	unlink(log2);
 }
 
+static void test_one_file_fails(const char *bin)
+{
+	char log_path[] = "/tmp/jcw-e2e-fmb3-XXXXXX", base[PATH_MAX + 16];
+	char blocker[PATH_MAX * 2], cmd[PATH_MAX * 3];
+	const char *missing = "reason=\"missing\"";
+	int port = free_port();
+	double failures;
+	pid_t pid;
+
+	close(mkstemp(log_path));
+	snprintf(base, sizeof(base), "%s/snaps-one", root);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/os-1/hw1/202012345'", base);
+	CHECK_INT(system(cmd), 0);
+	snprintf(blocker, sizeof(blocker), "%s/os-1/hw1/202012345/bad.c", base);
+	CHECK_INT(close(open(blocker, O_WRONLY | O_CREAT, 0644)), 0);
+	pid = spawn(bin, port, base, log_path);
+	CHECK_INT(agent_wait_ready(pid, port, 30000, log_path), 0);
+	save("bad.c", "int bad;\n");
+	save("good.c", "int good;\n");
+	CHECK_INT(wait_metric(port, "filemon_snapshots_total", "", 1), 1);
+	CHECK_STR(snapshot_in(base, "good.c"), "int good;\n");
+	CHECK(wait_metric(port, "filemon_snapshot_failures_total", missing, 1) >= 1);
+	/* Not the disk's fault: ready, and the others are not held up. */
+	CHECK_INT(wait_readyz(port, 200), 200);
+	CHECK_INT(metric(port, "filemon_snapshot_base_writable", ""), 1);
+	save("more.c", "int more;\n");
+	CHECK_INT(wait_metric(port, "filemon_snapshots_total", "", 2), 2);
+	CHECK_STR(snapshot_in(base, "more.c"), "int more;\n");
+	CHECK_INT(metric(port, "filemon_pending_current", ""), 1);
+	/* Each failure put the change back once. */
+	failures = metric(port, "filemon_snapshot_failures_total", missing);
+	CHECK_DBL(metric(port, "filemon_snapshot_retries_total", ""), failures, 0);
+
+	/* The obstacle goes: the kept change is written at its next retry. */
+	CHECK_INT(unlink(blocker), 0);
+	CHECK_INT(wait_metric(port, "filemon_snapshots_total", "", 3), 3);
+	CHECK_STR(snapshot_in(base, "bad.c"), "int bad;\n");
+	CHECK_INT(metric(port, "filemon_pending_current", ""), 0);
+	CHECK_INT(wait_readyz(port, 200), 200);
+	CHECK_INT(agent_stop(pid, 0, 20000), 0);
+	if (tl_failures)
+		dump_file(log_path);
+	unlink(log_path);
+}
+
 int main(int argc, char **argv)
 {
 	char tmpl[] = "/tmp/jcw-e2e-fmb-ws-XXXXXX", cmd[PATH_MAX * 4];
@@ -267,6 +320,7 @@ int main(int argc, char **argv)
 	CHECK_INT(system(cmd), 0);
 	RUN_ARG(test_unusable_base, argv[1]);
 	RUN_ARG(test_full_disk, argv[1]);
+	RUN_ARG(test_one_file_fails, argv[1]);
 	support_rm_rf(root);
 	return TEST_DONE();
 }

@@ -171,7 +171,7 @@ static void test_retry(void)
 	/* A deletion whose record could not be written comes back a
 	 * deletion, replaced flag and since intact. */
 	it = (struct debounce_item){ .key = "gone.c", .kind = DEBOUNCE_DELETE, .retries = 3,
-				     .replaced = true, .since = 1234 };
+				     .replaced = true, .since = 1234, .failures = 4 };
 	CHECK_INT(debounce_retry(d, &it, 7000, 1000), 0);
 	CHECK_INT(debounce_pop(d, 7999, &out), 0);
 	CHECK_INT(debounce_pop(d, 8000, &out), 1);
@@ -180,6 +180,7 @@ static void test_retry(void)
 	CHECK_INT(out.retries, 3);
 	CHECK(out.replaced);
 	CHECK_INT(out.since, 1234);
+	CHECK_INT(out.failures, 4);
 	free(out.key);
 	debounce_destroy(d);
 }
