@@ -8,10 +8,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -28,6 +30,9 @@
 #include "version.h"
 
 #define SHUTDOWN_FLUSH_MS 10000
+/* start() failed because of a setting (exit 2, as for bad configuration),
+ * not of the machine (exit 1). */
+#define START_BAD_SETTING (-2)
 
 struct agent {
 	struct config cfg;
@@ -164,6 +169,25 @@ static int start_filemon(struct agent *a)
 	return 0;
 }
 
+static bool spooling(const struct config *cfg)
+{
+	return cfg->api_server && *cfg->api_server && cfg->spool_dir && *cfg->spool_dir;
+}
+
+/* sender_create() says why only in its log; with a spool configured, the
+ * spool is what fails (its other failure is running out of memory at
+ * start), and its error line above says how. */
+static int sender_failed(const struct config *cfg)
+{
+	if (!spooling(cfg)) {
+		log_error("main", "cannot start the sender");
+		return -1;
+	}
+	log_error("main", "SPOOL_DIR=%s: cannot open the spool (see the line above)",
+		  cfg->spool_dir);
+	return START_BAD_SETTING;
+}
+
 static int start(struct agent *a)
 {
 	struct sender_config sc = {
@@ -195,12 +219,14 @@ static int start(struct agent *a)
 		metrics_require_ready(SERVICE_FILEMON);
 	a->metrics = metrics_server_start(&mo, err, sizeof(err));
 	if (!a->metrics) {
-		log_error("main", "metrics server: %s", err);
-		return -1;
+		log_error("main", "METRICS_PORT=%d%s%s: metrics server: %s", a->cfg.metrics_port,
+			  a->cfg.metrics_addr ? ", METRICS_ADDR=" : "",
+			  a->cfg.metrics_addr ? a->cfg.metrics_addr : "", err);
+		return START_BAD_SETTING;
 	}
 	a->sender = sender_create(a->loop, &sc);
 	if (!a->sender)
-		return -1;
+		return sender_failed(&a->cfg);
 	beat(a);
 	loop_add_timer(a->loop, 1000, heartbeat, a);
 	if ((a->cfg.monitors & MONITOR_PROCMON) && start_procmon(a) < 0)
@@ -238,12 +264,56 @@ static void stop(struct agent *a)
 	loop_destroy(a->loop);
 }
 
+/* path must be a directory, or (missing_ok) not exist yet below one. */
+static int check_dir(const char *key, const char *path, bool missing_ok)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		errno = ENOTDIR;
+	} else if (missing_ok && errno == ENOENT) {
+		return 0;
+	}
+	log_error("main", "%s=%s: %s", key, path, strerror(errno));
+	return -1;
+}
+
+/*
+ * Paths the settings name, checked before anything starts so that a typo
+ * stops the agent with exit 2 and the key, as a bad value does, instead of
+ * a component's error and exit 1.  SNAPSHOT_BASE may be missing (a volume
+ * not mounted yet: filemon stays not ready until it is writable).
+ */
+static int check_settings(const struct config *cfg)
+{
+	if (spooling(cfg) && check_dir("SPOOL_DIR", cfg->spool_dir, true) < 0)
+		return -1;
+	if (!(cfg->monitors & MONITOR_FILEMON))
+		return 0;
+	if (check_dir("WATCH_ROOT", cfg->watch_root, false) < 0)
+		return -1;
+	return check_dir("SNAPSHOT_BASE", cfg->snapshot_base, true);
+}
+
 static int preflight(const struct config *cfg, FILE *out)
 {
 	struct check_env env;
 
-	check_env_default(&env);
+	check_env_from_config(&env, cfg);
 	return check_run(out, &env, cfg->monitors);
+}
+
+/* Before any thread starts: this sets BCC_KERNEL_SOURCE for libbcc. */
+static int use_headers(const struct config *cfg)
+{
+	struct check_env env;
+
+	if (!(cfg->monitors & MONITOR_PROCMON))
+		return 0;
+	check_env_from_config(&env, cfg);
+	return check_use_headers(&env);
 }
 
 static int setup_logging(const struct config *cfg)
@@ -282,7 +352,7 @@ int main(int argc, char **argv)
 	case CONFIG_RUN:
 		break;
 	}
-	if (setup_logging(&a.cfg) < 0) {
+	if (setup_logging(&a.cfg) < 0 || check_settings(&a.cfg) < 0) {
 		rc = 2;
 		goto out;
 	}
@@ -292,11 +362,16 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (use_headers(&a.cfg) < 0) {
+		rc = 1;
+		goto out;
+	}
 	metrics_reset();
-	if (start(&a) == 0)
+	rc = start(&a);
+	if (rc == 0)
 		loop_run(a.loop);
 	else
-		rc = 1;
+		rc = rc == START_BAD_SETTING ? 2 : 1;
 	stop(&a);
 	log_info("main", "stopped");
 out:

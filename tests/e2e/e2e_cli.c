@@ -1,14 +1,17 @@
 /*
  * e2e_cli.c - the binary's command line as a user meets it: --version,
- * --help, bad configuration (exit 2, the key named), the preflight, and a
- * busy metrics port.  Runs the real binary; needs no kernel access except
+ * --help, bad configuration (exit 2, the key named), the preflight, and
+ * settings that fail at start: a busy metrics port, path settings that are
+ * not directories (exit 2, the key named too).  Runs the real binary; needs no kernel access except
  * for `check`, which is asserted only as root.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +30,9 @@ static int run(const char *env, const char *args, char *out, size_t outlen)
 	size_t n;
 	int status;
 
-	if (asprintf(&cmd, "env %s '%s' %s 2>&1", env ? env : "", bin, args) < 0)
+	/* An agent that should have refused to start would run forever:
+	 * timeout makes that a failure (status 124), not a hang. */
+	if (asprintf(&cmd, "timeout 15 env %s '%s' %s 2>&1", env ? env : "", bin, args) < 0)
 		return -1;
 	p = popen(cmd, "r");
 	free(cmd);
@@ -111,9 +116,74 @@ static void test_busy_metrics_port(void)
 	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 1) == 0);
 	getsockname(fd, (struct sockaddr *)&sa, &len);
 	snprintf(args, sizeof(args), "--no-check --metrics-port %d", ntohs(sa.sin_port));
-	CHECK_INT(run("MONITORS=filemon WATCH_ROOT=/tmp", args, out, sizeof(out)), 1);
+	CHECK_INT(run("MONITORS=filemon WATCH_ROOT=/tmp", args, out, sizeof(out)), 2);
 	CHECK(strstr(out, "metrics server") != NULL);
+	CHECK(strstr(out, "METRICS_PORT=") != NULL);
+	CHECK(strstr(out, "Address already in use") != NULL);
+	/* The same with an address: both keys named. */
+	snprintf(args, sizeof(args), "--no-check --metrics-addr 127.0.0.1 --metrics-port %d",
+		 ntohs(sa.sin_port));
+	CHECK_INT(run("MONITORS=filemon WATCH_ROOT=/tmp", args, out, sizeof(out)), 2);
+	CHECK(strstr(out, "METRICS_ADDR=127.0.0.1") != NULL);
 	close(fd);
+}
+
+/*
+ * A path setting that cannot work stops the agent with exit 2 and the key
+ * named, as a bad value does (it was exit 1 and a component's message).
+ * Filemon only, so no BPF: the settings are checked before anything starts.
+ */
+static void test_bad_paths(void)
+{
+	char dir[] = "/tmp/jcw-cli-XXXXXX", file[300], missing[300], env[1400], out[8192];
+	const char *args = "--no-check --metrics-port 0";
+	int fd;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(file, sizeof(file), "%s/a-file", dir);
+	snprintf(missing, sizeof(missing), "%s/no/such/dir", dir);
+	fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+
+	/* SPOOL_DIR is a regular file. */
+	snprintf(env, sizeof(env), "MONITORS=filemon WATCH_ROOT=%s SNAPSHOT_BASE=%s "
+		 "API_SERVER=http://127.0.0.1:9 SPOOL_DIR=%s", dir, dir, file);
+	CHECK_INT(run(env, args, out, sizeof(out)), 2);
+	CHECK(strstr(out, "SPOOL_DIR=") != NULL && strstr(out, "Not a directory") != NULL);
+	/* SPOOL_DIR below a regular file: mkdir cannot make it. */
+	snprintf(env, sizeof(env), "MONITORS=filemon WATCH_ROOT=%s SNAPSHOT_BASE=%s "
+		 "API_SERVER=http://127.0.0.1:9 SPOOL_DIR=%s/spool", dir, dir, file);
+	CHECK_INT(run(env, args, out, sizeof(out)), 2);
+	CHECK(strstr(out, "SPOOL_DIR=") != NULL);
+
+	/* SPOOL_DIR held by another agent (its flock). */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+	snprintf(env, sizeof(env), "MONITORS=filemon WATCH_ROOT=%s SNAPSHOT_BASE=%s "
+		 "API_SERVER=http://127.0.0.1:9 SPOOL_DIR=%s", dir, dir, dir);
+	CHECK_INT(run(env, args, out, sizeof(out)), 2);
+	CHECK(strstr(out, "in use by another process") != NULL);
+	CHECK(strstr(out, "SPOOL_DIR=") != NULL);
+	close(fd);
+
+	/* WATCH_ROOT missing, or a file. */
+	snprintf(env, sizeof(env), "MONITORS=filemon WATCH_ROOT=%s SNAPSHOT_BASE=%s",
+		 missing, dir);
+	CHECK_INT(run(env, args, out, sizeof(out)), 2);
+	CHECK(strstr(out, "WATCH_ROOT=") != NULL &&
+	      strstr(out, "No such file or directory") != NULL);
+	snprintf(env, sizeof(env), "MONITORS=filemon WATCH_ROOT=%s SNAPSHOT_BASE=%s", file, dir);
+	CHECK_INT(run(env, args, out, sizeof(out)), 2);
+	CHECK(strstr(out, "WATCH_ROOT=") != NULL && strstr(out, "Not a directory") != NULL);
+
+	/* SNAPSHOT_BASE a file. */
+	snprintf(env, sizeof(env), "MONITORS=filemon WATCH_ROOT=%s SNAPSHOT_BASE=%s", dir, file);
+	CHECK_INT(run(env, args, out, sizeof(out)), 2);
+	CHECK(strstr(out, "SNAPSHOT_BASE=") != NULL && strstr(out, "Not a directory") != NULL);
+
+	unlink(file);
+	rmdir(dir);
 }
 
 int main(int argc, char **argv)
@@ -127,5 +197,6 @@ int main(int argc, char **argv)
 	RUN(test_bad_config);
 	RUN(test_check);
 	RUN(test_busy_metrics_port);
+	RUN(test_bad_paths);
 	return TEST_DONE();
 }
