@@ -639,6 +639,10 @@ static int watch_limit_child(const char *dir)
 	}
 	CHECK_INT(filemon_watch_count(m), 4);	/* root, workspace, two hw of five */
 	CHECK_DBL(metrics_value(SERVICE_FILEMON, "filemon_watch_limit_total", ""), 3, 0);
+	/* The other three are remembered, to be retried, and shown. */
+	CHECK_INT(filemon_unwatched_count(m), 3);
+	CHECK_DBL(metrics_value(SERVICE_FILEMON, "filemon_unwatched_dirs_current",
+				"reason=\"limit\""), 3, 0);
 	/* Still working where it does watch: the two hw dirs that got one
 	 * (readdir order decides which). */
 	for (int i = 0; i < 5; i++) {
