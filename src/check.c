@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "log.h"
 
 #define CAP_SYS_ADMIN_BIT 21
 #define CAP_PERFMON_BIT 38
@@ -51,11 +52,54 @@ void check_env_default(struct check_env *env)
 {
 	env->btf_path = "/sys/kernel/btf/vmlinux";
 	env->modules_dir = "/lib/modules";
+	env->kheaders_tar = "/sys/kernel/kheaders.tar.xz";
+	env->kernel_headers = NULL;
+	env->headers_search = NULL;
+	env->state_dir = "/var/lib/jcode-watcher";
+	env->machine = NULL;
+	env->may_modprobe = true;
 	env->debugfs_dir = "/sys/kernel/debug";
 	env->proc_status = "/proc/self/status";
 	env->inotify_watches = "/proc/sys/fs/inotify/max_user_watches";
 	env->release = NULL;
 	env->may_mount = true;
+}
+
+void check_env_from_config(struct check_env *env, const struct config *cfg)
+{
+	check_env_default(env);
+	env->kernel_headers = cfg->kernel_headers;
+	env->headers_search = &cfg->headers_search;
+	env->state_dir = cfg->state_dir;
+}
+
+int check_use_headers(const struct check_env *env)
+{
+	struct kheaders_env kenv;
+	struct kheaders_result res;
+	char err[2048], what[2 * PATH_MAX + 256];
+
+	check_headers_env(env, &kenv);
+	if (kheaders_find(&kenv, &res, err, sizeof(err)) < 0) {
+		log_error("headers", "%s", err);
+		return -1;
+	}
+	if (kheaders_prepare(&kenv, &res, err, sizeof(err)) < 0) {
+		kheaders_release(&res);
+		log_error("headers", "%s", err);
+		return -1;
+	}
+	kheaders_release(&res);
+	if (kheaders_apply(&res) < 0) {
+		log_error("headers", "setting BCC_KERNEL_SOURCE: %s", strerror(errno));
+		return -1;
+	}
+	kheaders_describe(&kenv, &res, what, sizeof(what));
+	if (res.path[0])
+		log_info("headers", "libbcc compiles against %s: %s", res.path, what);
+	else
+		log_info("headers", "libbcc compiles against %s", what);
+	return 0;
 }
 
 /* 5.8 brings CAP_BPF/CAP_PERFMON and, with 5.3's bounded loops, what our BPF text uses. */
@@ -83,22 +127,69 @@ static enum check_status check_btf(FILE *out, const char *path)
 		      path, strerror(errno));
 }
 
-/* libbcc compiles against modules_dir/<release>/build even when BTF gives the offsets. */
-static enum check_status check_headers(FILE *out, const char *modules_dir, const char *release)
+/* The nearest existing ancestor of path is writable: mkdir -p would work. */
+static bool creatable(const char *path)
 {
-	static const char fix[] =
-		"fix: install linux-headers-%s, or run scripts/install-deps.sh (it links the closest installed headers version)";
-	char build[PATH_MAX], inc[PATH_MAX + 16];
-	char msg[256];
+	char p[PATH_MAX], *slash;
 
-	snprintf(build, sizeof(build), "%s/%s/build", modules_dir, release);
-	snprintf(inc, sizeof(inc), "%s/include", build);
-	snprintf(msg, sizeof(msg), fix, release);
-	if (!is_dir(build))
-		return report(out, CHECK_FAIL, "headers: %s missing -- %s", build, msg);
-	if (!is_dir(inc))
-		return report(out, CHECK_FAIL, "headers: %s has no include/ -- %s", build, msg);
-	return report(out, CHECK_OK, "headers: %s", build);
+	if ((size_t)snprintf(p, sizeof(p), "%s", path) >= sizeof(p))
+		return false;
+	for (;;) {
+		if (access(p, F_OK) == 0)
+			return is_dir(p) && access(p, W_OK | X_OK) == 0;
+		slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			return access("/", W_OK) == 0;
+		*slash = '\0';
+	}
+}
+
+void check_headers_env(const struct check_env *env, struct kheaders_env *kenv)
+{
+	memset(kenv, 0, sizeof(*kenv));
+	kenv->release = env->release;
+	kenv->machine = env->machine;
+	kenv->explicit_dir = env->kernel_headers;
+	kenv->modules_dir = env->modules_dir;
+	kenv->kheaders_tar = env->kheaders_tar;
+	kenv->search = env->headers_search;
+	kenv->state_dir = env->state_dir;
+	kenv->have_btf = access(env->btf_path, R_OK) == 0;
+	kenv->may_modprobe = env->may_modprobe;
+}
+
+/*
+ * libbcc needs some kernel headers for its helper includes; with BTF they
+ * need not be the running kernel's (kheaders.h says where we look).
+ */
+static enum check_status check_headers(FILE *out, const struct check_env *env,
+				       const char *release)
+{
+	struct kheaders_env kenv;
+	struct kheaders_result res;
+	char err[2048], what[2 * PATH_MAX + 256], missing[PATH_MAX + 64];
+
+	check_headers_env(env, &kenv);
+	kenv.release = release;
+	if (kheaders_find(&kenv, &res, err, sizeof(err)) < 0)
+		return report(out, CHECK_FAIL, "headers: %s", err);
+	kheaders_release(&res);
+	kheaders_describe(&kenv, &res, what, sizeof(what));
+	if ((res.kind == KHEADERS_KERNEL || res.partner[0]) && !creatable(env->state_dir))
+		return report(out, CHECK_FAIL,
+			      "headers: %s must be built under %s/kernel-headers, which cannot be created -- fix: set STATE_DIR to a writable directory",
+			      what, env->state_dir);
+	if (res.kind == KHEADERS_MODULES)
+		return report(out, CHECK_OK, "headers: %s", what);
+	if (res.kind == KHEADERS_EXPLICIT)
+		missing[0] = '\0';
+	else
+		snprintf(missing, sizeof(missing), "%s/%s/build missing; ", env->modules_dir, release);
+	if (res.exact)
+		return report(out, CHECK_OK, "headers: %susing %s", missing, what);
+	return report(out, CHECK_WARN,
+		      "headers: %susing %s -- fix (for exact headers): install linux-headers-%s",
+		      missing, what, release);
 }
 
 static bool tracing_present(const char *debugfs_dir, char *path, size_t n)
@@ -201,7 +292,7 @@ static int check_procmon(FILE *out, const struct check_env *env, const char *rel
 
 	fails += check_kernel(out, release) == CHECK_FAIL;
 	fails += check_btf(out, env->btf_path) == CHECK_FAIL;
-	fails += check_headers(out, env->modules_dir, release) == CHECK_FAIL;
+	fails += check_headers(out, env, release) == CHECK_FAIL;
 	fails += check_tracing(out, env->debugfs_dir, env->may_mount) == CHECK_FAIL;
 	fails += check_caps(out, env->proc_status) == CHECK_FAIL;
 	return fails;

@@ -387,11 +387,23 @@ static int find_explicit(const struct kheaders_env *env, const struct uname_info
 	return 0;
 }
 
+/* "<modules>/<release>/build missing" or "... has no include/linux/kconfig.h" */
+static void modules_state(const struct kheaders_env *env, const struct uname_info *u,
+			  char *buf, size_t len)
+{
+	char build[PATH_MAX];
+	struct stat st;
+
+	snprintf(build, sizeof(build), "%s/%s/build", env->modules_dir, u->release);
+	snprintf(buf, len, "%s %s", build,
+		 stat(build, &st) == 0 ? "has no include/linux/kconfig.h" : "missing");
+}
+
 int kheaders_find(const struct kheaders_env *env, struct kheaders_result *res,
 		  char *err, size_t errlen)
 {
 	struct uname_info u;
-	char dirs[1024];
+	char dirs[1024], mods[PATH_MAX + 64];
 
 	memset(res, 0, sizeof(*res));
 	if (get_uname(env, &u) < 0) {
@@ -404,16 +416,17 @@ int kheaders_find(const struct kheaders_env *env, struct kheaders_result *res,
 	    search(env, &u, !env->have_btf, res))
 		return 0;
 	search_list(env, dirs, sizeof(dirs));
+	modules_state(env, &u, mods, sizeof(mods));
 	if (!env->have_btf) {
 		snprintf(err, errlen,
-			 "no headers for %s: %s/%s/build missing, %s missing, no linux-headers-%s in %s; without BTF the struct offsets come from the headers, so they must be this exact kernel's -- fix: install linux-headers-%s (or use a kernel with CONFIG_DEBUG_INFO_BTF=y)",
-			 u.release, env->modules_dir, u.release,
+			 "no headers for %s: %s, %s missing, no linux-headers-%s in %s; without BTF the struct offsets come from the headers, so they must be this exact kernel's -- fix: install linux-headers-%s (or use a kernel with CONFIG_DEBUG_INFO_BTF=y)",
+			 u.release, mods,
 			 env->kheaders_tar ? env->kheaders_tar : "kheaders", u.release, dirs, u.release);
 		return -1;
 	}
 	snprintf(err, errlen,
-		 "no kernel headers found for %s: %s/%s/build missing, %s missing, no usable linux-headers-* in %s -- fix: install a headers package (Debian: linux-headers-cloud-amd64 or linux-headers-amd64, Ubuntu: linux-headers-generic), or set KERNEL_HEADERS",
-		 u.release, env->modules_dir, u.release,
+		 "no kernel headers found for %s: %s, %s missing, no usable linux-headers-* in %s -- fix: install a headers package (Debian: linux-headers-cloud-amd64 or linux-headers-amd64, Ubuntu: linux-headers-generic), or set KERNEL_HEADERS",
+		 u.release, mods,
 		 env->kheaders_tar ? env->kheaders_tar : "kheaders", dirs);
 	return -1;
 }

@@ -54,7 +54,8 @@ static void build_tree(void)
 {
 	mkdirs("sys/btf");
 	put("sys/btf/vmlinux", "BTF");
-	mkdirs("modules/6.18.44/build/include");
+	mkdirs("modules/6.18.44/build/include/linux");
+	put("modules/6.18.44/build/include/linux/kconfig.h", "");
 	mkdirs("modules/6.1.0/build");		/* headers without include/ */
 	mkdirs("debug/tracing/events/sched/sched_process_exec");
 	mkdirs("emptydebug");
@@ -72,6 +73,11 @@ static void build_tree(void)
 /* A tree where everything is present and fine. */
 static void good_env(struct check_env *env)
 {
+	check_env_default(env);
+	env->kheaders_tar = at("sys/kheaders.tar.xz");
+	env->state_dir = at("state");
+	env->machine = "x86_64";
+	env->may_modprobe = false;
 	env->btf_path = at("sys/btf/vmlinux");
 	env->modules_dir = at("modules");
 	env->debugfs_dir = at("debug");
@@ -112,6 +118,12 @@ static void test_defaults(void)
 	check_env_default(&env);
 	CHECK_STR(env.btf_path, "/sys/kernel/btf/vmlinux");
 	CHECK_STR(env.modules_dir, "/lib/modules");
+	CHECK_STR(env.kheaders_tar, "/sys/kernel/kheaders.tar.xz");
+	CHECK(env.kernel_headers == NULL);
+	CHECK(env.headers_search == NULL);
+	CHECK_STR(env.state_dir, "/var/lib/jcode-watcher");
+	CHECK(env.machine == NULL);
+	CHECK_INT(env.may_modprobe, 1);
 	CHECK_STR(env.debugfs_dir, "/sys/kernel/debug");
 	CHECK_STR(env.proc_status, "/proc/self/status");
 	CHECK_STR(env.inotify_watches, "/proc/sys/fs/inotify/max_user_watches");
@@ -161,8 +173,8 @@ static void test_everything_fails(void)
 	CHECK_OUT(line);
 	CHECK_OUT("CONFIG_DEBUG_INFO_BTF=y");
 	snprintf(line, sizeof(line),
-		 "FAIL  headers: %s/modules/5.4.0/build missing -- fix: install linux-headers-5.4.0, or run scripts/install-deps.sh",
-		 root);
+		 "FAIL  headers: no headers for 5.4.0: %s/modules/5.4.0/build missing, %s/sys/kheaders.tar.xz missing, no linux-headers-5.4.0 in (KERNEL_HEADERS_SEARCH is empty); without BTF the struct offsets come from the headers, so they must be this exact kernel's -- fix: install linux-headers-5.4.0 (or use a kernel with CONFIG_DEBUG_INFO_BTF=y)\n",
+		 root, root);
 	CHECK_OUT(line);
 	snprintf(line, sizeof(line),
 		 "FAIL  tracing: %s/emptydebug/tracing/events/sched/sched_process_exec missing -- fix: mount -t debugfs none /sys/kernel/debug (in Kubernetes: mount hostPath /sys/kernel/debug",
@@ -202,9 +214,122 @@ static void test_headers_without_include(void)
 	good_env(&env);
 	env.release = "6.1.0";
 	CHECK_INT(run(&env, MONITOR_PROCMON), 1);
-	snprintf(line, sizeof(line), "FAIL  headers: %s/modules/6.1.0/build has no include/ -- fix:", root);
+	snprintf(line, sizeof(line),
+		 "FAIL  headers: no kernel headers found for 6.1.0: %s/modules/6.1.0/build has no include/linux/kconfig.h, %s/sys/kheaders.tar.xz missing, no usable linux-headers-* in (KERNEL_HEADERS_SEARCH is empty) -- fix: install a headers package (Debian: linux-headers-cloud-amd64 or linux-headers-amd64, Ubuntu: linux-headers-generic), or set KERNEL_HEADERS\n",
+		 root, root);
 	CHECK_OUT(line);
 	CHECK_OUT("ok    kernel: 6.1.0");
+}
+
+/* A header tree at rel: the flavour half, the shared half, or both. */
+static void headers_tree(const char *rel, bool flavour, bool shared)
+{
+	char p[512];
+
+	if (flavour) {
+		snprintf(p, sizeof(p), "%s/include/generated", rel);
+		mkdirs(p);
+		snprintf(p, sizeof(p), "%s/include/generated/autoconf.h", rel);
+		put(p, "");
+		snprintf(p, sizeof(p), "%s/arch/x86/include/generated", rel);
+		mkdirs(p);
+	}
+	if (shared) {
+		snprintf(p, sizeof(p), "%s/include/linux", rel);
+		mkdirs(p);
+		snprintf(p, sizeof(p), "%s/include/linux/kconfig.h", rel);
+		put(p, "");
+		snprintf(p, sizeof(p), "%s/arch/x86/include/asm", rel);
+		mkdirs(p);
+	}
+}
+
+static struct strlist search_dirs;
+
+/* /lib/modules/6.18.44/build gone, Debian's 6.1 split headers in src/. */
+static void search_env(struct check_env *env)
+{
+	static char *dirs[1];
+
+	good_env(env);
+	env->modules_dir = at("nomodules");
+	dirs[0] = at("src");
+	search_dirs.v = dirs;
+	search_dirs.n = 1;
+	env->headers_search = &search_dirs;
+}
+
+static void test_headers_found_elsewhere(void)
+{
+	struct check_env env;
+	char line[4096];
+
+	search_env(&env);
+	CHECK_INT(run(&env, MONITOR_PROCMON), 0);
+	snprintf(line, sizeof(line),
+		 "WARN  headers: %s/nomodules/6.18.44/build missing; using %s/src/linux-headers-6.1.0-27-cloud-amd64 + %s/src/linux-headers-6.1.0-27-common (release 6.1.0-27-cloud-amd64, not the running kernel's: safe because struct offsets come from BTF and libbcc uses these only for its helper includes) -- fix (for exact headers): install linux-headers-6.18.44\n",
+		 root, root, root);
+	CHECK_OUT(line);
+	CHECK(strstr(out_text, "FAIL") == NULL);
+	/* check only looks: nothing assembled */
+	CHECK(access(at("state"), F_OK) != 0);
+
+	/* without BTF they will not do */
+	env.btf_path = at("sys/btf/missing");
+	CHECK_INT(run(&env, MONITOR_PROCMON), 1);
+	snprintf(line, sizeof(line),
+		 "FAIL  headers: no headers for 6.18.44: %s/nomodules/6.18.44/build missing, %s/sys/kheaders.tar.xz missing, no linux-headers-6.18.44 in %s/src; without BTF the struct offsets come from the headers, so they must be this exact kernel's -- fix: install linux-headers-6.18.44 (or use a kernel with CONFIG_DEBUG_INFO_BTF=y)\n",
+		 root, root, root);
+	CHECK_OUT(line);
+
+	/* the assembled tree needs STATE_DIR */
+	env.btf_path = at("sys/btf/vmlinux");
+	env.state_dir = at("status_root/sub");
+	CHECK_INT(run(&env, MONITOR_PROCMON), 1);
+	snprintf(line, sizeof(line),
+		 "FAIL  headers: %s/src/linux-headers-6.1.0-27-cloud-amd64 + %s/src/linux-headers-6.1.0-27-common (release 6.1.0-27-cloud-amd64, not the running kernel's: safe because struct offsets come from BTF and libbcc uses these only for its helper includes) must be built under %s/status_root/sub/kernel-headers, which cannot be created -- fix: set STATE_DIR to a writable directory\n",
+		 root, root, root);
+	CHECK_OUT(line);
+}
+
+static void test_headers_exact_and_explicit(void)
+{
+	struct check_env env;
+	char line[4096];
+
+	search_env(&env);
+	env.release = "6.1.0-27-cloud-amd64";
+	CHECK_INT(run(&env, MONITOR_PROCMON), 0);
+	snprintf(line, sizeof(line),
+		 "ok    headers: %s/nomodules/6.1.0-27-cloud-amd64/build missing; using %s/src/linux-headers-6.1.0-27-cloud-amd64 + %s/src/linux-headers-6.1.0-27-common (release 6.1.0-27-cloud-amd64, the running kernel's)\n",
+		 root, root, root);
+	CHECK_OUT(line);
+
+	/* KERNEL_HEADERS wins, even over a good /lib/modules */
+	good_env(&env);
+	env.kernel_headers = at("src/linux-headers-6.1.0-27-cloud-amd64");
+	CHECK_INT(run(&env, MONITOR_PROCMON), 0);
+	snprintf(line, sizeof(line),
+		 "WARN  headers: using KERNEL_HEADERS=%s/src/linux-headers-6.1.0-27-cloud-amd64 + %s/src/linux-headers-6.1.0-27-common (release 6.1.0-27-cloud-amd64, not the running kernel's: safe because struct offsets come from BTF and libbcc uses these only for its helper includes) -- fix (for exact headers): install linux-headers-6.18.44\n",
+		 root, root);
+	CHECK_OUT(line);
+}
+
+/* The kernel's own headers: ok, and the tarball is not extracted by check. */
+static void test_headers_kheaders(void)
+{
+	struct check_env env;
+	char line[4096];
+
+	search_env(&env);
+	put("sys/kheaders.tar.xz", "xz");
+	CHECK_INT(run(&env, MONITOR_PROCMON), 0);
+	snprintf(line, sizeof(line),
+		 "ok    headers: %s/nomodules/6.18.44/build missing; using %s/sys/kheaders.tar.xz (the running kernel's own headers), extracted to %s/state/kernel-headers\n",
+		 root, root, root);
+	CHECK_OUT(line);
+	CHECK(access(at("state"), F_OK) != 0);
+	unlink(at("sys/kheaders.tar.xz"));
 }
 
 static void test_kernel_versions(void)
@@ -304,11 +429,18 @@ int main(void)
 		return 1;
 	}
 	build_tree();
+	headers_tree("src/linux-headers-6.1.0-27-cloud-amd64", true, false);
+	headers_tree("src/linux-headers-6.1.0-27-common", false, true);
+	put("src/linux-headers-6.1.0-27-cloud-amd64/include/generated/utsrelease.h",
+	    "#define UTS_RELEASE \"6.1.0-27-cloud-amd64\"\n");
 	RUN(test_defaults);
 	RUN(test_all_ok);
 	RUN(test_everything_fails);
 	RUN(test_caps);
 	RUN(test_headers_without_include);
+	RUN(test_headers_found_elsewhere);
+	RUN(test_headers_exact_and_explicit);
+	RUN(test_headers_kheaders);
 	RUN(test_kernel_versions);
 	RUN(test_btf_missing_is_warning);
 	RUN(test_mount_attempt_fails);
