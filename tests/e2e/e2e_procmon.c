@@ -7,13 +7,22 @@
  * bind-mounted at /home/coder/project (over a private tmpfs on /home, so the
  * host is left untouched and the path crosses two mounts).  Every field of
  * every payload is asserted.
+ *
+ * With --hide-lib-modules the whole run happens in a private mount namespace
+ * where /lib/modules is an empty read-only tmpfs and /usr/src is read-only,
+ * as on a node upgraded without headers under the DaemonSet: the agent must
+ * find headers itself, build what it needs under its STATE_DIR only, and
+ * every expectation still holds.
  */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,7 +175,8 @@ static void check_build(struct receiver *r, size_t n, const char *src, const cha
 	CHECK(ev != NULL);
 	if (!ev)
 		return;
-	CHECK_INT(json_object_size(ev), 15);
+	CHECK_INT(json_object_size(ev), 16);	/* with "compiler" */
+	CHECK_STR(json_string_value(json_object_get(ev, "compiler")), strrchr(bin, '-') - 3);
 	CHECK_STR(json_string_value(json_object_get(ev, "target_path")), target);
 	check_common(ev, 0, cmdline, cwd, NULL);
 	CHECK_STR(json_string_value(json_object_get(ev, "binary_path")), bin);
@@ -182,7 +192,8 @@ static json_t *check_run(struct receiver *r, size_t n, const char *url, const ch
 	CHECK(ev != NULL);
 	if (!ev)
 		return NULL;
-	CHECK_INT(json_object_size(ev), 16);
+	/* a Python run also carries "python_version" */
+	CHECK_INT(json_object_size(ev), strcmp(type, "python") == 0 ? 17 : 16);
 	CHECK_STR(json_string_value(json_object_get(ev, "target_path")), target);
 	CHECK_STR(json_string_value(json_object_get(ev, "process_type")), type);
 	check_common(ev, exit_code, cmdline, json_string_value(json_object_get(ev, "cwd")), signal);
@@ -254,6 +265,7 @@ static void check_events(struct receiver *r)
 	if (ev) {
 		CHECK_STR(json_string_value(json_object_get(ev, "cwd")), PROJECT);
 		CHECK_STR(json_string_value(json_object_get(ev, "binary_path")), py_bin);
+		CHECK_STR(json_string_value(json_object_get(ev, "python_version")), strrchr(py_bin, '/') + 7);
 		json_decref(ev);
 	}
 }
@@ -277,12 +289,50 @@ static void check_metrics(int port, double other_before)
 	      other_before + 3);
 }
 
+/* Before any thread: unshare(CLONE_NEWNS) is per thread. */
+static int hide_lib_modules(void)
+{
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", "/lib/modules", "tmpfs", MS_RDONLY, "mode=755") < 0 ||
+	    mount("/usr/src", "/usr/src", NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, "/usr/src", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+		perror("hiding /lib/modules");
+		return -1;
+	}
+	return 0;
+}
+
+/* Where the headers came from, as the agent's log says. */
+static void check_headers_log(const char *log_path, const char *state)
+{
+	struct utsname uts;
+	char *log = support_slurp(log_path);
+	char want[PATH_MAX + 128];
+
+	uname(&uts);
+	CHECK(log != NULL);
+	if (!log)
+		return;
+	snprintf(want, sizeof(want), "WARN  headers: /lib/modules/%s/build missing; using /usr/src/linux-headers-",
+		 uts.release);
+	CHECK(strstr(log, want) != NULL);
+	snprintf(want, sizeof(want), "libbcc compiles against %s/kernel-headers/linux-headers-", state);
+	CHECK(strstr(log, want) != NULL);
+	CHECK(strstr(log, "safe because struct offsets come from BTF") != NULL);
+	/* nothing written where the node's headers live */
+	CHECK_INT(support_count_entries("/lib/modules"), 0);
+	CHECK_INT(support_count_entries(state), 1);
+}
+
 int main(int argc, char **argv)
 {
 	int skip = e2e_require_kernel(), port = free_port(), rc;
 	char log_path[] = "/tmp/jcw-e2e-agent-XXXXXX", api[64], envp_api[96], envp_port[32];
 	char spool[] = "/tmp/jcw-e2e-spool-XXXXXX", envp_spool[64];
-	char *env[] = { envp_api, envp_port, envp_spool, "LOG_LEVEL=DEBUG", NULL };
+	char state[] = "/tmp/jcw-e2e-state-XXXXXX", envp_state[64];
+	char *env[] = { envp_api, envp_port, envp_spool, envp_state, "LOG_LEVEL=DEBUG", NULL };
+	bool hidden = argc > 2 && !strcmp(argv[2], "--hide-lib-modules");
 	struct receiver *r;
 	double other_before;
 	pid_t pid;
@@ -290,9 +340,11 @@ int main(int argc, char **argv)
 	if (skip)
 		return skip;
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s path/to/jcode-watcher\n", argv[0]);
+		fprintf(stderr, "usage: %s path/to/jcode-watcher [--hide-lib-modules]\n", argv[0]);
 		return 2;
 	}
+	if (hidden && hide_lib_modules() < 0)
+		return 1;
 	make_workspace();
 	close(mkstemp(log_path));
 	r = receiver_start(0);
@@ -306,6 +358,10 @@ int main(int argc, char **argv)
 	if (!mkdtemp(spool))
 		return 1;
 	snprintf(envp_spool, sizeof(envp_spool), "SPOOL_DIR=%s", spool);
+	/* And a STATE_DIR: headers it assembles stay out of the host's. */
+	if (!mkdtemp(state))
+		return 1;
+	snprintf(envp_state, sizeof(envp_state), "STATE_DIR=%s", state);
 	pid = agent_spawn(argv[1], env, NULL, log_path);
 	if (agent_wait_ready(pid, port, 60000, log_path) < 0) {
 		CHECK(!"agent ready");
@@ -329,10 +385,13 @@ int main(int argc, char **argv)
 
 	rc = agent_stop(pid, 0, 20000);
 	CHECK_INT(rc, 0);
+	if (hidden)
+		check_headers_log(log_path, state);
 	if (tl_failures)
 		dump_file(log_path);
 	receiver_stop(r);
 	unlink(log_path);
 	support_rm_rf(spool);
+	support_rm_rf(state);
 	return TEST_DONE();
 }
