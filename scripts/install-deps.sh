@@ -8,12 +8,12 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "install-deps: must run as root (apt-get, /lib/modules)" >&2
+	echo "install-deps: must run as root (apt-get, mount)" >&2
 	exit 1
 fi
 
 pkgs=(build-essential cmake pkg-config libbpfcc-dev libbpf-dev libjansson-dev
-      libmicrohttpd-dev libcurl4-openssl-dev ca-certificates)
+      libmicrohttpd-dev libcurl4-openssl-dev ca-certificates tar xz-utils kmod)
 [ "$want_test" = 1 ] && pkgs+=(gcc g++ clang python3 python3-venv util-linux procps curl)
 
 missing=()
@@ -26,34 +26,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# libbcc compiles the BPF text against kernel headers found through
-# /lib/modules/$(uname -r)/{build,source}.  Struct offsets come from BTF, so
-# headers of a nearby version are enough; link the closest installed ones.
+# libbcc needs some kernel headers.  jcode-watcher finds them itself (its own
+# kernel's, else the closest linux-headers-* under /usr/src, assembled under
+# STATE_DIR; see `jcode-watcher check`), so nothing is linked into
+# /lib/modules here: just make sure /usr/src holds a headers package.
 kver=$(uname -r)
-moddir=/lib/modules/$kver
-if [ ! -e "$moddir/build/include/linux/kconfig.h" ] && [ ! -e "$moddir/build/include/generated/autoconf.h" ]; then
-	ls -d /usr/src/linux-headers-*-common >/dev/null 2>&1 || ls -d /usr/src/linux-headers-*/include >/dev/null 2>&1 || {
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		if [ -r /etc/os-release ] && grep -q '^ID=ubuntu' /etc/os-release; then
-			apt-get install -y -qq "linux-headers-$kver" || apt-get install -y -qq linux-headers-generic
-		else
-			apt-get install -y -qq "linux-headers-$kver" 2>/dev/null ||
-				apt-get install -y -qq linux-headers-cloud-amd64 ||
-				apt-get install -y -qq linux-headers-amd64
-		fi
-	}
-	if [ ! -e "$moddir/build/include/generated/autoconf.h" ]; then
-		# Debian splits headers: arch part "-cloud-amd64"/"-amd64" and shared "-common".
-		arch_dir=$(ls -d /usr/src/linux-headers-*-cloud-amd64 /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1 || true)
-		[ -n "$arch_dir" ] || arch_dir=$(ls -d /usr/src/linux-headers-* | grep -v -- -common | sort -V | tail -n 1)
-		common_dir=$(ls -d "${arch_dir%-*amd64}"-common 2>/dev/null || true)
-		case "$arch_dir" in *-cloud-amd64) common_dir=$(ls -d "${arch_dir%-cloud-amd64}-common" 2>/dev/null || true) ;; esac
-		[ -n "$common_dir" ] || common_dir=$arch_dir
-		mkdir -p "$moddir"
-		ln -sfn "$arch_dir" "$moddir/build"
-		ln -sfn "$common_dir" "$moddir/source"
-		echo "install-deps: linked $moddir/build -> $arch_dir, source -> $common_dir"
+if [ ! -e "/lib/modules/$kver/build/include/linux/kconfig.h" ] &&
+   ! ls -d /usr/src/linux-headers-*/include/generated >/dev/null 2>&1; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	if [ -r /etc/os-release ] && grep -q '^ID=ubuntu' /etc/os-release; then
+		apt-get install -y -qq "linux-headers-$kver" || apt-get install -y -qq linux-headers-generic
+	else
+		apt-get install -y -qq "linux-headers-$kver" 2>/dev/null ||
+			apt-get install -y -qq linux-headers-cloud-amd64 ||
+			apt-get install -y -qq linux-headers-amd64
 	fi
 fi
 
