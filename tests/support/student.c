@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +21,56 @@
 
 extern char **environ;
 
-static int enter(const char *ws, const char *hostname)
+/* mkdir -p for an absolute path (on a fresh tmpfs: nothing to race). */
+static int mkdirs(const char *path)
 {
+	char buf[4096];
+	size_t i, len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		buf[i] = i < len ? '/' : '\0';
+	}
+	return 0;
+}
+
+/* The top directory of an absolute path: "/config" of "/config/workspace". */
+static void top_dir(const char *path, char *top, size_t len)
+{
+	snprintf(top, len, "/%.*s", (int)strcspn(path + 1, "/"), path + 1);
+}
+
+/* Become the student's container: its hostname, a private tmpfs over the
+ * mount point's top directory (the host is left as it was), the workspace
+ * bind-mounted at the mount point, and cwd there (or in sub below it). */
+static int enter_at(const char *ws, const char *hostname, const char *mountpoint,
+		    const char *sub)
+{
+	char top[256], cwd[4096];
+
+	top_dir(mountpoint, top, sizeof(top));
+	snprintf(cwd, sizeof(cwd), "%s%s%s", mountpoint, sub ? "/" : "", sub ? sub : "");
 	if (unshare(CLONE_NEWUTS | CLONE_NEWNS) < 0 ||
 	    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    sethostname(hostname, strlen(hostname)) < 0 ||
-	    mount("none", "/home", "tmpfs", 0, NULL) < 0 ||
-	    mkdir("/home/coder", 0755) < 0 || mkdir(PROJECT, 0755) < 0 ||
-	    mount(ws, PROJECT, NULL, MS_BIND, NULL) < 0 || chdir(PROJECT "/hw1") < 0) {
+	    mount("none", top, "tmpfs", 0, NULL) < 0 || mkdirs(mountpoint) < 0 ||
+	    mount(ws, mountpoint, NULL, MS_BIND, NULL) < 0 || chdir(cwd) < 0) {
 		perror("student namespace");
 		return -1;
 	}
 	return 0;
+}
+
+static int enter(const char *ws, const char *hostname)
+{
+	return enter_at(ws, hostname, PROJECT, "hw1");
 }
 
 static void wait_until(const struct timespec *t0, int i, int rate)
@@ -130,4 +169,38 @@ int student_shell(const char *ws, const char *hostname, const char *script)
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+int student_shell_at(const char *ws, const char *hostname, const char *mountpoint,
+		     const char *script)
+{
+	char top[256];
+	bool made = false;
+	pid_t pid;
+	int status;
+
+	if (!mountpoint || mountpoint[0] != '/' || !mountpoint[1])
+		return -1;
+	top_dir(mountpoint, top, sizeof(top));
+	/* A mount needs a directory to cover; make an empty one for the
+	 * namespace's tmpfs and take it away again afterwards. */
+	if (mkdir(top, 0755) == 0)
+		made = true;
+	else if (errno != EEXIST)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (enter_at(ws, hostname, mountpoint, NULL) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	status = -1;
+	if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+		status = WEXITSTATUS(status);
+	else
+		status = -1;
+	if (made)
+		rmdir(top);
+	return status;
 }

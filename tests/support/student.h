@@ -33,4 +33,15 @@ int student_workspace(const char *name, char *ws, size_t len);
  */
 int student_shell(const char *ws, const char *hostname, const char *script);
 
+/*
+ * The same with the workspace bind-mounted at mountpoint (absolute, not "/",
+ * e.g. "/config/workspace" as linuxserver/code-server has it, or
+ * "/workspace/os-1-202012345"), starting in mountpoint.  The mount point's
+ * top directory ("/config") gets a private tmpfs in the namespace; when the
+ * host has no such directory, an empty one is made for the time of the run
+ * and removed after.  Returns the script's exit status, or -1.
+ */
+int student_shell_at(const char *ws, const char *hostname, const char *mountpoint,
+		     const char *script);
+
 #endif
