@@ -44,6 +44,7 @@ static char gcc_bin[PATH_MAX], gxx_bin[PATH_MAX], clang_bin[PATH_MAX], py_bin[PA
 static char cc1[PATH_MAX], gcc_name[64], gxx_name[64], clang_name[64], py_ver[16];
 static char local_bin[PATH_MAX], local_cmd[PATH_MAX + 16], conda_bin[PATH_MAX], pyenv_bin[PATH_MAX];
 static bool have_pyenv;
+static const char *agent_bin;
 static time_t started;
 
 /* What one payload must be, field by field. */
@@ -359,15 +360,108 @@ static void check_metrics(int port)
 	CHECK_INT(metric(port, "bpf_events_lost_total{service=\"procmon\"}"), 0);
 }
 
+/* One agent run: a receiver, a spool and a log of its own.  args are the
+ * agent's flags (NULL for none). */
+struct run {
+	struct receiver *r;
+	int port;
+	pid_t pid;
+	char log_path[32];
+	char spool[32];
+};
+
+static int run_start(struct run *x, const char *bin, char *const args[])
+{
+	char envp_api[96], envp_port[32], envp_spool[64];
+	char *env[] = { envp_api, envp_port, envp_spool, "LOG_LEVEL=DEBUG", NULL };
+
+	snprintf(x->log_path, sizeof(x->log_path), "/tmp/jcw-e2e-layouts-XXXXXX");
+	snprintf(x->spool, sizeof(x->spool), "/tmp/jcw-e2e-spool-XXXXXX");
+	x->port = free_port();
+	x->r = receiver_start(0);
+	CHECK(x->r != NULL);
+	if (!x->r || !mkdtemp(x->spool) || mkstemp(x->log_path) < 0)
+		return -1;
+	snprintf(envp_api, sizeof(envp_api), "API_SERVER=http://127.0.0.1:%d", receiver_port(x->r));
+	snprintf(envp_port, sizeof(envp_port), "METRICS_PORT=%d", x->port);
+	snprintf(envp_spool, sizeof(envp_spool), "SPOOL_DIR=%s", x->spool);
+	x->pid = agent_spawn(bin, env, args, x->log_path);
+	if (agent_wait_ready(x->pid, x->port, 60000, x->log_path) < 0) {
+		CHECK(!"agent ready");
+		return -1;
+	}
+	started = time(NULL);
+	return 0;
+}
+
+static void run_stop(struct run *x)
+{
+	CHECK_INT(agent_stop(x->pid, 0, 20000), 0);
+	if (tl_failures)
+		dump_file(x->log_path);
+	receiver_stop(x->r);
+	unlink(x->log_path);
+	support_rm_rf(x->spool);
+}
+
+/* The default roots, every layout above. */
+static void test_default_roots(void)
+{
+	struct run x;
+	size_t n;
+
+	if (run_start(&x, agent_bin, NULL) < 0)
+		return;
+	CHECK_INT(session_config(), 0);
+	CHECK_INT(session_coder(), 0);
+	CHECK_INT(session_workspace(), 0);
+
+	receiver_wait(x.r, expected_events(), 20000);
+	/* Anything extra would have arrived by now. */
+	usleep(1500 * 1000);
+	n = receiver_count(x.r);
+	CHECK_INT(n, expected_events());
+	for (size_t i = 0; i < NWANTS; i++) {
+		if (wants[i].binary == pyenv_bin && !have_pyenv)
+			continue;
+		check_event(x.r, n, &wants[i]);
+	}
+	check_nothing_else(x.r, n);
+	check_metrics(x.port);
+	run_stop(&x);
+}
+
+/* --workspace-root replaces the defaults: a custom image's layout is
+ * reported, /config/workspace no longer is (and says why). */
+static void test_configured_root(void)
+{
+	char *args[] = { "--workspace-root", "/srv/lab/{student_id}/code", NULL };
+	const struct want w = {
+		BUILD1, "gcc main.c -o /dev/null", "/srv/lab/202012345/code/hw1",
+		"/srv/lab/202012345/code/hw1/main.c", NULL, gcc_bin, 0, gcc_name,
+	};
+	struct run x;
+
+	if (run_start(&x, agent_bin, args) < 0)
+		return;
+	CHECK_INT(student_shell_at(ws, HOST, "/srv/lab/202012345/code", PATH_ENV
+				   "cd hw1 && gcc main.c -o /dev/null"), 0);
+	CHECK_INT(student_shell_at(ws, HOST, "/config/workspace", PATH_ENV
+				   "cd hw1 && gcc -c main.c -o /dev/null"), 0);
+	receiver_wait(x.r, 1, 20000);
+	usleep(1500 * 1000);
+	CHECK_INT(receiver_count(x.r), 1);
+	check_event(x.r, receiver_count(x.r), &w);
+	CHECK_INT(metric(x.port, "pipeline_events_total{result=\"success\",service=\"procmon\"}"), 1);
+	CHECK_INT(metric(x.port, "pipeline_events_total{result=\"filtered\",service=\"procmon\"}"), 1);
+	CHECK_INT(metric(x.port, "pipeline_dropped_total{reason=\"outside_homework\",service=\"procmon\"}"),
+		  1);
+	run_stop(&x);
+}
+
 int main(int argc, char **argv)
 {
-	int skip = e2e_require_kernel(), port = free_port();
-	char log_path[] = "/tmp/jcw-e2e-layouts-XXXXXX", envp_api[96], envp_port[32];
-	char spool[] = "/tmp/jcw-e2e-spool-XXXXXX", envp_spool[64];
-	char *env[] = { envp_api, envp_port, envp_spool, "LOG_LEVEL=DEBUG", NULL };
-	struct receiver *r;
-	size_t n;
-	pid_t pid;
+	int skip = e2e_require_kernel();
 
 	if (skip)
 		return skip;
@@ -375,48 +469,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s path/to/jcode-watcher\n", argv[0]);
 		return 2;
 	}
-	find_tools();
-	make_workspaces();
-	close(mkstemp(log_path));
-	r = receiver_start(0);
-	CHECK(r != NULL);
-	if (!r || !mkdtemp(spool))
-		return TEST_DONE();
-	snprintf(envp_api, sizeof(envp_api), "API_SERVER=http://127.0.0.1:%d", receiver_port(r));
-	snprintf(envp_port, sizeof(envp_port), "METRICS_PORT=%d", port);
-	snprintf(envp_spool, sizeof(envp_spool), "SPOOL_DIR=%s", spool);
 	/* the defaults: /home/coder/project, /config/workspace, /workspace/{...} */
 	unsetenv("WORKSPACE_ROOTS");
-	pid = agent_spawn(argv[1], env, NULL, log_path);
-	if (agent_wait_ready(pid, port, 60000, log_path) < 0) {
-		CHECK(!"agent ready");
-		return TEST_DONE();
-	}
-	started = time(NULL);
-
-	CHECK_INT(session_config(), 0);
-	CHECK_INT(session_coder(), 0);
-	CHECK_INT(session_workspace(), 0);
-
-	n = receiver_wait(r, expected_events(), 20000);
-	/* Anything extra would have arrived by now. */
-	usleep(1500 * 1000);
-	n = receiver_count(r);
-	CHECK_INT(n, expected_events());
-	for (size_t i = 0; i < NWANTS; i++) {
-		if (wants[i].binary == pyenv_bin && !have_pyenv)
-			continue;
-		check_event(r, n, &wants[i]);
-	}
-	check_nothing_else(r, n);
-	check_metrics(port);
-
-	CHECK_INT(agent_stop(pid, 0, 20000), 0);
-	if (tl_failures)
-		dump_file(log_path);
-	receiver_stop(r);
-	unlink(log_path);
-	support_rm_rf(spool);
+	find_tools();
+	make_workspaces();
+	agent_bin = argv[1];
+	RUN(test_default_roots);
+	RUN(test_configured_root);
 	support_rm_rf(root);
 	return TEST_DONE();
 }
