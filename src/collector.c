@@ -268,8 +268,12 @@ static int compile(struct collector *c, const struct collector_config *cfg,
 	while (n > 0)
 		free(flags[--n]);
 	if (!c->mod) {
-		snprintf(err, errlen, "libbcc could not compile the BPF program (kernel headers "
-			 "missing? see `jcode-watcher check`)");
+		const char *src = getenv("BCC_KERNEL_SOURCE");
+
+		/* kheaders.c chose the tree; say which, libbcc's own error is above. */
+		snprintf(err, errlen, "libbcc could not compile the BPF program against the kernel "
+			 "headers in %s (see `jcode-watcher check`; KERNEL_HEADERS picks others)",
+			 src ? src : "/lib/modules/$(uname -r)/build");
 		return -1;
 	}
 	return 0;

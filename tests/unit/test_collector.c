@@ -3,11 +3,15 @@
  * from the running kernel's BTF, and the hostname-prefix test.  Attaching
  * the probes is covered by the kernel end-to-end tests.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "btf_offsets.h"
 #include "collector.h"
+#include "loop.h"
 #include "testlib.h"
 
 static void test_prefix_flag(void)
@@ -78,11 +82,41 @@ static void test_cflags(void)
 	CHECK_INT(btf_offsets_cflags(NULL, flags, 3, err, sizeof(err)), -1);
 }
 
+static void ignore_record(void *arg, const void *data, size_t size)
+{
+}
+
+/* A compile failure names the header tree the search chose (kheaders.c). */
+static void test_compile_error_names_headers(void)
+{
+	char dir[] = "/tmp/test_collector.XXXXXX", err[1024], want[1024];
+	struct collector_config cfg = {
+		.host_prefix = "jcode-", .perf_pages = 8, .max_processes = 64,
+	};
+	struct loop *loop = loop_create();
+	struct collector *c;
+
+	CHECK(loop != NULL);
+	CHECK(mkdtemp(dir) != NULL);
+	setenv("BCC_KERNEL_SOURCE", dir, 1);	/* no headers in it */
+	c = collector_open(loop, &cfg, ignore_record, NULL, err, sizeof(err));
+	unsetenv("BCC_KERNEL_SOURCE");
+	CHECK(c == NULL);
+	snprintf(want, sizeof(want),
+		 "libbcc could not compile the BPF program against the kernel headers in %s (see `jcode-watcher check`; KERNEL_HEADERS picks others)",
+		 dir);
+	CHECK_STR(err, want);
+	collector_close(c);
+	loop_destroy(loop);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	RUN(test_prefix_flag);
 	RUN(test_stable_offsets);
 	RUN(test_nested_offsets);
 	RUN(test_cflags);
+	RUN(test_compile_error_names_headers);
 	return TEST_DONE();
 }
