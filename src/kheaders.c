@@ -175,12 +175,27 @@ static void read_utsrelease(const char *tree, char *out, size_t len)
  */
 static bool tree_complete(const char *dir, const char *arch)
 {
-	char asmdir[64], gen[96];
+	char asmdir[128], gen[128];
 
 	snprintf(asmdir, sizeof(asmdir), "arch/%s/include/asm", arch);
 	snprintf(gen, sizeof(gen), "arch/%s/include/generated", arch);
 	return has(dir, "include/linux/kconfig.h") && has(dir, "include/generated/autoconf.h") &&
 	       has(dir, asmdir) && has(dir, gen);
+}
+
+/* The same, for a split pair: each piece in one half or the other. */
+static bool pair_complete(const char *a, const char *b, const char *arch)
+{
+	char asmdir[128], gen[128];
+	const char *need[] = { "include/linux/kconfig.h", "include/generated/autoconf.h",
+			       asmdir, gen };
+
+	snprintf(asmdir, sizeof(asmdir), "arch/%s/include/asm", arch);
+	snprintf(gen, sizeof(gen), "arch/%s/include/generated", arch);
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!has(a, need[i]) && !has(b, need[i]))
+			return false;
+	return true;
 }
 
 /* The flavour half of a split layout: generated config, no generic headers. */
@@ -238,8 +253,8 @@ static bool usable_tree(const char *dir, const struct uname_info *u,
 			return false;
 		if (!realpath(partner, res->partner))
 			return false;
-		/* Together they must make the whole tree: checked in prepare too. */
-		if (!has(res->partner, "include/linux/kconfig.h"))
+		/* Together they must make the whole tree (prepare checks the result too). */
+		if (!pair_complete(real, res->partner, u->arch))
 			return false;
 	}
 	snprintf(res->found, sizeof(res->found), "%s", real);

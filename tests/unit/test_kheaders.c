@@ -274,9 +274,14 @@ static void test_closest_version(void)
 	flavour_half("usr/src/linux-headers-6.6.0-1-amd64", "6.6.0-1-amd64");	/* no -common */
 	shared_half("usr/src/linux-headers-6.12.0-1-common");			/* no flavour */
 	whole_tree("opt/kernel-headers/linux-headers-6.7.0", "6.7.0");
+	/* an arm64-only pair is no use on x86 */
+	put("usr/src/linux-headers-6.5.0-9-arm64/include/generated/autoconf.h", "");
+	put("usr/src/linux-headers-6.5.0-9-arm64/arch/arm64/include/generated/x.h", "");
+	put("usr/src/linux-headers-6.5.0-9-common/include/linux/kconfig.h", "");
+	put("usr/src/linux-headers-6.5.0-9-common/arch/arm64/include/asm/x.h", "");
 	env_init(&env, "6.5.0-10-amd64", true);
 	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), 0);
-	/* 6.6 is closer but has no shared half; /usr/src is searched before the image */
+	/* 6.5 (arm64) and 6.6 (no shared half) are closer; /usr/src before the image */
 	CHECK_STR(res.found, at("usr/src/linux-headers-6.8.0-45-generic"));
 	env.release = "6.1.0-30-cloud-amd64";
 	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), 0);
