@@ -392,7 +392,7 @@ int config_check_root(const char *r, char *err, size_t errlen)
 		why = "is not an absolute directory below /";
 	else if (strstr(r, "//") || strstr(r, "/./") || strstr(r, "/../") ||
 		 r[strlen(r) - 1] == '/' || !strcmp(r + strlen(r) - 2, "/.") ||
-		 !strcmp(r + strlen(r) - 3, "/.."))
+		 (strlen(r) >= 3 && !strcmp(r + strlen(r) - 3, "/..")))
 		why = "is not normalised (no //, ., .. or trailing /)";
 	for (const char *p = r; !why && *p; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
