@@ -439,7 +439,7 @@ static void unwatched_drop(struct filemon *fm, const char *dir);
 
 static void log_unwatched(struct filemon *fm, const struct unwatched *u)
 {
-	char ebuf[256];
+	char ebuf[256], wbuf[128];
 
 	if (!u->budget) {
 		metrics_counter_add(SERVICE_FILEMON, "filemon_watch_limit_total", "", 1);
@@ -463,8 +463,8 @@ static void log_unwatched(struct filemon *fm, const struct unwatched *u)
 	log_warn(MOD, "workspace %s holds %d directories, its WATCHES_PER_STUDENT budget: %s "
 		 "and its further new directories are not watched until some are removed "
 		 "(filemon_unwatched_dirs_current{reason=\"budget\"}; logged once per student)",
-		 log_escape(u->ws->name, ebuf, sizeof(ebuf)), fm->budget,
-		 log_escape(u->rel, ebuf + 128, sizeof(ebuf) - 128));
+		 log_escape(u->ws->name, wbuf, sizeof(wbuf)), fm->budget,
+		 log_escape(u->rel, ebuf, sizeof(ebuf)));
 }
 
 /* Remember rel as wanted but unwatched; an entry already there keeps the

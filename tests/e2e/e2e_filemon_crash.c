@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 	pid = start(argv[1], port, log2);
 	CHECK(pid > 0);
 	if (pid > 0) {
-		CHECK_INT(wait_done(port, NFILES, 90), 0);
+		CHECK_INT(wait_done(port, NFILES, 240), 0);
 		CHECK_INT(snapshotted(), NFILES);
 		CHECK_INT(agent_stop(pid, 0, 20000), 0);
 	}
