@@ -532,65 +532,110 @@ static int merge(const char *dst, const char *a, const char *b, int depth)
 	return rc;
 }
 
-static int assemble(const struct uname_info *u,
-		    struct kheaders_result *res, const char *top, char *err, size_t errlen)
-{
-	const char *name = strrchr(res->found, '/') + 1;
-	char dst[PATH_MAX], tmp[PATH_MAX + 32];
+/*
+ * What a tree under STATE_DIR was made from, in its .jcw-source: a start
+ * that makes the same choice reuses it instead of replacing a tree another
+ * agent (or a test) may be compiling against.
+ */
+#define MARKER ".jcw-source"
 
-	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", top, name) >= sizeof(dst)) {
-		snprintf(err, errlen, "STATE_DIR path too long");
+static bool marker_is(const char *dir, const char *want)
+{
+	char path[PATH_MAX], got[2 * PATH_MAX + 64];
+	size_t n;
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/" MARKER, dir) >= sizeof(path))
+		return false;
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(got, 1, sizeof(got) - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	return strcmp(got, want) == 0;
+}
+
+static int write_marker(const char *dir, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/" MARKER, dir) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", dst, (long)getpid());
-	rm_tree(tmp);
-	if (merge(tmp, res->found, res->partner, 0) < 0) {
-		snprintf(err, errlen, "assembling %s + %s in %s: %s", res->found, res->partner,
-			 tmp, strerror(errno));
-		rm_tree(tmp);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	if (fputs(text, f) < 0) {
+		fclose(f);
 		return -1;
 	}
-	if (!tree_complete(tmp, u->arch)) {
-		snprintf(err, errlen, "%s + %s do not make a whole kernel tree for arch %s",
-			 res->found, res->partner, u->arch);
+	return fclose(f);
+}
+
+/* Move the finished tmp to dst; if another start got there first with the
+ * same tree, keep theirs. */
+static int install_tree(const char *tmp, const char *dst, const char *source,
+			const char *arch, char *err, size_t errlen)
+{
+	if (marker_is(dst, source) && tree_complete(dst, arch)) {
 		rm_tree(tmp);
-		return -1;
+		return 0;
 	}
 	if (rm_tree(dst) < 0 || rename(tmp, dst) < 0) {
 		snprintf(err, errlen, "replacing %s: %s", dst, strerror(errno));
 		rm_tree(tmp);
 		return -1;
 	}
-	snprintf(res->path, sizeof(res->path), "%s", dst);
 	return 0;
+}
+
+static int assemble(const struct uname_info *u,
+		    struct kheaders_result *res, const char *top, char *err, size_t errlen)
+{
+	const char *name = strrchr(res->found, '/') + 1;
+	char dst[PATH_MAX], tmp[PATH_MAX + 32], source[2 * PATH_MAX + 8];
+
+	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", top, name) >= sizeof(dst)) {
+		snprintf(err, errlen, "STATE_DIR path too long");
+		return -1;
+	}
+	snprintf(res->path, sizeof(res->path), "%s", dst);
+	snprintf(source, sizeof(source), "%s\n%s\n", res->found, res->partner);
+	if (marker_is(dst, source) && tree_complete(dst, u->arch))
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", dst, (long)getpid());
+	rm_tree(tmp);
+	if (merge(tmp, res->found, res->partner, 0) < 0 || write_marker(tmp, source) < 0) {
+		snprintf(err, errlen, "assembling %s + %s in %s: %s", res->found, res->partner,
+			 tmp, strerror(errno));
+		goto fail;
+	}
+	if (!tree_complete(tmp, u->arch)) {
+		snprintf(err, errlen, "%s + %s do not make a whole kernel tree for arch %s",
+			 res->found, res->partner, u->arch);
+		goto fail;
+	}
+	if (install_tree(tmp, dst, source, u->arch, err, errlen) == 0)
+		return 0;
+	res->path[0] = '\0';
+	return -1;
+fail:
+	rm_tree(tmp);
+	res->path[0] = '\0';
+	return -1;
 }
 
 /* The tarball's size names the extraction: a rebooted kernel of the same
  * release with other headers gets a fresh one. */
-static bool extraction_current(const char *dir, long long size)
-{
-	char path[PATH_MAX], line[64];
-	FILE *f;
-	bool ok = false;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/.jcw-kheaders-size", dir) >= sizeof(path))
-		return false;
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fgets(line, sizeof(line), f))
-		ok = atoll(line) == size;
-	fclose(f);
-	return ok;
-}
-
 static int extract(const struct uname_info *u,
 		   struct kheaders_result *res, const char *top, char *err, size_t errlen)
 {
-	char dst[PATH_MAX], tmp[PATH_MAX + 32], mark[PATH_MAX + 64];
+	char dst[PATH_MAX], tmp[PATH_MAX + 32], source[PATH_MAX + 64];
 	char *tar[] = { "tar", "--no-same-owner", "-xJf", res->found, "-C", tmp, NULL };
 	struct stat st;
-	FILE *f;
 
 	if (stat(res->found, &st) < 0 ||
 	    (size_t)snprintf(dst, sizeof(dst), "%s/kheaders-%s", top, u->release) >= sizeof(dst)) {
@@ -598,7 +643,8 @@ static int extract(const struct uname_info *u,
 		return -1;
 	}
 	snprintf(res->path, sizeof(res->path), "%s", dst);
-	if (extraction_current(dst, (long long)st.st_size) && tree_complete(dst, u->arch))
+	snprintf(source, sizeof(source), "%s\n%lld\n", res->found, (long long)st.st_size);
+	if (marker_is(dst, source) && tree_complete(dst, u->arch))
 		return 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", dst, (long)getpid());
 	rm_tree(tmp);
@@ -611,17 +657,14 @@ static int extract(const struct uname_info *u,
 		snprintf(err, errlen, "%s holds no whole kernel tree for arch %s", res->found, u->arch);
 		goto fail;
 	}
-	snprintf(mark, sizeof(mark), "%s/.jcw-kheaders-size", tmp);
-	f = fopen(mark, "w");
-	if (!f || fprintf(f, "%lld\n", (long long)st.st_size) < 0 || fclose(f) != 0) {
-		snprintf(err, errlen, "writing %s: %s", mark, strerror(errno));
+	if (write_marker(tmp, source) < 0) {
+		snprintf(err, errlen, "writing %s/" MARKER ": %s", tmp, strerror(errno));
 		goto fail;
 	}
-	if (rm_tree(dst) < 0 || rename(tmp, dst) < 0) {
-		snprintf(err, errlen, "replacing %s: %s", dst, strerror(errno));
-		goto fail;
-	}
-	return 0;
+	if (install_tree(tmp, dst, source, u->arch, err, errlen) == 0)
+		return 0;
+	res->path[0] = '\0';
+	return -1;
 fail:
 	rm_tree(tmp);
 	res->path[0] = '\0';

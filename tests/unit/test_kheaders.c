@@ -144,6 +144,13 @@ static const char *link_of(const char *rel)
 	return buf;
 }
 
+static long long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
 static bool exists(const char *path)
 {
 	return access(path, F_OK) == 0;
@@ -213,8 +220,19 @@ static void test_debian_split(void)
 	/* /usr/src untouched */
 	CHECK_INT(support_count_entries(at("usr/src/linux-headers-6.1.0-27-cloud-amd64/include")), 2);
 	CHECK_INT(support_count_entries(at("usr/src/linux-headers-6.1.0-27-common/include")), 2);
-	/* a second start rebuilds in place, no leftovers */
+	snprintf(want, sizeof(want), "%s/usr/src/linux-headers-6.1.0-27-cloud-amd64\n%s/usr/src/linux-headers-6.1.0-27-common\n",
+		 root, root);
+	CHECK_STR(support_slurp(at("state/kernel-headers/linux-headers-6.1.0-27-cloud-amd64/.jcw-source")),
+		  want);
+	/* a second start with the same choice reuses the tree: a file put there survives */
+	put("state/kernel-headers/linux-headers-6.1.0-27-cloud-amd64/extra", "x");
 	CHECK_INT(kheaders_prepare(&env, &res, err, sizeof(err)), 0);
+	CHECK(exists(at("state/kernel-headers/linux-headers-6.1.0-27-cloud-amd64/extra")));
+	/* made from something else: rebuilt in place, no leftovers */
+	put("state/kernel-headers/linux-headers-6.1.0-27-cloud-amd64/.jcw-source", "other\n");
+	CHECK_INT(kheaders_prepare(&env, &res, err, sizeof(err)), 0);
+	CHECK(!exists(at("state/kernel-headers/linux-headers-6.1.0-27-cloud-amd64/extra")));
+	CHECK(exists(at("state/kernel-headers/linux-headers-6.1.0-27-cloud-amd64/include/linux/kconfig.h")));
 	CHECK_INT(support_count_entries(at("state/kernel-headers")), 1);
 	CHECK_INT(kheaders_apply(&res), 0);
 	CHECK_STR(getenv("BCC_KERNEL_SOURCE"), res.path);
@@ -355,6 +373,9 @@ static void test_kernel_tarball(void)
 		 "%s/sys/kernel/kheaders.tar.xz (the running kernel's own headers), extracted to %s/state/kernel-headers",
 		 root, root);
 	CHECK_STR(line, want);
+	snprintf(want, sizeof(want), "%s/sys/kernel/kheaders.tar.xz\n%lld\n", root,
+		 (long long)file_size(at("sys/kernel/kheaders.tar.xz")));
+	CHECK_STR(support_slurp(at("state/kernel-headers/kheaders-6.18.44/.jcw-source")), want);
 	/* the next start reuses the extraction: a file put there survives */
 	put("state/kernel-headers/kheaders-6.18.44/include/marker", "x");
 	CHECK_INT(kheaders_prepare(&env, &res, err, sizeof(err)), 0);
