@@ -5,6 +5,8 @@
 #   make run        build, then start the agent in the foreground
 #   make test       build with -Werror and run every test (unit + kernel e2e)
 #   make asan       the same under AddressSanitizer + UBSan, in build-asan/
+#   make fuzz       build the libFuzzer harnesses with clang in build-fuzz/, run
+#                   each for FUZZ_SECONDS (20); fails on any crash
 #   make bench      build, then run the benchmarks under bench/
 #   make install    install the binary and the systemd unit
 
@@ -12,7 +14,9 @@ BUILD ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build run test asan bench install clean
+FUZZ_SECONDS ?= 20
+
+.PHONY: all build run test asan fuzz bench install clean
 
 all: build
 
@@ -30,6 +34,9 @@ test:
 asan:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DJCW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
+fuzz:
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 bench: build
 	bench/run.sh $(BUILD)
 
@@ -39,4 +46,4 @@ install: build
 	install -D -m 0644 packaging/jcode-watcher.env /etc/default/jcode-watcher
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -25,6 +25,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# libFuzzer (make fuzz, tests/fuzz) ships in clang's runtime package, which
+# clang only recommends: libclang-rt-14-dev on Debian 12, -18- on Ubuntu 24.04.
+if [ "$want_test" = 1 ]; then
+	rt="libclang-rt-$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p')-dev"
+	dpkg-query -W -f='${Status}' "$rt" 2>/dev/null | grep -q "install ok installed" ||
+		apt-get install -y -qq --no-install-recommends "$rt"
+fi
 
 # libbcc needs some kernel headers.  jcode-watcher finds them itself (its own
 # kernel's, else the closest linux-headers-* under /usr/src, assembled under

@@ -1,0 +1,50 @@
+/*
+ * fuzz_config.c - the JSON configuration file (--config FILE), written to a
+ * real temporary file and loaded as the agent does.
+ */
+#include <unistd.h>
+
+#include "config.h"
+#include "fuzz.h"
+
+static char path[] = "/tmp/jcw-fuzz-config-XXXXXX";
+static int fd = -1;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fd = mkstemp(path);
+	if (fd < 0)
+		abort();
+	/* Only the file: the environment must not decide what is tested. */
+	unsetenv("JCW_CONFIG");
+	return 0;
+}
+
+static void cleanup(void) __attribute__((destructor));
+static void cleanup(void)
+{
+	if (fd >= 0)
+		unlink(path);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *argv[] = { "jcode-watcher", "--config", path, NULL };
+	struct config cfg;
+	char err[512];
+	int rc;
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+		abort();
+	memset(err, 'x', sizeof(err));
+	rc = config_load(&cfg, 3, argv, err, sizeof(err));
+	if (rc == 0) {
+		config_free(&cfg);
+		return 0;
+	}
+	/* A refusal is exit 2 with a one-line message. */
+	FUZZ_ASSERT(rc == CONFIG_EXIT_BAD);
+	FUZZ_ASSERT(memchr(err, '\0', sizeof(err)) != NULL && strchr(err, '\n') == NULL);
+	config_free(&cfg);
+	return 0;
+}

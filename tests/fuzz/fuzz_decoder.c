@@ -1,0 +1,56 @@
+/*
+ * fuzz_decoder.c - raw perf-buffer records, as the kernel side could be made
+ * to write them, through the decoder and on into the JSON body of a run.
+ * The first 8 bytes are the clock offset; the rest is the record.
+ */
+#include "decoder.h"
+#include "event.h"
+#include "fuzz.h"
+#include "log.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	log_set_level(LOG_ERROR);
+	event_set_boot_id("fuzz-boot");
+	return 0;
+}
+
+static void build(const struct process *p)
+{
+	static const struct identity fixed = {
+		.subject = "os", .division = "1", .student_id = "202012345", .class_div = "os-1",
+	};
+	struct identity id;
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_USER_BINARY, .proc = p, .id = &fixed,
+		.hw = "hw1", .target_path = p->exe,
+	};
+	char *path = NULL, *body = NULL;
+
+	if (identity_parse(p->hostname, NULL, &id) == 0)
+		r.id = &id;
+	FUZZ_ASSERT(event_build(&r, &path, &body) == 0);
+	FUZZ_ASSERT(path && body && strchr(body, '\n') == NULL);
+	free(path);
+	free(body);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	long long offset = 0;
+	struct process p;
+
+	if (size < sizeof(offset))
+		return 0;
+	memcpy(&offset, data, sizeof(offset));
+	if (decoder_decode(data + sizeof(offset), size - sizeof(offset), offset, &p) < 0) {
+		FUZZ_ASSERT(p.exe == NULL && p.argv == NULL);
+		return 0;
+	}
+	FUZZ_ASSERT(p.argc >= 0 && p.argv && p.argv[p.argc] == NULL);
+	FUZZ_ASSERT(p.exe && p.cwd && strlen(p.exe) <= PROCMON_PATH_LEN);
+	FUZZ_ASSERT(p.exit_code >= 0 && p.exit_code <= 255);
+	build(&p);
+	process_free(&p);
+	return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * fuzz_pathrules.c - a student's cwd, file names and argv through the path
+ * rules.  Input: NUL-separated fields; the first is cwd, the rest argv.
+ */
+#include <limits.h>
+
+#include "fuzz.h"
+#include "pathrules.h"
+
+#define MAX_ARGS 64
+
+static void check_path(const char *path)
+{
+	char norm[PATH_MAX], hw[16];
+	int n;
+
+	if (path_normalize(path, norm, sizeof(norm)) == 0) {
+		FUZZ_ASSERT(memchr(norm, '\0', sizeof(norm)) != NULL);
+		FUZZ_ASSERT(strstr(norm, "/../") == NULL && strstr(norm, "/./") == NULL);
+	}
+	n = path_homework(path, PATHRULES_HW_MAX_DEFAULT, true, hw, sizeof(hw));
+	FUZZ_ASSERT(n >= -1 && n <= PATHRULES_HW_MAX_DEFAULT);
+	n = path_homework(path, PATHRULES_HW_MAX_DEFAULT, false, hw, sizeof(hw));
+	FUZZ_ASSERT(n >= -1 && n <= PATHRULES_HW_MAX_DEFAULT);
+	homework_component(path, strlen(path), PATHRULES_HW_MAX_DEFAULT);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *buf = malloc(size + 1), *argv[MAX_ARGS + 1], resolved[PATH_MAX];
+	const char *cwd, *src;
+	char *joined;
+	int argc = 0;
+	size_t i = 0;
+
+	if (!buf)
+		abort();
+	memcpy(buf, data, size);
+	buf[size] = '\0';
+	cwd = buf;
+	i = strlen(buf) + 1;
+	while (i < size + 1 && argc < MAX_ARGS) {
+		argv[argc++] = buf + i;
+		i += strlen(buf + i) + 1;
+	}
+	argv[argc] = NULL;
+
+	check_path(cwd);
+	src = argv_compiler_source(argc, argv);
+	if (src) {
+		check_path(src);
+		if (path_resolve(cwd, src, resolved, sizeof(resolved)) == 0)
+			check_path(resolved);
+	}
+	src = argv_python_script(argc, argv);
+	if (src && path_resolve(cwd, src, resolved, sizeof(resolved)) == 0)
+		check_path(resolved);
+	joined = argv_join(argc, argv);
+	FUZZ_ASSERT(joined != NULL);
+	free(joined);
+	free(buf);
+	return 0;
+}
