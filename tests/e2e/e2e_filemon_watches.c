@@ -14,6 +14,9 @@
  *          is watched as soon as the greedy student removes directories:
  *          the save made meanwhile is snapshotted.  Then a directory
  *          refused again is watched once the limit is raised.
+ * restart: a save in a directory that could not be watched, then kill -9:
+ *          the restart marker must not have passed it, so the next start
+ *          (with a higher limit) catches it up.
  * filemon only (no BPF), in temp dirs of its own.
  */
 #define _GNU_SOURCE
@@ -21,6 +24,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +256,58 @@ static int case_limit(const char *bin)
 	return 0;
 }
 
+static int case_restart(const char *bin)
+{
+	int status = 0;
+	pid_t pid;
+
+	tree();
+	if (set_limit(6) < 0)
+		return E2E_SKIP;
+	pid = spawn(bin, "0");
+	if (agent_wait_ready(pid, port, 30000, log_path) < 0)
+		return 1;
+	mkdir_rel(GREEDY "/hw1/d0");
+	mkdir_rel(GREEDY "/hw1/d1");
+	CHECK_INT(wait_metric("filemon_unwatched_dirs_current", "reason=\"limit\"", 1, 10), 1);
+	/* Which of the two got the last watch is the kernel's order. */
+	put(GREEDY "/hw1/d0/x.c", "int x0;\n");
+	put(GREEDY "/hw1/d1/x.c", "int x1;\n");
+	CHECK_INT(wait_metric("filemon_snapshots_total", "", 1, 10), 1);
+	/* Long past the marker's slack and a few heartbeats. */
+	usleep(4000 * 1000);
+	CHECK_INT(metric("filemon_snapshots_total", ""), 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status));
+
+	CHECK_INT(set_limit(100), 0);
+	pid = spawn(bin, "0");
+	if (agent_wait_ready(pid, port, 30000, log_path) < 0)
+		return 1;
+	/* Caught up: both are snapshotted now (the watched one again, as a
+	 * save near a crash may be), none missed. */
+	CHECK_INT(wait_metric("filemon_snapshots_total", "", 2, 10), 2);
+	usleep(500 * 1000);
+	CHECK_INT(metric("filemon_snapshots_total", ""), 2);
+	CHECK_INT(metric("filemon_unwatched_dirs_current", "reason=\"limit\""), 0);
+	CHECK_INT(support_count_entries(snaps), 2);	/* os-1 and the marker */
+	{
+		char dir[PATH_MAX * 2];
+		int n0, n1;
+
+		snprintf(dir, sizeof(dir), "%s/os-1/hw1/202000001/d0@x.c", snaps);
+		n0 = support_count_entries(dir);
+		snprintf(dir, sizeof(dir), "%s/os-1/hw1/202000001/d1@x.c", snaps);
+		n1 = support_count_entries(dir);
+		/* Three snapshots over both runs, each file at least one. */
+		CHECK_INT(n0 + n1, 3);
+		CHECK(n0 >= 1 && n1 >= 1);
+	}
+	CHECK_INT(agent_stop(pid, 0, 20000), 0);
+	return 0;
+}
+
 /* Run one case in a child with a user namespace of its own; its exit
  * status is the number of failed checks, or E2E_SKIP. */
 static int in_userns(int (*fn)(const char *), const char *bin, const char *name)
@@ -301,6 +357,7 @@ int main(int argc, char **argv)
 	port = free_port();
 	skip |= in_userns(case_budget, argv[1], "budget") == E2E_SKIP;
 	skip |= in_userns(case_limit, argv[1], "limit") == E2E_SKIP;
+	skip |= in_userns(case_restart, argv[1], "restart") == E2E_SKIP;
 	support_rm_rf(root);
 	if (skip && !tl_checks)
 		return E2E_SKIP;
