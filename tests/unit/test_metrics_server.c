@@ -425,8 +425,9 @@ static void test_slow_clients_cannot_starve_health(void)
 		sleep_ms(500);
 	}
 	CHECK_INT(ok, 10);
-	/* The slow clients were served patience, not refusal. */
-	CHECK_INT(metrics_server_connections(s), SLOW_CLIENTS);
+	/* The slow clients were served patience, not refusal (the probe's own
+	 * connection goes once the server has read its close). */
+	CHECK_INT(wait_connections(s, SLOW_CLIENTS), SLOW_CLIENTS);
 	r = fetch_from("127.0.0.1", port, "GET", "/metrics", 1000);
 	CHECK_INT(r->status, 200);
 	CHECK_INT(metric_value(r->body, "metrics_http_connections_current"), SLOW_CLIENTS + 1);
@@ -472,6 +473,8 @@ static void test_full_pool_evicts_slowest(void)
 	trickle(fds, 32);
 	r = fetch_from("127.0.0.1", port, "GET", "/healthz", 1000);
 	CHECK_INT(r->status, 200);
+	/* The evicted one and the probe gone: one slot free, no eviction. */
+	CHECK_INT(wait_connections(s, 31), 31);
 	fds[32] = slow_connect("127.0.0.4", port);
 	CHECK_INT(wait_connections(s, 32), 32);
 	r = fetch_from("127.0.0.1", port, "GET", "/metrics", 1000);
@@ -512,6 +515,7 @@ static void test_per_ip_limit(void)
 	r = fetch_from("127.0.0.6", port, "GET", "/healthz", 1000);
 	CHECK_INT(r->status, 200);
 	CHECK_STR(r->body, "ok\n");
+	CHECK_INT(wait_connections(s, 16), 16);
 	r = fetch_from("127.0.0.6", port, "GET", "/metrics", 1000);
 	CHECK_INT(r->status, 200);
 	CHECK_INT(metric_value(r->body, "metrics_http_refused_total{reason=\"per_ip\"}"), 2);
