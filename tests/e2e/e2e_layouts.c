@@ -16,6 +16,7 @@
  * Every field of every payload is asserted.
  */
 #define _GNU_SOURCE
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +37,15 @@
 #define HOST "jcode-os-1-202012345"
 #define ME "os-1-202012345"
 #define OTHER "os-1-202099999"
-#define PYENV "/root/.pyenv/versions/3.12.1/bin/python3"
+/* A real pyenv install, when the machine has one: its newest CPython 3. */
+#define PYENV_GLOB "/root/.pyenv/versions/3.*/bin/python3"
 #define PATH_ENV "export PATH=/usr/sbin:/usr/bin:/sbin:/bin; "
 
 static char root[64], ws[PATH_MAX], other_ws[PATH_MAX];
 static char gcc_bin[PATH_MAX], gxx_bin[PATH_MAX], clang_bin[PATH_MAX], py_bin[PATH_MAX];
 static char cc1[PATH_MAX], gcc_name[64], gxx_name[64], clang_name[64], py_ver[16];
 static char local_bin[PATH_MAX], local_cmd[PATH_MAX + 16], conda_bin[PATH_MAX], pyenv_bin[PATH_MAX];
+static char pyenv[PATH_MAX], pyenv_cmd[PATH_MAX + 16], pyenv_ver[16];
 static bool have_pyenv;
 static const char *agent_bin;
 static time_t started;
@@ -89,6 +92,28 @@ static void name_of(const char *bin, const char *prefix_strip, char *out, size_t
 	snprintf(out, len, "%s", p ? p : b);
 }
 
+static void find_pyenv(void)
+{
+	glob_t g;
+	const char *dir;
+
+	if (glob(PYENV_GLOB, 0, NULL, &g) != 0)
+		return;
+	/* any one will do: the last in glob's order */
+	snprintf(pyenv, sizeof(pyenv), "%s", g.gl_pathv[g.gl_pathc - 1]);
+	globfree(&g);
+	if (!realpath(pyenv, pyenv_bin))
+		return;
+	snprintf(pyenv_cmd, sizeof(pyenv_cmd), "%s s.py", pyenv);
+	/* ".../versions/3.12.1/bin/python3" -> "3.12" */
+	dir = strstr(pyenv, "/versions/") + strlen("/versions/");
+	snprintf(pyenv_ver, sizeof(pyenv_ver), "%.*s", (int)(strchr(dir + 2, '.') ?
+		 (size_t)(strchr(dir + 2, '.') - dir) : strcspn(dir, "/")), dir);
+	if (strchr(pyenv_ver, '/'))
+		*strchr(pyenv_ver, '/') = '\0';
+	have_pyenv = true;
+}
+
 static void find_tools(void)
 {
 	FILE *f;
@@ -110,14 +135,14 @@ static void find_tools(void)
 	}
 	pclose(f);
 	cc1[strcspn(cc1, "\n")] = '\0';
-	have_pyenv = access(PYENV, X_OK) == 0 && realpath(PYENV, pyenv_bin);
+	find_pyenv();
 	/* the copies keep Debian's name: python3.11 */
 	snprintf(local_bin, sizeof(local_bin), "/usr/local/bin/%s", strrchr(py_bin, '/') + 1);
 	snprintf(local_cmd, sizeof(local_cmd), "%s s.py", local_bin);
 	snprintf(conda_bin, sizeof(conda_bin), "/opt/conda/bin/%s", strrchr(py_bin, '/') + 1);
 	fprintf(stderr, "tools: %s (%s), %s (%s), %s (%s), %s (%s), cc1 %s, pyenv %s\n",
 		gcc_bin, gcc_name, gxx_bin, gxx_name, clang_bin, clang_name, py_bin, py_ver, cc1,
-		have_pyenv ? PYENV : "absent: pyenv layout not tried");
+		have_pyenv ? pyenv : "absent: pyenv layout not tried");
 }
 
 static void make_workspaces(void)
@@ -180,7 +205,7 @@ static int session_workspace(void)
 		 "mkdir /workspace/" OTHER " && mount --bind '%s' /workspace/" OTHER " && "
 		 "cd /workspace/" OTHER "/hw1 && gcc main.c -o a.out && { ./a.out; python3 s.py; true; }",
 		 py_bin, py_bin, strrchr(py_bin, '/') + 1, strrchr(py_bin, '/') + 1,
-		 have_pyenv ? PYENV " s.py" : "exit 5", other_ws);
+		 have_pyenv ? pyenv_cmd : "exit 5", other_ws);
 	return student_shell_at(ws, HOST, "/workspace/" ME, script);
 }
 
@@ -312,7 +337,7 @@ static const struct want wants[] = {
 	{ RUN2, local_cmd, WSP "/hw2", WSP "/hw2/s.py", "python", local_bin, 5, py_ver },
 	{ RUN2, "/opt/conda/bin/python3 s.py", WSP "/hw2", WSP "/hw2/s.py", "python", conda_bin, 5,
 	  py_ver },
-	{ RUN2, PYENV " s.py", WSP "/hw2", WSP "/hw2/s.py", "python", pyenv_bin, 5, "3.12" },
+	{ RUN2, pyenv_cmd, WSP "/hw2", WSP "/hw2/s.py", "python", pyenv_bin, 5, pyenv_ver },
 };
 
 #define NWANTS (sizeof(wants) / sizeof(wants[0]))
@@ -377,8 +402,10 @@ static int run_start(struct run *x, const char *bin, char *const args[])
 
 	snprintf(x->log_path, sizeof(x->log_path), "/tmp/jcw-e2e-layouts-XXXXXX");
 	snprintf(x->spool, sizeof(x->spool), "/tmp/jcw-e2e-spool-XXXXXX");
-	x->port = free_port();
+	/* The receiver first: its ephemeral port must not be the one that
+	 * free_port() just saw free for the agent's metrics. */
 	x->r = receiver_start(0);
+	x->port = free_port();
 	CHECK(x->r != NULL);
 	if (!x->r || !mkdtemp(x->spool) || mkstemp(x->log_path) < 0)
 		return -1;
