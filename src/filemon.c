@@ -1142,7 +1142,7 @@ static int flush_change(struct filemon *fm, const struct debounce_item *it, bool
 	char *data = NULL, ebuf[256];
 	const char *reason;
 	size_t len = 0;
-	int rc;
+	int rc, err;
 
 	if (snapshot_target_parse(it->key, fm->hw_max, &t) < 0)
 		return 0;
@@ -1150,7 +1150,9 @@ static int flush_change(struct filemon *fm, const struct debounce_item *it, bool
 	switch (st) {
 	case SNAPSHOT_OK:
 		rc = emit(fm, &t, data, len, false);
+		err = errno;
 		free(data);
+		errno = err;	/* the caller reads the write's errno */
 		return rc;
 	case SNAPSHOT_GONE:
 		return 0;	/* its deletion event is on the way */
@@ -1583,8 +1585,10 @@ void filemon_stop(struct filemon *fm)
 	metrics_set_ready(SERVICE_FILEMON, false);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_watches_current", "", 0);
 	metrics_gauge_set(SERVICE_FILEMON, "filemon_pending_current", "", 0);
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current", "reason=\"limit\"", 0);
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current", "reason=\"budget\"", 0);
+	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current",
+			  "reason=\"limit\"", 0);
+	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current",
+			  "reason=\"budget\"", 0);
 	log_info(MOD, "stopped watching %s", fm->root);
 	filemon_free(fm);
 }
