@@ -6,6 +6,12 @@
  * and hidden directories would eat the watch limit for no snapshot.  Changes
  * are debounced per path (debounce.h), then copied into SNAPSHOT_BASE and
  * announced to the API (snapshot.h, sender.h), all on the agent's one loop.
+ *
+ * Nothing is dropped for want of a resource: a snapshot SNAPSHOT_BASE
+ * cannot take is kept and retried (and /readyz fails while the base
+ * fails), a directory the watch limit or its student's budget refuses is
+ * retried and scanned once watched, and the restart marker never passes
+ * a change still waiting, so a crash loses none of them.
  */
 #ifndef JCW_FILEMON_H
 #define JCW_FILEMON_H
