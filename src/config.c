@@ -131,7 +131,7 @@ static const struct opt opts[] = {
 	    "0.6", "filemon: flush a file this long after its last change"),
 	OPT("DEBOUNCE_MAX_WAIT", "debounce-max-wait", "SECONDS", K_MS, debounce_max_wait_ms, 0,
 	    600000, "3", "filemon: flush at the latest this long after the first change"),
-	OPT("SNAPSHOT_MODE", "snapshot-mode", "MODE", K_MODE, snapshot_mode, 0, 0777, "0640",
+	OPT("SNAPSHOT_MODE", "snapshot-mode", "MODE", K_MODE, snapshot_mode, 1, 0777, "0640",
 	    "filemon: permission bits of snapshot files, octal"),
 	OPT("SNAPSHOT_OWNER", "snapshot-owner", "USER[:GROUP]", K_OWNER, snapshot_owner, 0, 0, NULL,
 	    "filemon: owner of snapshot files, for the backend that serves them"),

@@ -106,6 +106,7 @@ struct filemon {
 	struct sender *sender;
 	char *root;
 	char *base;
+	struct snapshot_perms perms;	/* mode and owner of every snapshot file */
 	long long max_file_size;
 	long window_ms;
 	int hw_max;
@@ -240,6 +241,7 @@ static void init_metrics(void)
 	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"not_regular\"", 0);
 	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"unstable\"", 0);
 	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"symlink\"", 0);
+	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"hardlink\"", 0);
 	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"error\"", 0);
 	metrics_counter_add(SERVICE_FILEMON, "filemon_filtered_total", "", 0);
 	metrics_counter_add(SERVICE_FILEMON, "filemon_queue_overflows_total", "", 0);
@@ -268,6 +270,9 @@ static const char *skipped(enum snapshot_status st)
 		break;
 	case SNAPSHOT_SYMLINK:
 		labels = "reason=\"symlink\"";
+		break;
+	case SNAPSHOT_HARDLINK:
+		labels = "reason=\"hardlink\"";
 		break;
 	default:
 		labels = "reason=\"error\"";
@@ -1111,7 +1116,8 @@ static int emit(struct filemon *fm, const struct snapshot_target *t, const char 
 	char ts[SNAPSHOT_TS_LEN], id[EVENT_ID_LEN];
 	char *path, *body;
 
-	if (snapshot_write(fm->base, t, data, len, time(NULL), ts, sizeof(ts)) < 0)
+	if (snapshot_write_perms(fm->base, t, &fm->perms, data, len, time(NULL), ts,
+				 sizeof(ts)) < 0)
 		return -1;
 	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshots_total", "", 1);
 	path = snapshot_record_path(t, ts);
@@ -1172,7 +1178,8 @@ static int flush_change(struct filemon *fm, const struct debounce_item *it, bool
 	}
 	reason = skipped(st);
 	log_debug(MOD, "not captured (%s): %s", reason, log_escape(it->key, ebuf, sizeof(ebuf)));
-	if (it->replaced && (st == SNAPSHOT_SYMLINK || st == SNAPSHOT_NOT_REGULAR))
+	if (it->replaced && (st == SNAPSHOT_SYMLINK || st == SNAPSHOT_NOT_REGULAR ||
+			     st == SNAPSHOT_HARDLINK))
 		return emit(fm, &t, "", 0, true);
 	return 0;
 }
@@ -1487,7 +1494,10 @@ struct filemon *filemon_start(struct loop *loop, const struct filemon_config *cf
 				.alive_fd = -1, .base_ok = true, .lost_since = LLONG_MAX,
 				.scan_mark = LLONG_MAX, .budget = cfg->watches_per_student,
 				.max_file_size = cfg->max_file_size, .hw_max = cfg->hw_max,
-				.window_ms = cfg->debounce_window_ms };
+				.window_ms = cfg->debounce_window_ms,
+				.perms = { .mode = SNAPSHOT_MODE_DEFAULT, .uid = -1, .gid = -1 } };
+	if (cfg->perms)
+		fm->perms = *cfg->perms;
 	init_metrics();
 	if (setup(fm, cfg, err, errlen) < 0 || start_watching(fm, err, errlen) < 0) {
 		filemon_free(fm);

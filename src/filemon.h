@@ -20,6 +20,7 @@
 
 #include "loop.h"
 #include "sender.h"
+#include "snapshot.h"
 
 struct filemon_config {
 	const char *watch_root;      /* WATCH_ROOT: holds {subject}-{division}-{student_id}/hw{N}/... */
@@ -30,6 +31,8 @@ struct filemon_config {
 	int hw_max;                  /* 20 */
 	int watches_per_student;     /* WATCHES_PER_STUDENT: inotify watches one workspace
 				      * may hold, 0 = no budget */
+	const struct snapshot_perms *perms; /* SNAPSHOT_MODE, SNAPSHOT_OWNER; NULL = 0640,
+					     * the agent's owner */
 };
 
 struct filemon;

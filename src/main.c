@@ -148,6 +148,8 @@ static int start_procmon(struct agent *a)
 
 static int start_filemon(struct agent *a)
 {
+	struct snapshot_perms perms = { .mode = (unsigned)a->cfg.snapshot_mode,
+					.uid = a->cfg.snapshot_uid, .gid = a->cfg.snapshot_gid };
 	struct filemon_config fc = {
 		.watch_root = a->cfg.watch_root,
 		.snapshot_base = a->cfg.snapshot_base,
@@ -156,6 +158,7 @@ static int start_filemon(struct agent *a)
 		.debounce_max_wait_ms = a->cfg.debounce_max_wait_ms,
 		.hw_max = a->cfg.hw_max,
 		.watches_per_student = a->cfg.watches_per_student,
+		.perms = &perms,
 	};
 	char err[512];
 

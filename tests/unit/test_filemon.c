@@ -445,6 +445,24 @@ static void test_fifo(void)
 	CHECK_DBL(skipped("not_regular") - before, 1, 0);
 }
 
+/* ln /secret hw1/x.c: the root-only file is never copied out. */
+static void test_hardlink(void)
+{
+	char secret[512], p[512];
+	double before = skipped("hardlink");
+
+	put("../secret", "root only\n");	/* beside the root, not below it */
+	snprintf(secret, sizeof(secret), "%s/secret", tmp);
+	CHECK_INT(chmod(secret, 0600), 0);
+	path_of(p, sizeof(p), WS "/hw1/x.c");
+	CHECK_INT(link(secret, p), 0);
+	CHECK_INT(expect(0), 0);
+	CHECK_DBL(skipped("hardlink") - before, 1, 0);
+	CHECK_INT(unlink(p), 0);
+	CHECK_INT(expect(1), 1);	/* the deletion of x.c, which was never read */
+	seen = receiver_count(rx);
+}
+
 static void test_same_second(void)
 {
 	char ts1[32], ts2[32], dir[512];
@@ -607,6 +625,35 @@ static void test_catch_up(void)
 	fm = NULL;
 }
 
+/* The snapshot file's mode and owner are the configured ones, set before
+ * the file had its name (umask 0 would otherwise leave it wider). */
+static void test_perms(void)
+{
+	struct filemon_config cfg = test_config();
+	char err[256], ts[32], file[1024];
+	struct stat st;
+	mode_t old = umask(0);
+
+	cfg.perms = &(struct snapshot_perms){ .mode = 0604, .uid = 1234, .gid = 5678 };
+	fm = filemon_start(loop, &cfg, snd, err, sizeof(err));
+	CHECK(fm != NULL);
+	if (!fm)
+		return;
+	put(WS "/hw1/perm.c", "mode\n");
+	CHECK_INT(expect(1), 1);
+	check_record(0, API, "perm.c", ".c", "{\"bytes\":5,\"event\":\"modified\"}", "mode\n",
+		     ts);
+	snprintf(file, sizeof(file), "%s/os-1/hw1/202012345/perm.c/%s.c", snap, ts);
+	CHECK_INT(stat(file, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0604);
+	CHECK_INT(st.st_uid, 1234);
+	CHECK_INT(st.st_gid, 5678);
+	seen = receiver_count(rx);
+	filemon_stop(fm);
+	fm = NULL;
+	umask(old);
+}
+
 /*
  * The child of test_watch_limit: in a user namespace of its own, where the
  * inotify watch limit is ours to lower, start filemon on a tree that needs
@@ -748,11 +795,13 @@ int main(void)
 	RUN(test_ignored);
 	RUN(test_symlinks);
 	RUN(test_fifo);
+	RUN(test_hardlink);
 	RUN(test_same_second);
 	RUN(test_dir_removed);
 	RUN(test_overflow);
 	RUN(test_stop_flushes);
 	RUN(test_catch_up);
+	RUN(test_perms);
 	sender_destroy(snd);
 	receiver_stop(rx);
 	loop_destroy(loop);
