@@ -860,10 +860,15 @@ static int load_file(struct loader *ld, const char *path)
 	ld->file = path;
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
+		char why[160];
+
+		/* jansson's "near '...'" quotes the file's own bytes: a newline
+		 * there would forge a second log line. */
+		quote(je.text, why, sizeof(why));
 		if (je.line > 0)
-			return fail(ld, "config file %s: %s (line %d, column %d)", path, je.text,
+			return fail(ld, "config file %s: %s (line %d, column %d)", path, why,
 				    je.line, je.column);
-		return fail(ld, "config file %s: %s", path, je.text);
+		return fail(ld, "config file %s: %s", path, why);
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);

@@ -586,6 +586,7 @@ static void test_bad_new_values(void)
 		{ "WORKSPACE_ROOTS", "/w/student_id}", "WORKSPACE_ROOTS" },
 		{ "KERNEL_HEADERS_SEARCH", "usr/src", "KERNEL_HEADERS_SEARCH" },
 		{ "SNAPSHOT_MODE", "0999", "SNAPSHOT_MODE" },
+		{ "SNAPSHOT_MODE", "0", "SNAPSHOT_MODE" },
 		{ "SNAPSHOT_MODE", "01777", "SNAPSHOT_MODE" },
 		{ "SNAPSHOT_MODE", "rw-r-----", "SNAPSHOT_MODE" },
 		{ "SNAPSHOT_OWNER", "no-such-user-jcw", "SNAPSHOT_OWNER" },
@@ -616,6 +617,20 @@ static void test_bad_new_values(void)
 	CHECK_STR(c.api_server, "http://h:8000/analytics");
 	config_free(&c);
 	clear_env();
+}
+
+/* jansson quotes the file's bytes in its message: a newline there must not
+ * start a forged log line (found by fuzz_config). */
+static void test_file_error_one_line(void)
+{
+	const char *args[] = { "--config", NULL, NULL };
+	struct config c;
+
+	clear_env();
+	args[1] = write_file("newline.json", "{\"api_server\": \"h0.\\\\\\\n\\\\\\\\tt!\\b\\\\\"}");
+	CHECK_BAD(load(&c, args), "newline.json");
+	CHECK(strchr(errbuf, '\n') == NULL);
+	CHECK(strstr(errbuf, "\\x0a") != NULL);
 }
 
 static void test_snapshot_owner(void)
@@ -667,6 +682,7 @@ int main(void)
 	RUN(test_workspace_roots);
 	RUN(test_bad_new_values);
 	RUN(test_snapshot_owner);
+	RUN(test_file_error_one_line);
 	{
 		char cmd[300];
 
