@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum service { SERVICE_PROCMON, SERVICE_FILEMON, SERVICE__COUNT };
+#include "domain.h"
 
 /* pipeline_events_total{result=...}: what became of each process record. */
 enum pipeline_result {
@@ -23,8 +23,6 @@ enum pipeline_result {
 	PIPELINE_NONTARGET, /* anything else: ls, node, cc1, a malformed hostname... */
 	PIPELINE__COUNT
 };
-
-enum endpoint_type { ENDPOINT_BUILD, ENDPOINT_RUN, ENDPOINT_SNAPSHOT, ENDPOINT__COUNT };
 
 /* events_truncated_total{field=...}: the kernel hit a limit and said so. */
 enum trunc_field { TRUNC_ARGV, TRUNC_EXE, TRUNC_CWD, TRUNC__COUNT };

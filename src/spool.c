@@ -9,7 +9,9 @@
  *     path length | body length | sequence | wall time (ms) | CRC-32C | pad
  *     path bytes | body bytes
  *
- * (40-byte little-endian header; the CRC covers header and payload.)  A
+ * (40-byte little-endian header; the CRC covers header and payload;
+ * service and endpoint are the byte values of enum service and enum
+ * endpoint_type, fixed in domain.h as part of this format.)  A
  * record is acknowledged by appending a 16-byte entry {sequence, check,
  * magic} to the segment's .ack file; once every record of a segment is
  * acknowledged and the segment is no longer the one being written, both
@@ -66,6 +68,7 @@
 #include "deadletter.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the spool format is little endian; add byte swapping for this host"
@@ -109,6 +112,10 @@ struct ack_ent {
 
 _Static_assert(sizeof(struct rec_hdr) == 40, "record header is 40 bytes on disk");
 _Static_assert(sizeof(struct ack_ent) == 16, "ack entry is 16 bytes on disk");
+/* The bytes a spool written by an earlier release holds (domain.h). */
+_Static_assert(SERVICE_PROCMON == 0 && SERVICE_FILEMON == 1, "service bytes are spool format");
+_Static_assert(ENDPOINT_BUILD == 0 && ENDPOINT_RUN == 1 && ENDPOINT_SNAPSHOT == 2,
+	       "endpoint bytes are spool format");
 
 struct segment {
 	unsigned long long first;	/* sequence of record 0, the file name */

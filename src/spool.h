@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "metrics.h"
+#include "domain.h"
 
 struct spool_config {
 	const char *dir;		/* created (mode 0700) if missing */

@@ -145,6 +145,96 @@ static void test_crc32c(void)
 	CHECK_INT(crc32c(0, "", 0), 0);
 }
 
+/* Little-endian stores, so the old-format bytes below do not depend on
+ * this release's struct layout. */
+static unsigned char *put_le(unsigned char *p, unsigned long long v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+	return p + n;
+}
+
+/* One record exactly as the previous release (git show HEAD~30:src/spool.c)
+ * wrote it: magic "JCWR", version 1, service byte, endpoint byte, flags 0,
+ * path and body lengths, sequence, wall time, CRC-32C of the header (CRC
+ * field zero) and then of path and body, zero pad; then path and body.
+ * Returns the bytes written to buf. */
+static size_t old_record(unsigned char *buf, unsigned char svc, unsigned char ep,
+			 unsigned long long seq, const char *path, const char *body)
+{
+	size_t plen = strlen(path), blen = strlen(body);
+	unsigned char *p = buf;
+	uint32_t crc;
+
+	p = put_le(p, 0x5257434aU, 4);
+	*p++ = 1;
+	*p++ = svc;
+	*p++ = ep;
+	*p++ = 0;
+	p = put_le(p, plen, 4);
+	p = put_le(p, blen, 4);
+	p = put_le(p, seq, 8);
+	p = put_le(p, 1763915387000ULL + seq, 8);
+	p = put_le(p, 0, 4);	/* CRC, zero while it is computed */
+	p = put_le(p, 0, 4);	/* pad */
+	crc = crc32c(crc32c(crc32c(0, buf, 40), path, plen), body, blen);
+	put_le(buf + 32, crc, 4);
+	memcpy(p, path, plen);
+	memcpy(p + plen, body, blen);
+	return 40 + plen + blen;
+}
+
+/* A spool left by the previous release replays each record to the
+ * endpoint and path it was written for (the enum bytes are spool format). */
+static void test_previous_release_segment(void)
+{
+	static const struct {
+		unsigned char svc, ep;
+		enum service want_svc;
+		enum endpoint_type want_ep;
+		const char *path, *body;
+	} recs[] = {
+		{ 0, 0, SERVICE_PROCMON, ENDPOINT_BUILD, "/api/os-1/hw1/202012345/logs/build",
+		  "{\"event_id\":\"b\"}" },
+		{ 0, 1, SERVICE_PROCMON, ENDPOINT_RUN, "/api/os-1/hw1/202012345/logs/run",
+		  "{\"event_id\":\"r\"}" },
+		{ 1, 2, SERVICE_FILEMON, ENDPOINT_SNAPSHOT,
+		  "/api/os-1/hw1/202012345/a%40main.c/20261123_162846", "{\"bytes\":12}" },
+	};
+	unsigned char seg[1024];
+	size_t len = 0;
+	struct spool *sp;
+	struct spool_rec r;
+	char p[256];
+	int fd;
+
+	fresh_dir();
+	for (size_t i = 0; i < 3; i++)
+		len += old_record(seg + len, recs[i].svc, recs[i].ep, i + 1, recs[i].path,
+				  recs[i].body);
+	snprintf(p, sizeof(p), "%s/0000000000000001.seg", dir);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	CHECK_INT(write(fd, seg, len), len);
+	close(fd);
+
+	sp = open_spool(0, 0);
+	CHECK_INT(spool_unread(sp), 3);
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_INT(spool_next(sp, &r), 1);
+		CHECK_INT(r.seq, i + 1);
+		CHECK_INT(r.svc, recs[i].want_svc);
+		CHECK_INT(r.ep, recs[i].want_ep);
+		CHECK_STR(r.path, recs[i].path);
+		CHECK_STR(r.body, recs[i].body);
+		CHECK_INT(r.time_ms, 1763915387000LL + (long long)i + 1);
+		free(r.block);
+	}
+	CHECK(spool_caught_up(sp));
+	CHECK_DBL(metric("spool_corrupt_records_total"), 0, 0);
+	spool_close(sp);
+}
+
 static void test_append_ack_reopen(void)
 {
 	struct spool *sp;
@@ -904,6 +994,7 @@ int main(void)
 	log_set_rate_limit(0, 0);
 	RUN(test_crc32c);
 	RUN(test_append_ack_reopen);
+	RUN(test_previous_release_segment);
 	RUN(test_second_open_refused);
 	RUN(test_torn_tail);
 	RUN(test_corrupt_tail_bytes);
