@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 
 #define PREFIX "linux-headers-"
@@ -463,25 +464,6 @@ static int rm_tree(const char *path)
 	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s", path) >= sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static bool same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;
@@ -688,7 +670,7 @@ int kheaders_prepare(const struct kheaders_env *env, struct kheaders_result *res
 		return 0;
 	}
 	if ((size_t)snprintf(top, sizeof(top), "%s/" SUBDIR, env->state_dir) >= sizeof(top) ||
-	    mkdir_p(top) < 0) {
+	    fs_mkdir_p(top, 0755) < 0) {
 		snprintf(err, errlen, "cannot create %s/" SUBDIR ": %s (set STATE_DIR to a writable directory)",
 			 env->state_dir, strerror(errno));
 		return -1;

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "utf8.h"
 
 #define LOG_LINE_MAX 4096
@@ -106,23 +107,6 @@ void log_set_level(enum log_level level)
 enum log_level log_get_level(void)
 {
 	return (enum log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
-}
-
-/* write() all of buf, retrying short writes and EINTR. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static int open_sink(const char *path)
@@ -250,7 +234,7 @@ static void write_file(const char *line, size_t len)
 	if (sink.rotatable && sink.max_bytes > 0 && sink.size > 0 &&
 	    sink.size + (long long)len > sink.max_bytes)
 		rotate();
-	if (write_all(sink.fd, line, len) < 0) {
+	if (fs_write_all(sink.fd, line, len) < 0) {
 		/* Say so on stderr once, not once per line, and carry on. */
 		if (!sink.failing)
 			dprintf(STDERR_FILENO, "log: write to %s failed: %s\n",
@@ -383,7 +367,7 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	line[len++] = '\n';
 
 	pthread_mutex_lock(&log_lock);
-	write_all(STDERR_FILENO, line, len);
+	fs_write_all(STDERR_FILENO, line, len);
 	write_file(line, len);
 	pthread_mutex_unlock(&log_lock);
 }
@@ -406,7 +390,7 @@ static void flush_suppressed(void)
 		if (r > 0)
 			len += (size_t)r < sizeof(line) - 1 - len ? (size_t)r : sizeof(line) - 2 - len;
 		line[len++] = '\n';
-		write_all(STDERR_FILENO, line, len);
+		fs_write_all(STDERR_FILENO, line, len);
 		write_file(line, len);
 	}
 	memset(rates, 0, sizeof(rates));

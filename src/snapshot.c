@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "pathrules.h"
 
 /* Versions of one file within one second: more than this is a runaway loop,
@@ -293,26 +294,6 @@ static bool same_file_state(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* Read until EOF into buf (cap bytes); one byte more than the stat size is
- * room enough to notice the file grew. */
-static ssize_t read_all(int fd, char *buf, size_t cap)
-{
-	size_t got = 0;
-
-	while (got < cap) {
-		ssize_t n = read(fd, buf + got, cap - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /*
  * May a file in this state be read?  Only a regular file with exactly one
  * name.  A second name is how `ln /secret hw1/x.c` (same file system, no
@@ -358,7 +339,7 @@ static enum snapshot_status read_open(int fd, const struct stat *checked, long l
 	data = malloc(size + 1);
 	if (!data)
 		return SNAPSHOT_ERROR;
-	got = read_all(fd, data, size + 1);
+	got = fs_read_full(fd, data, size + 1);	/* one more: did it grow? */
 	if (got < 0 || fstat(fd, &after) < 0) {
 		free(data);
 		return SNAPSHOT_ERROR;
@@ -462,23 +443,6 @@ static int dir_open_p(int atfd, const char *path, int nofollow)
 	return fd;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Owner first: chown may clear mode bits, chmod then sets them exactly
  * (whatever the umask). */
 static int set_perms(int fd, const struct snapshot_perms *p)
@@ -509,7 +473,7 @@ static int temp_file(int dirfd, const struct snapshot_perms *perms, const void *
 	}
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, data, len) < 0 || set_perms(fd, perms) < 0 || fsync(fd) < 0) {
+	if (fs_write_all(fd, data, len) < 0 || set_perms(fd, perms) < 0 || fsync(fd) < 0) {
 		int err = errno;
 
 		close(fd);

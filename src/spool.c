@@ -66,6 +66,7 @@
 
 #include "crc32c.h"
 #include "deadletter.h"
+#include "fsutil.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -374,34 +375,6 @@ static void count_corrupt(struct spool *sp, unsigned long long records)
 	metrics_counter_add(SERVICE_PROCMON, "spool_corrupt_regions_total", "", 1);
 }
 
-/* The whole file, or NULL (errno EFBIG when it is larger than max). */
-static char *read_all(int fd, long long max, long long *len)
-{
-	struct stat st;
-	char *buf;
-	size_t got = 0;
-
-	if (fstat(fd, &st) < 0)
-		return NULL;
-	if (st.st_size > max) {
-		errno = EFBIG;
-		return NULL;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
-
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)n;
-	}
-	*len = (long long)got;
-	return buf;
-}
-
 /* Why the record at off is unusable, or NULL when it is sound and its
  * sequence number is within lo..hi.  *h is its header.  The cheap tests
  * come first: the resynchronising scan calls this at every magic. */
@@ -487,7 +460,7 @@ static int scan_segment(struct spool *sp, struct segment *g, const char *name,
 			struct gaps *gaps)
 {
 	long long len = 0, off = 0;
-	char *buf = read_all(g->fd, UINT32_MAX, &len);
+	char *buf = fs_read_file(g->fd, UINT32_MAX, &len);
 	const char *why = NULL;
 	struct rec_hdr h;
 
@@ -542,7 +515,7 @@ static void load_acks(struct spool *sp, struct segment *g)
 	fd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	buf = read_all(fd, UINT32_MAX, &len);
+	buf = fs_read_file(fd, UINT32_MAX, &len);
 	for (long long o = 0; buf && o + (long long)sizeof(struct ack_ent) <= len;
 	     o += sizeof(struct ack_ent)) {
 		struct ack_ent e;
@@ -744,27 +717,6 @@ static int recover(struct spool *sp)
 
 /* ---- open / close -------------------------------------------------- */
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(dir);
-
-	if (len == 0 || len >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, dir, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static long long segment_size(const struct spool_config *cfg, long long max)
 {
 	long long seg = cfg->segment_bytes > 0 ? cfg->segment_bytes : max / 64;
@@ -788,7 +740,7 @@ struct spool *spool_open(const struct spool_config *cfg, char *err, size_t errle
 	sp->max_bytes = cfg->max_bytes > 0 ? cfg->max_bytes : DEFAULT_MAX;
 	sp->seg_bytes = segment_size(cfg, sp->max_bytes);
 	sp->dir = strdup(cfg->dir);
-	if (!sp->dir || mkdir_p(cfg->dir) < 0 ||
+	if (!sp->dir || fs_mkdir_p(cfg->dir, 0700) < 0 ||
 	    (sp->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "spool %s: %s", cfg->dir, strerror(errno));
 		goto fail;
