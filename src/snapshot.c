@@ -4,10 +4,12 @@
 #define _GNU_SOURCE		/* O_TMPFILE, O_PATH, asprintf */
 #include "snapshot.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -605,31 +607,25 @@ int snapshot_write(const char *base, const struct snapshot_target *t, const void
 
 /* ---- the API record --------------------------------------------------- */
 
-static bool unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
-}
-
+/* libcurl's escape keeps exactly RFC 3986's unreserved bytes and writes
+ * upper-case hex; copied so callers free() as before, not curl_free(). */
 char *snapshot_encode_segment(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(s) * 3 + 1), *p = out;
+	size_t len = strlen(s);
+	char *esc, *out;
 
-	if (!out)
+	if (len > INT_MAX) {
+		errno = EOVERFLOW;
 		return NULL;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (unreserved(c)) {
-			*p++ = (char)c;
-			continue;
-		}
-		*p++ = '%';
-		*p++ = hex[c >> 4];
-		*p++ = hex[c & 0xf];
 	}
-	*p = '\0';
+	/* No handle: since libcurl 7.82 it is ignored, and escaping needs none. */
+	esc = curl_easy_escape(NULL, s, (int)len);
+	if (!esc) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	out = strdup(esc);
+	curl_free(esc);
 	return out;
 }
 

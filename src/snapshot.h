@@ -119,8 +119,8 @@ int snapshot_write_perms(const char *base, const struct snapshot_target *t,
 
 /* ---- the API record --------------------------------------------------- */
 
-/* Percent-encode one URL path segment (RFC 3986 unreserved bytes kept).
- * malloc'd; NULL on ENOMEM. */
+/* Percent-encode one URL path segment (RFC 3986 unreserved bytes kept,
+ * every other byte as %XX, upper-case hex).  malloc'd; NULL with errno. */
 char *snapshot_encode_segment(const char *s);
 /* "/api/{class_div}/{hw}/{student_id}/{encoded filename}/{ts}", malloc'd. */
 char *snapshot_record_path(const struct snapshot_target *t, const char *ts);

@@ -118,6 +118,36 @@ static void test_dir_wanted(void)
 	CHECK(!snapshot_dir_wanted(3, "", 20));
 }
 
+/* Every byte value: the RFC 3986 unreserved ones as they are, each other
+ * one as %XX in upper-case hex, exactly as before libcurl did the work. */
+static void test_encode_every_byte(void)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char in[256], want[256 * 3 + 1], *w = want, *got;
+
+	for (int c = 1; c < 256; c++) {
+		bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+
+		in[c - 1] = (char)c;
+		if (keep) {
+			*w++ = (char)c;
+			continue;
+		}
+		*w++ = '%';
+		*w++ = hex[c >> 4];
+		*w++ = hex[c & 0xf];
+	}
+	in[255] = '\0';
+	*w = '\0';
+	got = snapshot_encode_segment(in);
+	CHECK_STR(got, want);
+	free(got);
+	got = snapshot_encode_segment("");
+	CHECK_STR(got, "");
+	free(got);
+}
+
 static void test_naming(void)
 {
 	char ts[SNAPSHOT_TS_LEN], *s;
@@ -406,48 +436,94 @@ static void test_device_not_opened(void)
 
 static atomic_bool stop_writing;
 
-/* Keep rewriting a file with a changing length until told to stop. */
+/* Version k of the churned file: "v%08u\n", then one letter chosen by k,
+ * 1024..4023 bytes in all: each version differs from the next in length
+ * and content, so a read that mixes two writes, or catches one half done,
+ * cannot pass for a whole one. */
+static size_t version_len(unsigned k)
+{
+	return 1024 + (k * 7) % 3000;
+}
+
+static void version_fill(unsigned k, char *buf)
+{
+	size_t len = version_len(k);
+
+	memset(buf, 'a' + k % 26, len);
+	snprintf(buf, 11, "v%08u\n", k % 100000000);
+	buf[10] = (char)('a' + k % 26);
+}
+
+/* Is buf[0..len) exactly one whole version?  Empty is the moment between
+ * O_TRUNC and the write: a real state of the file, not a torn read. */
+static bool whole_version(const char *buf, size_t len)
+{
+	char want[4096];
+	unsigned k;
+
+	if (len == 0)
+		return true;
+	if (len < 10 || sscanf(buf, "v%8u\n", &k) != 1 || len != version_len(k))
+		return false;
+	version_fill(k, want);
+	return memcmp(buf, want, len) == 0;
+}
+
+/* Keep rewriting a file in place, one whole version per write(), until
+ * told to stop. */
 static void *churn(void *arg)
 {
 	const char *path = arg;
 	char buf[4096];
-	unsigned n = 0;
+	unsigned k = 1;
 
-	memset(buf, 'x', sizeof(buf));
 	while (!atomic_load(&stop_writing)) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 		if (fd < 0)
 			break;
-		if (write(fd, buf, 1024 + n++ % 3000) < 0)
-			n++;
+		version_fill(k, buf);
+		if (write(fd, buf, version_len(k)) < 0)
+			k++;
+		k++;
 		close(fd);
 	}
 	return NULL;
 }
 
 /* A file changing under the reader is reported unstable, never returned
- * torn: every OK read has the length of one whole write. */
+ * torn: every OK read is exactly one whole write. */
 static void test_read_unstable(void)
 {
-	char path[512], *buf;
-	int rootfd = open(tmp, O_PATH | O_DIRECTORY), unstable = 0, torn = 0;
+	char path[512], first[4096], *buf;
+	int rootfd = open(tmp, O_PATH | O_DIRECTORY), unstable = 0, torn = 0, ok = 0;
 	pthread_t th;
 	size_t len;
 
 	mk("u");
 	snprintf(path, sizeof(path), "%s/u/busy.c", tmp);
-	put("u/busy.c", "xxxxx");
+	version_fill(0, first);
+	first[version_len(0)] = '\0';
+	put("u/busy.c", first);
+	/* The check itself rejects a torn or mixed version. */
+	CHECK(whole_version(first, version_len(0)));
+	CHECK(!whole_version(first, version_len(0) - 1));
+	first[700] = 'b';
+	CHECK(!whole_version(first, version_len(0)));
 	atomic_store(&stop_writing, false);
 	pthread_create(&th, NULL, churn, path);
-	for (int i = 0; i < 20000 && unstable == 0; i++) {
+	/* At least 2000 reads, so many whole ones are checked too. */
+	for (int i = 0; i < 20000 && (unstable == 0 || i < 2000); i++) {
 		enum snapshot_status st = snapshot_read(rootfd, "u/busy.c", 100000, &buf, &len);
 
 		if (st == SNAPSHOT_UNSTABLE)
 			unstable++;
 		if (st == SNAPSHOT_OK) {
-			for (size_t j = 0; j < len; j++)
-				torn += buf[j] != 'x';
+			ok++;
+			if (!whole_version(buf, len)) {
+				torn++;
+				fprintf(stderr, "torn read: %zu bytes, starting \"%.10s\"\n", len, buf);
+			}
 			free(buf);
 		}
 	}
@@ -456,6 +532,7 @@ static void test_read_unstable(void)
 	close(rootfd);
 	CHECK(unstable > 0);
 	CHECK_INT(torn, 0);
+	fprintf(stderr, "%d whole reads, %d unstable\n", ok, unstable);
 }
 
 static void test_write(void)
@@ -599,6 +676,7 @@ int main(void)
 	RUN(test_target_parse);
 	RUN(test_dir_wanted);
 	RUN(test_naming);
+	RUN(test_encode_every_byte);
 	RUN(test_read);
 	RUN(test_hardlink_outside);
 	RUN(test_fifo_not_opened);
