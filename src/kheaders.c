@@ -558,9 +558,9 @@ static int write_marker(const char *dir, const char *text)
 }
 
 /* Move the finished tmp to dst; if another start got there first with the
- * same tree, keep theirs. */
+ * same tree, keep theirs.  On failure res names no tree. */
 static int install_tree(const char *tmp, const char *dst, const char *source,
-			const char *arch, char *err, size_t errlen)
+			const char *arch, struct kheaders_result *res, char *err, size_t errlen)
 {
 	if (marker_is(dst, source) && tree_complete(dst, arch)) {
 		rm_tree(tmp);
@@ -569,6 +569,7 @@ static int install_tree(const char *tmp, const char *dst, const char *source,
 	if (rm_tree(dst) < 0 || rename(tmp, dst) < 0) {
 		snprintf(err, errlen, "replacing %s: %s", dst, strerror(errno));
 		rm_tree(tmp);
+		res->path[0] = '\0';
 		return -1;
 	}
 	return 0;
@@ -600,10 +601,7 @@ static int assemble(const struct uname_info *u,
 			 res->found, res->partner, u->arch);
 		goto fail;
 	}
-	if (install_tree(tmp, dst, source, u->arch, err, errlen) == 0)
-		return 0;
-	res->path[0] = '\0';
-	return -1;
+	return install_tree(tmp, dst, source, u->arch, res, err, errlen);
 fail:
 	rm_tree(tmp);
 	res->path[0] = '\0';
@@ -643,10 +641,7 @@ static int extract(const struct uname_info *u,
 		snprintf(err, errlen, "writing %s/" MARKER ": %s", tmp, strerror(errno));
 		goto fail;
 	}
-	if (install_tree(tmp, dst, source, u->arch, err, errlen) == 0)
-		return 0;
-	res->path[0] = '\0';
-	return -1;
+	return install_tree(tmp, dst, source, u->arch, res, err, errlen);
 fail:
 	rm_tree(tmp);
 	res->path[0] = '\0';
