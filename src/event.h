@@ -1,7 +1,7 @@
 /*
  * event.h - turn one judged process into the API's path and JSON body.
  *
- * The contract (shared/contract/jcode-api.md) fixes six fields per endpoint;
+ * The API contract (README.md, "What is sent") fixes six fields per endpoint;
  * everything after them is an extra the backend ignores but people debugging
  * a student's run are glad to have (signal, duration, pids, truncation).
  * A build also carries "compiler" ("gcc-12") and a Python run
@@ -31,9 +31,6 @@ struct proc_report {                 /* what the pipeline decided about one proc
  * enough that 12.345 stays "12.345" (jansson's default 17 digits would not). */
 #define EVENT_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
-/* Build the endpoint path ("/api/os-1/hw1/202012345/logs/build") and the JSON
- * body (compact, one line, no trailing newline).  Both malloc'd.  Returns 0,
- * or -1 on ENOMEM or a report that names no endpoint (*path, *body NULL). */
 /*
  * Event ids let the receiver drop duplicates (delivery is at least once).
  * A process is named by boot id, pid and start time: unique across nodes
@@ -47,6 +44,9 @@ void event_id_process(const struct process *p, char *buf, size_t len);
 void event_id_unique(char *buf, size_t len);
 #define EVENT_ID_LEN 96
 
+/* Build the endpoint path ("/api/os-1/hw1/202012345/logs/build") and the JSON
+ * body (compact, one line, no trailing newline).  Both malloc'd.  Returns 0,
+ * or -1 on ENOMEM or a report that names no endpoint (*path, *body NULL). */
 int event_build(const struct proc_report *r, char **path, char **body);
 
 /* ISO 8601 UTC with microseconds and explicit offset:

@@ -2,8 +2,10 @@
  * loop.c - epoll event loop with millisecond timers.
  *
  * Timers live in a small unsorted array: the agent has a handful of them
- * (heartbeat, kernel stats, curl's timeout, retry and debounce wheels), so a
- * linear scan per turn costs less than keeping a heap in order.
+ * (heartbeats, perf-buffer polling, curl's timeout, spool sync, and one
+ * timer each for the sender's retry heap and filemon's debounce heap, which
+ * order their own many deadlines), so a linear scan per turn costs less
+ * than keeping a heap in order here.
  */
 #include "loop.h"
 

@@ -11,6 +11,7 @@
 
 #include "btf_offsets.h"
 #include "collector.h"
+#include "config.h"
 #include "loop.h"
 #include "testlib.h"
 
@@ -27,6 +28,24 @@ static void test_prefix_flag(void)
 	CHECK_INT(collector_prefix_flag("", buf, sizeof(buf)), -1);
 	CHECK_INT(collector_prefix_flag("0123456789012345678901234567890123", buf, sizeof(buf)), -1);
 	CHECK_INT(collector_prefix_flag("jcode-", buf, 20), -1);
+}
+
+extern const char procmon_bpf_text[];
+
+/* One MAX_PROCESSES default: the BPF text's fallback is the config's. */
+static void test_max_processes_default(void)
+{
+	char *argv[] = { "jcode-watcher", NULL }, err[256], want[64];
+	struct config c;
+
+	unsetenv("MAX_PROCESSES");
+	unsetenv("JCW_CONFIG");
+	CHECK_INT(config_load(&c, 1, argv, err, sizeof(err)), 0);
+	CHECK_INT(c.max_processes, 4096);
+	snprintf(want, sizeof(want), "#ifndef MAX_PROCESSES\n#define MAX_PROCESSES %d\n",
+		 c.max_processes);
+	CHECK(strstr(procmon_bpf_text, want) != NULL);
+	config_free(&c);
 }
 
 static void test_stable_offsets(void)
@@ -113,7 +132,19 @@ static void test_compile_error_names_headers(void)
 
 int main(void)
 {
+	const char *btf = "/sys/kernel/btf/vmlinux";
+
 	RUN(test_prefix_flag);
+	RUN(test_max_processes_default);
+	/* The rest reads the running kernel's BTF: without it there is
+	 * nothing to check against, which is a skip, not a failure. */
+	if (access(btf, R_OK) != 0) {
+		if (tl_failures)
+			return TEST_DONE();
+		fprintf(stderr, "SKIP: %s is not readable (%m): this kernel has no BTF, "
+			"so the offset tests cannot run\n", btf);
+		return 77;
+	}
 	RUN(test_stable_offsets);
 	RUN(test_nested_offsets);
 	RUN(test_cflags);
