@@ -20,7 +20,9 @@
 
 static char root[PATH_MAX], codes[PATH_MAX + 16], snaps[PATH_MAX + 16];
 
-/* The received request whose URL starts with prefix, or -1. */
+/* The received request whose URL starts with prefix, or -1 with *out
+ * zeroed: when nothing arrived the caller must not read what the stack
+ * happened to hold. */
 static long find(struct receiver *r, const char *prefix, struct received *out)
 {
 	for (size_t i = 0; i < receiver_count(r); i++) {
@@ -30,6 +32,7 @@ static long find(struct receiver *r, const char *prefix, struct received *out)
 			return (long)i;
 		received_free(out);
 	}
+	memset(out, 0, sizeof(*out));
 	return -1;
 }
 
@@ -39,9 +42,10 @@ static void check_snapshot(struct receiver *r)
 	struct received rc;
 	char file[PATH_MAX * 2];
 	json_t *body;
+	long found = find(r, prefix, &rc);
 
-	CHECK(find(r, prefix, &rc) >= 0);
-	if (!rc.url)
+	CHECK(found >= 0);
+	if (found < 0)
 		return;
 	body = json_loads(rc.body, 0, NULL);
 	CHECK_INT(json_integer_value(json_object_get(body, "bytes")), 29);
@@ -60,9 +64,10 @@ static void check_build(struct receiver *r)
 {
 	struct received rc;
 	json_t *body;
+	long found = find(r, "/api/os-1/hw1/202012345/logs/build", &rc);
 
-	CHECK(find(r, "/api/os-1/hw1/202012345/logs/build", &rc) >= 0);
-	if (!rc.url)
+	CHECK(found >= 0);
+	if (found < 0)
 		return;
 	body = json_loads(rc.body, 0, NULL);
 	CHECK_STR(json_string_value(json_object_get(body, "target_path")),
