@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "loop.h"
+#include "metrics_testing.h"
 #include "version.h"
 
 _Static_assert(sizeof(double) == sizeof(unsigned long long), "double must be 64 bits");
@@ -864,27 +865,66 @@ static void series_key(char *key, size_t n, const char *name, const char *labels
 		 service_names[svc], le);
 }
 
-double metrics_value(enum service svc, const char *name, const char *labels)
+double metrics_sample(enum service svc, const char *name, const char *labels)
 {
 	char key[512];
 	char *text;
-	double v = 0;
+	double v = NAN;
+	bool found;
 
 	/* Reading back the rendered text keeps one source of truth for names
-	 * and labels; this is for tests and health checks, not hot paths. */
+	 * and labels; this is for tests, not hot paths. */
 	if ((unsigned)svc >= SERVICE__COUNT || !name)
-		return 0;
+		return NAN;
 	if (!labels)
 		labels = "";
 	text = metrics_render();
 	if (!text)
-		return 0;
+		return NAN;
 	series_key(key, sizeof(key), name, labels, svc);
-	if (!find_value(text, key, &v)) {
+	found = find_value(text, key, &v);
+	if (!found) {
 		/* Service-less series such as build_info. */
 		snprintf(key, sizeof(key), "%s{%s} ", name, labels);
-		find_value(text, key, &v);
+		found = find_value(text, key, &v);
 	}
 	free(text);
-	return v;
+	return found ? v : NAN;
+}
+
+bool metrics_known(const char *name)
+{
+	char key[256];
+	char *text;
+	bool known;
+
+	if (!name)
+		return false;
+	pthread_mutex_lock(&generic_lock);
+	known = describe_find(name, atomic_load_explicit(&ndesc, memory_order_relaxed)) != NULL;
+	pthread_mutex_unlock(&generic_lock);
+	if (known)
+		return true;
+	text = metrics_render();
+	if (!text)
+		return false;
+	/* Any series of that name (fixed metrics always have a TYPE line). */
+	snprintf(key, sizeof(key), "# TYPE %s ", name);
+	known = strstr(text, key) != NULL;
+	snprintf(key, sizeof(key), "\n%s{", name);
+	known = known || strstr(text, key) != NULL;
+	free(text);
+	return known;
+}
+
+bool metrics_none(enum service svc, const char *name, const char *labels)
+{
+	return isnan(metrics_sample(svc, name, labels)) && metrics_known(name);
+}
+
+double metrics_value(enum service svc, const char *name, const char *labels)
+{
+	double v = metrics_sample(svc, name, labels);
+
+	return isnan(v) ? 0 : v;
 }

@@ -86,11 +86,9 @@ void metrics_gauge_set(enum service svc, const char *name, const char *labels, d
  * The first description of a name wins; metrics_reset() keeps them. */
 void metrics_describe(const char *name, const char *type, const char *help);
 
-/* Read back one series (tests, /healthz): any rendered counter or gauge line,
- * fixed or generic, by name and labels in rendered order without service,
- * e.g. ("api_requests_total", "status_code=\"200\",endpoint_type=\"build\"").
- * Histogram _sum/_count/_bucket lines work too.  Renders everything, so not
- * for hot paths.  Returns 0 when the series does not exist. */
+/* Deprecated, for tests only: metrics_sample() (metrics_testing.h), but 0
+ * when the series does not exist, so a misspelt name reads as 0.  Kept only
+ * until tests/unit/test_sender.c moves to metrics_sample(); then remove. */
 double metrics_value(enum service svc, const char *name, const char *labels);
 
 /* Render everything in Prometheus text exposition format 0.0.4.

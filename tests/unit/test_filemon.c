@@ -22,7 +22,7 @@
 #include "filemon.h"
 #include "log.h"
 #include "loop.h"
-#include "metrics.h"
+#include "metrics_testing.h"
 #include "receiver.h"
 #include "sender.h"
 #include "support.h"
@@ -196,7 +196,7 @@ static double skipped(const char *reason)
 	char labels[64];
 
 	snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
-	return metrics_value(SERVICE_FILEMON, "filemon_skipped_total", labels);
+	return metrics_sample(SERVICE_FILEMON, "filemon_skipped_total", labels);
 }
 
 /* ---- cases --------------------------------------------------------------- */
@@ -385,7 +385,7 @@ static void test_size_limit(void)
 static void test_ignored(void)
 {
 	size_t watches = filemon_watch_count(fm);
-	double filtered = metrics_value(SERVICE_FILEMON, "filemon_filtered_total", "");
+	double filtered = metrics_sample(SERVICE_FILEMON, "filemon_filtered_total", "");
 
 	mkdirs(WS "/hw1/.venv/lib");
 	mkdirs(WS "/hw1/.cache");
@@ -409,7 +409,7 @@ static void test_ignored(void)
 	CHECK_INT(expect(0), 0);
 	/* Only venv/ is a directory worth watching; the rest cost nothing. */
 	CHECK_INT(filemon_watch_count(fm), watches + 1);
-	CHECK(metrics_value(SERVICE_FILEMON, "filemon_filtered_total", "") > filtered);
+	CHECK(metrics_sample(SERVICE_FILEMON, "filemon_filtered_total", "") > filtered);
 }
 
 static void test_symlinks(void)
@@ -564,7 +564,7 @@ static void test_overflow(void)
 	close(fa);
 	close(fb);
 	CHECK_INT(expect(2), 2);
-	CHECK(metrics_value(SERVICE_FILEMON, "filemon_queue_overflows_total", "") >= 1);
+	CHECK(metrics_sample(SERVICE_FILEMON, "filemon_queue_overflows_total", "") >= 1);
 	for (size_t i = 0; i < 2; i++) {
 		struct received rc;
 
@@ -685,10 +685,10 @@ static int watch_limit_child(const char *dir)
 		return 1;
 	}
 	CHECK_INT(filemon_watch_count(m), 4);	/* root, workspace, two hw of five */
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "filemon_watch_limit_total", ""), 3, 0);
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "filemon_watch_limit_total", ""), 3, 0);
 	/* The other three are remembered, to be retried, and shown. */
 	CHECK_INT(filemon_unwatched_count(m), 3);
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "filemon_unwatched_dirs_current",
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "filemon_unwatched_dirs_current",
 				"reason=\"limit\""), 3, 0);
 	/* Still working where it does watch: the two hw dirs that got one
 	 * (readdir order decides which). */
@@ -764,7 +764,7 @@ static int setup(void)
 		return -1;
 	}
 	CHECK_INT(filemon_watch_count(fm), 3);	/* root, workspace, hw1 */
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "filemon_watches_current", ""), 3, 0);
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "filemon_watches_current", ""), 3, 0);
 	return 0;
 }
 

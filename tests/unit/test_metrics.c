@@ -2,7 +2,7 @@
  * test_metrics.c - exact Prometheus lines for known updates, histogram
  * buckets, active-host expiry, generic series and their overflow.
  */
-#include "metrics.h"
+#include "metrics_testing.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -60,13 +60,19 @@ static void test_pipeline_counters(void)
 		      "pipeline_events_total{result=\"nontarget\",service=\"procmon\"} 1\n");
 	CHECK_INT(count_of(t, "# HELP pipeline_events_total "), 1);
 	free(t);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 3, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_events_total", "result=\"nontarget\""), 1, 0);
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "pipeline_events_total", "result=\"success\""), 0, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 3, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"nontarget\""), 1, 0);
+	CHECK(metrics_none(SERVICE_FILEMON, "pipeline_events_total", "result=\"success\""));
+	/* A name nobody renders is absent, and not known: never "none counted". */
+	CHECK(isnan(metrics_sample(SERVICE_PROCMON, "no_such_metric", "")));
+	CHECK(!metrics_known("no_such_metric"));
+	CHECK(!metrics_none(SERVICE_PROCMON, "no_such_metric", ""));
+	CHECK(metrics_known("pipeline_events_total"));
+	/* The deprecated reader (test_sender.c only) still says 0. */
 	CHECK_DBL(metrics_value(SERVICE_PROCMON, "no_such_metric", ""), 0, 0);
 
 	metrics_reset();
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 0, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 0, 0);
 }
 
 static void test_histogram_buckets(void)
@@ -108,11 +114,11 @@ static void test_histogram_buckets(void)
 	metrics_pipeline_duration(0.005);
 	metrics_pipeline_duration(0.0051);
 	metrics_pipeline_duration(-1);		/* clock went backwards: first bucket */
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_duration_seconds_bucket",
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_duration_seconds_bucket",
 				"le=\"0.005\""), 2, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_duration_seconds_bucket",
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_duration_seconds_bucket",
 				"le=\"0.01\""), 3, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_duration_seconds_sum", ""),
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_duration_seconds_sum", ""),
 		  0.005 + 0.0051 - 1, 1e-12);
 }
 
@@ -149,17 +155,17 @@ static void test_api_requests(void)
 	free(t);
 
 	metrics_api_request(ENDPOINT_SNAPSHOT, 201, 0.01);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_requests_total",
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "api_requests_total",
 				"status_code=\"200\",endpoint_type=\"build\""), 2, 0);
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "api_requests_total",
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "api_requests_total",
 				"status_code=\"201\",endpoint_type=\"snapshot\""), 1, 0);
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "api_request_duration_seconds_count",
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "api_request_duration_seconds_count",
 				"endpoint_type=\"snapshot\""), 1, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_requests_total",
-				"status_code=\"404\",endpoint_type=\"build\""), 0, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_request_duration_seconds_bucket",
+	CHECK(metrics_none(SERVICE_PROCMON, "api_requests_total",
+			   "status_code=\"404\",endpoint_type=\"build\""));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "api_request_duration_seconds_bucket",
 				"endpoint_type=\"build\",le=\"0.25\""), 3, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_request_duration_seconds_bucket",
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "api_request_duration_seconds_bucket",
 				"endpoint_type=\"build\",le=\"0.1\""), 2, 0);
 }
 
@@ -199,8 +205,8 @@ static void test_kernel_and_queue(void)
 		      "queue_size_current{service=\"procmon\"} 12\n"
 		      "queue_size_current{service=\"filemon\"} 3\n");
 	free(t);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "events_truncated_total", "field=\"argv\""), 2, 0);
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "queue_size_current", ""), 3, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "events_truncated_total", "field=\"argv\""), 2, 0);
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "queue_size_current", ""), 3, 0);
 }
 
 static void test_heartbeats(void)
@@ -219,12 +225,12 @@ static void test_heartbeats(void)
 	metrics_heartbeat_loop(SERVICE_PROCMON);
 	metrics_heartbeat_poll(SERVICE_FILEMON);
 	after = metrics_now();
-	v = metrics_value(SERVICE_PROCMON, "loop_heartbeat_ts_seconds", "");
+	v = metrics_sample(SERVICE_PROCMON, "loop_heartbeat_ts_seconds", "");
 	CHECK(v >= before && v <= after);
-	v = metrics_value(SERVICE_FILEMON, "poll_heartbeat_ts_seconds", "");
+	v = metrics_sample(SERVICE_FILEMON, "poll_heartbeat_ts_seconds", "");
 	CHECK(v >= before && v <= after);
 	CHECK(before > 1.7e9);	/* wall clock, not monotonic */
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "loop_heartbeat_ts_seconds", ""), 0, 0);
+	CHECK(metrics_none(SERVICE_FILEMON, "loop_heartbeat_ts_seconds", ""));
 	CHECK(metrics_loop_heartbeat_age() >= 0 && metrics_loop_heartbeat_age() < 1);
 	t = metrics_render();
 	CHECK(t && strstr(t, "loop_heartbeat_ts_seconds{service=\"filemon\"}") == NULL);
@@ -252,7 +258,7 @@ static void test_active_hosts(void)
 	metrics_reset();
 	metrics_active_host("jcode-a", metrics_now());
 	metrics_active_host("jcode-b", metrics_now() - 601);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "active_hosts_current", ""), 1, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "active_hosts_current", ""), 1, 0);
 }
 
 static void test_active_hosts_bound(void)
@@ -301,10 +307,10 @@ static void test_generic(void)
 	CHECK_LINE(t, "metrics_overflow_total{service=\"procmon\"} 0\n");
 	CHECK_LINE(t, "build_info{version=\"" JCW_VERSION "\"} 1\n");
 	free(t);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "spool_files_total", ""), 5, 0);
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "spool_files_total", "kind=\"x\""), 1, 0);
-	CHECK_DBL(metrics_value(SERVICE_FILEMON, "watch_dirs_current", ""), 0.1, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "build_info", "version=\"" JCW_VERSION "\""), 1, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_files_total", ""), 5, 0);
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "spool_files_total", "kind=\"x\""), 1, 0);
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "watch_dirs_current", ""), 0.1, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "build_info", "version=\"" JCW_VERSION "\""), 1, 0);
 }
 
 static void test_generic_overflow(void)
@@ -317,13 +323,13 @@ static void test_generic_overflow(void)
 		snprintf(labels[i], sizeof(labels[i]), "n=\"%d\"", i);
 		metrics_counter_add(SERVICE_PROCMON, "many_total", labels[i], 1);
 	}
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "metrics_overflow_total", ""), 2, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "many_total", "n=\"127\""), 1, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "many_total", "n=\"128\""), 0, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "metrics_overflow_total", ""), 2, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "many_total", "n=\"127\""), 1, 0);
+	CHECK(metrics_none(SERVICE_PROCMON, "many_total", "n=\"128\""));
 	/* Known series still update when the table is full. */
 	metrics_counter_add(SERVICE_PROCMON, "many_total", labels[0], 4);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "many_total", "n=\"0\""), 5, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "metrics_overflow_total", ""), 2, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "many_total", "n=\"0\""), 5, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "metrics_overflow_total", ""), 2, 0);
 }
 
 /* Every family has exactly one HELP and one TYPE, and every sample line
@@ -383,10 +389,10 @@ static void test_concurrent_render(void)
 	for (i = 0; i < 50; i++)
 		free(metrics_render());
 	pthread_join(th, NULL);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""),
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""),
 		  100000, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_duration_seconds_count", ""), 100000, 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "pipeline_duration_seconds_sum", ""), 100, 1e-6);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_duration_seconds_count", ""), 100000, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_duration_seconds_sum", ""), 100, 1e-6);
 }
 
 int main(void)

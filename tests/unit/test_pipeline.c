@@ -10,7 +10,7 @@
 #include "classifier.h"
 #include "event.h"
 #include "loop.h"
-#include "metrics.h"
+#include "metrics_testing.h"
 #include "pipeline.h"
 #include "sender.h"
 #include "testlib.h"
@@ -139,7 +139,7 @@ static double dropped(const char *reason)
 	char labels[64];
 
 	snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
-	return metrics_value(SERVICE_PROCMON, "pipeline_dropped_total", labels);
+	return metrics_sample(SERVICE_PROCMON, "pipeline_dropped_total", labels);
 }
 
 static void test_filtered_and_nontarget(void)
@@ -171,9 +171,9 @@ static void test_filtered_and_nontarget(void)
 		      "/home/coder/project/hw1", 0, (char *[]){ NULL }, 0, 0), PIPELINE_FILTERED);
 	expect_printed("");
 	/* every filtered record has its reason */
-	CHECK_INT(dropped("outside_homework"), 3);
-	CHECK_INT(dropped("no_source"), 3);
-	CHECK_INT(dropped("other_student"), 0);
+	CHECK_DBL(dropped("outside_homework"), 3, 0);
+	CHECK_DBL(dropped("no_source"), 3, 0);
+	CHECK_DBL(dropped("other_student"), 0, 0);
 }
 
 /* The body of the one event printed since the last call, or NULL. */
@@ -329,9 +329,9 @@ static void test_drops_counted(void)
 		CHECK(body && strstr(body, "\"target_path\":\"/workspace/os-1-202099999/hw1/a.c\",") != NULL);
 		free(body);
 	}
-	CHECK_INT(dropped("other_student"), 3);
-	CHECK_INT(dropped("no_source"), 2);
-	CHECK_INT(dropped("outside_homework"), 1);
+	CHECK_DBL(dropped("other_student"), 3, 0);
+	CHECK_DBL(dropped("no_source"), 2, 0);
+	CHECK_DBL(dropped("outside_homework"), 1, 0);
 	expect_printed("");
 }
 
@@ -368,8 +368,8 @@ static void test_configured_roots(void)
 		      0, 0), PIPELINE_FILTERED);
 	CHECK_INT(run("jcode-os-1-202012345", "/usr/bin/gcc", "/home/coder/project/hw1", 2, gcc,
 		      0, 0), PIPELINE_FILTERED);
-	CHECK_INT(dropped("other_student"), 1);
-	CHECK_INT(dropped("outside_homework"), 1);
+	CHECK_DBL(dropped("other_student"), 1, 0);
+	CHECK_DBL(dropped("outside_homework"), 1, 0);
 	expect_printed("");
 	pipeline = saved;
 	pipeline_destroy(custom);
@@ -389,7 +389,7 @@ static void test_bad_hostnames(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_INT(run(bad[i], "/home/coder/project/hw1/a.out", "/home/coder/project/hw1",
 			      1, bin, 0, 0), PIPELINE_NONTARGET);
-	CHECK_INT(metrics_value(SERVICE_PROCMON, "identity_invalid_total", ""), 7);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "identity_invalid_total", ""), 7, 0);
 	expect_printed("");
 }
 
@@ -399,7 +399,7 @@ static void test_record_entry(void)
 
 	/* A record too short to hold the header is a failure, counted. */
 	pipeline_record(pipeline, &ev, 16);
-	CHECK_INT(metrics_value(SERVICE_PROCMON, "pipeline_events_total", "result=\"failure\""), 1);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"failure\""), 1, 0);
 
 	memset(&ev, 0, sizeof(ev));
 	strcpy(ev.hostname, "jcode-os-1-202012345");
@@ -410,8 +410,8 @@ static void test_record_entry(void)
 	ev.flags = PROCMON_F_CWD_TRUNCATED;
 	ev.exit_code = 0x0200;
 	pipeline_record(pipeline, &ev, offsetof(struct procmon_event, args) + 7);
-	CHECK_INT(metrics_value(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 1);
-	CHECK_INT(metrics_value(SERVICE_PROCMON, "events_truncated_total", "field=\"cwd\""), 1);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 1, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "events_truncated_total", "field=\"cwd\""), 1, 0);
 	{
 		char *got = printed();
 

@@ -13,7 +13,7 @@
 
 #include "log.h"
 #include "loop.h"
-#include "metrics.h"
+#include "metrics_testing.h"
 #include "receiver.h"
 #include "sender.h"
 #include "support.h"
@@ -56,7 +56,7 @@ static int post(struct sender *s, int i)
 
 static double value(const char *name)
 {
-	return metrics_value(SERVICE_PROCMON, name, "");
+	return metrics_sample(SERVICE_PROCMON, name, "");
 }
 
 /* How many times the receiver took each of records 0..n-1 (2xx only); any
@@ -160,7 +160,7 @@ static void test_dead_letter_bound(void)
 	for (int i = 0; i < 30; i++)
 		CHECK_INT(post(s, i), 0);
 	CHECK_INT(sender_drain(s, 10000), 0);
-	CHECK_DBL(metrics_value(SERVICE_PROCMON, "api_dead_letters_total", "endpoint_type=\"run\""),
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "api_dead_letters_total", "endpoint_type=\"run\""),
 		  30, 0);
 	sender_destroy(s);
 
