@@ -134,22 +134,10 @@ static long readyz(void)
 static const char *snapshot_of(const char *cls, const char *hw, const char *id,
 			       const char *file)
 {
-	char dir[PATH_MAX * 2], cmd[PATH_MAX * 3];
-	static char content[256];
-	size_t n;
-	FILE *p;
+	char dir[PATH_MAX * 2];
 
 	snprintf(dir, sizeof(dir), "%s/%s/%s/%s/%s", snaps, cls, hw, id, file);
-	if (support_count_entries(dir) != 1)
-		return NULL;
-	snprintf(cmd, sizeof(cmd), "cat '%s'/*", dir);
-	p = popen(cmd, "r");
-	if (!p)
-		return NULL;
-	n = fread(content, 1, sizeof(content) - 1, p);
-	content[n] = '\0';
-	pclose(p);
-	return content;
+	return support_only_file(dir);
 }
 
 static void tree(void)

@@ -45,6 +45,28 @@ int support_count_entries(const char *dir)
 	return n;
 }
 
+char *support_only_file(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char *path = NULL, *content = NULL;
+	int n = 0;
+
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n++ == 0 && asprintf(&path, "%s/%s", dir, de->d_name) < 0)
+			path = NULL;
+	}
+	closedir(d);
+	if (n == 1 && path)
+		content = support_slurp(path);
+	free(path);
+	return content;
+}
+
 void support_rm_rf(const char *dir)
 {
 	char *cmd;

@@ -12,6 +12,10 @@ char *support_slurp(const char *path);
 /* Entries in a directory other than "." and ".."; -1 when unreadable. */
 int support_count_entries(const char *dir);
 
+/* The content of the one entry in dir (a snapshot directory), through
+ * support_slurp(); NULL unless dir holds exactly one. */
+char *support_only_file(const char *dir);
+
 /* rm -rf dir; complains on stderr when it cannot. */
 void support_rm_rf(const char *dir);
 
