@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE		/* sigabbrev_np, asprintf */
 #include "event.h"
+#include "event_testing.h"
 
 #include <errno.h>
 #include <jansson.h>

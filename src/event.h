@@ -39,7 +39,6 @@ struct proc_report {                 /* what the pipeline decided about one proc
  * counter.  The boot id is read once from /proc/sys/kernel/random/boot_id.
  */
 const char *event_boot_id(void);
-void event_set_boot_id(const char *boot_id);   /* tests */
 void event_id_process(const struct process *p, char *buf, size_t len);
 void event_id_unique(char *buf, size_t len);
 #define EVENT_ID_LEN 96

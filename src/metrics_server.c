@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "metrics_server.h"
+#include "metrics_server_testing.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

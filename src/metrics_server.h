@@ -32,8 +32,6 @@ struct metrics_server_opts {
 struct metrics_server *metrics_server_start(const struct metrics_server_opts *o, char *err,
 					    size_t errlen);
 int metrics_server_port(const struct metrics_server *s);  /* the bound port */
-/* Connections currently open, as the server counts them (tests). */
-int metrics_server_connections(const struct metrics_server *s);
 void metrics_server_stop(struct metrics_server *s);
 
 /* Readiness: /readyz is 200 once every required service has been marked
@@ -45,8 +43,5 @@ bool metrics_ready(void);
 /* /healthz is 200 while the loop heartbeat is younger than max_age_s
  * (default 30), else 503. */
 void metrics_set_health_max_age(double max_age_s);
-
-/* Forget required and ready services and restore the default max age (tests). */
-void metrics_server_reset_state(void);
 
 #endif

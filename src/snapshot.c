@@ -21,6 +21,7 @@
 
 #include "fsutil.h"
 #include "pathrules.h"
+#include "snapshot_testing.h"
 
 /* Versions of one file within one second: more than this is a runaway loop,
  * not a student. */

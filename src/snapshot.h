@@ -84,8 +84,6 @@ bool snapshot_dir_wanted(int depth, const char *name, int hw_max);
  * RESOLVE_NO_SYMLINKS), or an O_NOFOLLOW openat walk where the kernel lacks
  * openat2.  O_CLOEXEC is added.  Returns the fd or -1 with errno. */
 int snapshot_open_beneath(int rootfd, const char *rel, int flags);
-/* Tests: false forces the openat walk. */
-void snapshot_use_openat2(bool on);
 
 /* Read the regular file rel beneath rootfd in full, if it has one name
  * (else SNAPSHOT_HARDLINK: it may be a file from outside the workspace), is

@@ -5,6 +5,7 @@
  */
 #include "decoder.h"
 #include "event.h"
+#include "event_testing.h"
 #include "fuzz.h"
 #include "log.h"
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "event_testing.h"
 #include "testlib.h"
 
 /* 2026-11-23T07:19:40.123456789Z */

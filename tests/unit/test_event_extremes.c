@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "event_testing.h"
 #include "testlib.h"
 
 static const struct identity ID = {

@@ -3,6 +3,7 @@
  * status codes, bodies, content types, and a busy port.
  */
 #include "metrics_server.h"
+#include "metrics_server_testing.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

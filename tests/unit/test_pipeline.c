@@ -9,6 +9,7 @@
 
 #include "classifier.h"
 #include "event.h"
+#include "event_testing.h"
 #include "loop.h"
 #include "metrics_testing.h"
 #include "pipeline.h"

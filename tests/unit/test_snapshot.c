@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "snapshot.h"
+#include "snapshot_testing.h"
 #include "support.h"
 #include "testlib.h"
 
