@@ -103,11 +103,20 @@ void metrics_set_ready(enum service svc, bool ready)
 		atomic_fetch_and(&ready_mask, ~(1u << svc));
 }
 
+/* The spool is no service of its own but every record goes through it:
+ * while it cannot be written, nothing an agent sees is durable. */
+static atomic_bool spool_failing;
+
+void metrics_set_spool_writable(bool writable)
+{
+	atomic_store(&spool_failing, !writable);
+}
+
 bool metrics_ready(void)
 {
 	unsigned req = atomic_load(&required_mask);
 
-	return (atomic_load(&ready_mask) & req) == req;
+	return (atomic_load(&ready_mask) & req) == req && !atomic_load(&spool_failing);
 }
 
 void metrics_set_health_max_age(double max_age_s)
@@ -119,6 +128,7 @@ void metrics_server_reset_state(void)
 {
 	atomic_store(&required_mask, 0);
 	atomic_store(&ready_mask, 0);
+	atomic_store(&spool_failing, false);
 	atomic_store(&max_age_us, DEFAULT_MAX_AGE_US);
 }
 
@@ -373,11 +383,12 @@ static enum MHD_Result serve_health(struct MHD_Connection *conn)
 static enum MHD_Result serve_ready(struct MHD_Connection *conn)
 {
 	unsigned missing = atomic_load(&required_mask) & ~atomic_load(&ready_mask);
+	bool spool = atomic_load(&spool_failing);
 	char body[96] = "not ready:";
 	size_t len = strlen(body);
 	int s;
 
-	if (!missing)
+	if (!missing && !spool)
 		return reply_text(conn, MHD_HTTP_OK, "ready\n");
 	for (s = 0; s < SERVICE__COUNT; s++) {
 		if (!(missing & (1u << s)))
@@ -385,6 +396,9 @@ static enum MHD_Result serve_ready(struct MHD_Connection *conn)
 		len += (size_t)snprintf(body + len, sizeof(body) - len, "%s %s",
 					len > strlen("not ready:") ? "," : "", service_label[s]);
 	}
+	if (spool)
+		len += (size_t)snprintf(body + len, sizeof(body) - len, "%s spool",
+					len > strlen("not ready:") ? "," : "");
 	snprintf(body + len, sizeof(body) - len, "\n");
 	return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, body);
 }

@@ -39,6 +39,8 @@ void metrics_server_stop(struct metrics_server *s);
 void metrics_require_ready(enum service svc);
 void metrics_set_ready(enum service svc, bool ready);
 bool metrics_ready(void);
+/* /readyz also fails ("not ready: spool") while records cannot be spooled. */
+void metrics_set_spool_writable(bool writable);
 
 /* /healthz is 200 while the loop heartbeat is younger than max_age_s
  * (default 30), else 503. */

@@ -242,7 +242,20 @@ static void test_readyz(void)
 	CHECK_INT(r->status, 200);
 	CHECK_STR(r->body, "ready\n");
 
+	/* A spool that cannot be written fails readiness on its own... */
+	metrics_set_spool_writable(false);
+	CHECK(!metrics_ready());
+	r = fetch(metrics_server_port(s), "GET", "/readyz");
+	CHECK_INT(r->status, 503);
+	CHECK_STR(r->body, "not ready: spool\n");
+
+	/* ...and beside a service. */
 	metrics_set_ready(SERVICE_PROCMON, false);
+	r = fetch(metrics_server_port(s), "GET", "/readyz");
+	CHECK_INT(r->status, 503);
+	CHECK_STR(r->body, "not ready: procmon, spool\n");
+
+	metrics_set_spool_writable(true);
 	r = fetch(metrics_server_port(s), "GET", "/readyz");
 	CHECK_INT(r->status, 503);
 	CHECK_STR(r->body, "not ready: procmon\n");
