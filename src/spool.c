@@ -70,6 +70,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "metrics_server.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the spool format is little endian; add byte swapping for this host"
@@ -915,7 +916,7 @@ static int write_rec(struct spool *sp, struct segment *g, struct spool_rec *rec)
 	return 0;
 }
 
-int spool_append(struct spool *sp, struct spool_rec *rec, bool claim)
+static int append(struct spool *sp, struct spool_rec *rec, bool claim)
 {
 	size_t plen = strlen(rec->path), blen = strlen(rec->body);
 	long long len = (long long)(sizeof(struct rec_hdr) + plen + blen);
@@ -950,6 +951,22 @@ int spool_append(struct spool *sp, struct spool_rec *rec, bool claim)
 		sp->unread++;
 	}
 	return 0;
+}
+
+/*
+ * A record the disk would not take (full, read-only, failing) means nothing
+ * new is durable: /readyz says so until a write succeeds again.  A record
+ * too large for the format is its own problem, not the disk's.
+ */
+int spool_append(struct spool *sp, struct spool_rec *rec, bool claim)
+{
+	int rc = append(sp, rec, claim);
+
+	if (rc == 0)
+		metrics_set_spool_writable(true);
+	else if (errno != EFBIG)
+		metrics_set_spool_writable(false);
+	return rc;
 }
 
 /* ---- reading ------------------------------------------------------- */

@@ -8,18 +8,23 @@
 #include "spool.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "crc32c.h"
 #include "log.h"
+#include "metrics_server.h"
+#include "metrics_server_testing.h"
 #include "metrics_testing.h"
 #include "support.h"
 #include "testlib.h"
@@ -988,6 +993,56 @@ static void test_crash_random_points(void)
 		crash_round(0, 1 + rand() % 300);
 }
 
+/*
+ * The child of test_full_disk_not_ready: the spool on a 64 KiB tmpfs in a
+ * mount namespace of its own.  Exit status = failed checks; 77 = cannot.
+ */
+static int full_disk_child(void)
+{
+	unsigned long long i;
+	struct spool *sp;
+	int seq = 0;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", dir, "tmpfs", 0, "size=64k") < 0)
+		return 77;
+	sp = open_spool(1 << 20, 1 << 20);
+	if (!sp)
+		return 1;
+	CHECK(metrics_ready());
+	for (i = 1; i <= 2000 && (seq = append(sp, i, true)) > 0; i++)
+		;
+	CHECK_INT(seq, -1);		/* the disk filled before 2000 records */
+	CHECK_INT(errno, ENOSPC);
+	CHECK(!metrics_ready());
+	if (mount("none", dir, "tmpfs", MS_REMOUNT, "size=1m") < 0)
+		return 77;
+	CHECK_INT(append(sp, i, true), (int)i);	/* the record that failed, now taken */
+	CHECK(metrics_ready());
+	spool_close(sp);
+	return tl_failures > 0;
+}
+
+/* SPOOL_DIR full: /readyz fails until a record is written again. */
+static void test_full_disk_not_ready(void)
+{
+	int status = 0;
+	pid_t pid;
+
+	fresh_dir();
+	metrics_server_reset_state();
+	pid = fork();
+	if (pid == 0)
+		_exit(full_disk_child());
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		fprintf(stderr, "SKIP test_full_disk_not_ready: no private tmpfs here\n");
+		return;
+	}
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	/* These tests count every line the spool logs. */
@@ -1007,6 +1062,7 @@ int main(void)
 	RUN(test_full_drops_oldest);
 	RUN(test_acked_segments_unlinked);
 	RUN(test_crash_random_points);
+	RUN(test_full_disk_not_ready);
 	if (dir[0])
 		support_rm_rf(dir);
 	return TEST_DONE();
