@@ -17,24 +17,11 @@
  * lasts.  Without a spool (tests, or no SPOOL_DIR) everything is in memory
  * and queue_max can drop records (counted).
  *
- * Failure policy.  The API rejecting a record outright (a 4xx other than
- * 408/429: retrying cannot help) dead-letters it, logged and counted.
- * Anything that smells transient (no connection, timeout, 5xx, 408, 429)
- * is retried forever with exponential backoff and jitter.  Two clocks drive
- * that:
- *
- *   - the sender's hold: after a transient failure no new request starts
- *     until it expires, and then only one at a time (a probe) until one
- *     succeeds, so a dead API sees one request per backoff period instead
- *     of the whole queue at full speed;
- *   - each record's own next_try_ms: a record the server keeps failing
- *     (a poison record) backs off alone, and the probe after the hold picks
- *     the oldest record that is due, so it cannot stall the others.
- *
- * Queues.  New records wait in a FIFO (ascending id); records backing off
- * wait in a heap by retry time and move, once due, to a heap by id.  The
- * next request takes the lower id of the FIFO head and the due heap's top,
- * so retries still go out before newer records, in O(log n).
+ * Failure policy and queues live in the outbox (outbox.h), which is given
+ * the loop's clock and this file's jitter: the API rejecting a record
+ * outright (a 4xx other than 408/429) dead-letters it, logged and counted;
+ * anything transient is retried forever with backoff, one probe at a time
+ * while the API is down.
  */
 #define _GNU_SOURCE		/* asprintf */
 #include "sender.h"
@@ -48,8 +35,8 @@
 #include <unistd.h>
 
 #include "deadletter.h"
-#include "heap.h"
 #include "log.h"
+#include "outbox.h"
 #include "spool.h"
 #include "utf8.h"
 #include "version.h"
@@ -59,14 +46,12 @@
 #define DEFAULT_TIMEOUT_MS   20000L
 #define DEFAULT_INFLIGHT     8
 #define DEFAULT_QUEUE_MAX    100000
-#define BACKOFF_BASE_MS      250LL
-#define BACKOFF_CAP_MS       30000LL
 #define RETRY_AFTER_CAP_MS   (600LL * 1000)	/* a server asking for hours is misconfigured */
 #define REPLY_KEEP           DEADLETTER_RESPONSE_MAX	/* bytes of a rejection we keep */
 #define BODY_LOG_MAX         1024		/* bytes of a rejected body we log */
 #define DROP_LOG_EVERY_MS    10000LL
 #define READY_MIN            1024	/* records read ahead of the senders */
-#define SYNC_MS              150	/* fdatasync window: what a power loss can take */
+#define SPOOL_SYNC_MS        150	/* fdatasync window: what a power loss can take */
 #define PUBLISH_MS           1000
 
 /* As event.h: compact, and reals that do not grow 17-digit tails. */
@@ -79,27 +64,13 @@ static const char *const ep_labels[ENDPOINT__COUNT] = {
 	[ENDPOINT_SNAPSHOT] = "endpoint_type=\"snapshot\"",
 };
 
-/* One API record in memory. */
-struct record {
-	unsigned long long id;		/* memory order: the spool's order too */
-	unsigned long long seq;		/* spool sequence; 0 = not in the spool */
-	enum service svc;
-	enum endpoint_type ep;
-	char *path;
-	char *body;
-	char *block;			/* read back from the spool: path and body live here */
-	unsigned int attempts;
-	long long next_try_ms;
-	struct record *next;		/* ready FIFO */
-};
-
 /* One request in flight, and its easy handle kept for reuse afterwards. */
 struct transfer {
 	struct record *rec;
 	CURL *easy;
 	char *url;
 	size_t urlcap;
-	unsigned int streak;		/* s->fail_streak when it started */
+	unsigned int streak;		/* ob.fail_streak when it started */
 	char reply[REPLY_KEEP + 1];
 	size_t reply_len;
 	char errbuf[CURL_ERROR_SIZE];
@@ -126,52 +97,18 @@ struct sender {
 	long long sync_timer;		/* loop timer for spool_sync(); 0 = none */
 	long long publish_timer;
 
-	struct record *head, *tail;	/* ready FIFO: never tried, ascending id */
-	size_t ready;
-	struct heap waiting;		/* backing off, by next_try_ms */
-	struct heap due;		/* backoff over, by id */
+	struct outbox ob;		/* what waits, and the retry policy */
 	size_t held;			/* records in memory, in flight included */
 	int inflight;
 	struct transfer *busy, *idle;
 	size_t pending[SERVICE__COUNT];
-	unsigned long long next_id;
-
-	unsigned int fail_streak;	/* outage length, in backoff steps */
-	unsigned long long failures;	/* transient failures since the last success */
-	long long hold_until_ms;
-	unsigned int rng;
+	unsigned int rng;		/* the outbox's jitter */
 
 	unsigned long long drops_unlogged;
 	long long drop_logged_ms;
 };
 
 /* ---- records and queues -------------------------------------------- */
-
-static void record_free(struct record *r)
-{
-	if (!r)
-		return;
-	if (r->block) {
-		free(r->block);
-	} else {
-		free(r->path);
-		free(r->body);
-	}
-	free(r);
-}
-
-static bool by_time(const void *a, const void *b)
-{
-	const struct record *x = a, *y = b;
-
-	return x->next_try_ms < y->next_try_ms ||
-	       (x->next_try_ms == y->next_try_ms && x->id < y->id);
-}
-
-static bool by_id(const void *a, const void *b)
-{
-	return ((const struct record *)a)->id < ((const struct record *)b)->id;
-}
 
 static void pending_add(struct sender *s, enum service svc, int delta)
 {
@@ -180,77 +117,25 @@ static void pending_add(struct sender *s, enum service svc, int delta)
 	metrics_queue_size(svc, (long long)s->pending[svc]);
 }
 
-static void ready_push(struct sender *s, struct record *r)
-{
-	r->next = NULL;
-	if (s->tail)
-		s->tail->next = r;
-	else
-		s->head = r;
-	s->tail = r;
-	s->ready++;
-}
-
-static struct record *ready_pop(struct sender *s)
-{
-	struct record *r = s->head;
-
-	if (!r)
-		return NULL;
-	s->head = r->next;
-	if (!s->head)
-		s->tail = NULL;
-	r->next = NULL;
-	s->ready--;
-	return r;
-}
-
-/* Back to the queues after a failure or a start that did not happen. */
-static void requeue(struct sender *s, struct record *r)
-{
-	/* Only allocation can fail; a due record then goes to the FIFO's
-	 * head, which keeps it first in line. */
-	if (heap_push(r->next_try_ms > loop_now_ms() ? &s->waiting : &s->due, r) == 0)
-		return;
-	r->next = s->head;
-	s->head = r;
-	if (!s->tail)
-		s->tail = r;
-	s->ready++;
-}
-
 /* A record the spool dropped to make room must not be sent after all. */
 static bool dropped_by_spool(struct sender *s, struct record *r)
 {
 	if (!r->seq || spool_has(s->spool, r->seq))
 		return false;
 	pending_add(s, r->svc, -1);
-	record_free(r);
+	outbox_record_free(r);
 	return true;
 }
 
-/* The oldest record that may go now, or NULL. */
+/* The oldest record that may go now, skipping those the spool dropped. */
 static struct record *next_due(struct sender *s, long long now)
 {
 	struct record *r;
 
-	while ((r = heap_top(&s->waiting)) && r->next_try_ms <= now) {
-		heap_pop(&s->waiting);
-		if (heap_push(&s->due, r) < 0) {
-			requeue(s, r);	/* lands at the FIFO head: still first */
+	while ((r = outbox_next_due(&s->ob, now)))
+		if (!s->spool || !dropped_by_spool(s, r))
 			break;
-		}
-	}
-	for (;;) {
-		struct record *d = heap_top(&s->due);
-
-		if (d && (!s->head || d->id < s->head->id))
-			r = heap_pop(&s->due);
-		else
-			r = ready_pop(s);
-		if (!r || !s->spool || !dropped_by_spool(s, r))
-			return r;
-	}
+	return r;
 }
 
 size_t sender_pending(const struct sender *s)
@@ -269,12 +154,12 @@ static long long on_sync(struct loop *loop, long long id, void *arg)
 	return -1;
 }
 
-/* Group fdatasync: one per SYNC_MS while records come, none when idle. */
+/* Group fdatasync: one per SPOOL_SYNC_MS while records come, none when idle. */
 static void arm_sync(struct sender *s)
 {
 	if (s->sync_timer || !spool_dirty(s->spool))
 		return;
-	s->sync_timer = loop_add_timer(s->loop, SYNC_MS, on_sync, s);
+	s->sync_timer = loop_add_timer(s->loop, SPOOL_SYNC_MS, on_sync, s);
 	if (s->sync_timer < 0)
 		s->sync_timer = 0;
 }
@@ -287,28 +172,16 @@ static void spool_done(struct sender *s, struct record *r)
 	arm_sync(s);
 }
 
-static struct record *record_new(struct sender *s, enum service svc, enum endpoint_type ep)
-{
-	struct record *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return NULL;
-	r->id = s->next_id++;
-	r->svc = svc;
-	r->ep = ep;
-	return r;
-}
-
 /* Top up the ready FIFO from the spool's read cursor, in order. */
 static void refill(struct sender *s)
 {
 	struct spool_rec sr;
 	struct record *r;
 
-	while (s->ready < s->ready_max && s->held < s->queue_max && !spool_caught_up(s->spool)) {
+	while (s->ob.ready < s->ready_max && s->held < s->queue_max && !spool_caught_up(s->spool)) {
 		if (spool_next(s->spool, &sr) != 1)
 			break;
-		r = record_new(s, sr.svc, sr.ep);
+		r = outbox_record_new(&s->ob, sr.svc, sr.ep);
 		if (!r) {
 			/* It stays in the spool; a restart replays it. */
 			log_error(MOD, "out of memory reading the spool; record %llu skipped "
@@ -320,15 +193,16 @@ static void refill(struct sender *s)
 		r->path = sr.path;
 		r->body = sr.body;
 		r->block = sr.block;
-		ready_push(s, r);
+		outbox_push(&s->ob, r);
 		pending_add(s, r->svc, 1);
 	}
 }
 
 /* ---- backoff ------------------------------------------------------- */
 
-static unsigned int rng_next(struct sender *s)
+static unsigned int rng_next(void *arg)
 {
+	struct sender *s = arg;
 	unsigned int x = s->rng;	/* xorshift32: jitter needs no more */
 
 	x ^= x << 13;
@@ -336,19 +210,6 @@ static unsigned int rng_next(struct sender *s)
 	x ^= x << 5;
 	s->rng = x;
 	return x;
-}
-
-/* 250 ms doubling to 30 s, then "equal jitter": somewhere in [d/2, d], so
- * agents restarted together do not retry in lockstep, yet never too soon.
- * The caller draws rnd once per failure: a record and the hold with the
- * same step then expire together and the oldest record is the next probe. */
-static long long backoff_ms(unsigned int n, unsigned int rnd)
-{
-	long long d = BACKOFF_BASE_MS << (n > 8 ? 7 : (n ? n - 1 : 0));
-
-	if (d > BACKOFF_CAP_MS)
-		d = BACKOFF_CAP_MS;
-	return d / 2 + rnd % (unsigned long long)(d / 2 + 1);
 }
 
 /* ---- dispatching --------------------------------------------------- */
@@ -466,7 +327,7 @@ static int transfer_setup(struct sender *s, struct transfer *t, struct record *r
 	if (set_url(s, t, r->path) < 0)
 		return -1;
 	t->rec = r;
-	t->streak = s->fail_streak;
+	t->streak = s->ob.fail_streak;
 	t->reply_len = 0;
 	t->reply[0] = '\0';
 	t->errbuf[0] = '\0';
@@ -528,30 +389,31 @@ static struct record *take_next(struct sender *s, long long now)
 static void dispatch(struct sender *s)
 {
 	long long now = loop_now_ms();
-	int limit = s->fail_streak ? 1 : s->max_inflight;
+	int limit = outbox_limit(&s->ob, s->max_inflight);
+	const struct record *w;
 	struct record *r;
 
 	if (s->spool)
 		refill(s);
 	if (s->held == (size_t)s->inflight)
 		return;
-	if (now < s->hold_until_ms) {
-		arm_kick(s, s->hold_until_ms);
+	if (now < s->ob.hold_until_ms) {
+		arm_kick(s, s->ob.hold_until_ms);
 		return;
 	}
 	while (s->inflight < limit && (r = take_next(s, now))) {
 		if (start(s, r) < 0) {
 			/* Out of memory: let the allocator breathe. */
-			requeue(s, r);
+			outbox_requeue(&s->ob, r, now);
 			log_error(MOD, "cannot start a request; retrying in 1 s");
-			s->hold_until_ms = now + 1000;
-			arm_kick(s, s->hold_until_ms);
+			s->ob.hold_until_ms = now + 1000;
+			arm_kick(s, s->ob.hold_until_ms);
 			return;
 		}
 	}
-	r = heap_top(&s->waiting);
-	if (r && s->inflight < limit)
-		arm_kick(s, r->next_try_ms);
+	w = outbox_next_waiting(&s->ob);
+	if (w && s->inflight < limit)
+		arm_kick(s, w->next_try_ms);
 }
 
 /* ---- outcomes ------------------------------------------------------ */
@@ -560,16 +422,15 @@ static void finished(struct sender *s, struct record *r)
 {
 	spool_done(s, r);
 	pending_add(s, r->svc, -1);
-	record_free(r);
+	outbox_record_free(r);
 }
 
 static void delivered(struct sender *s, struct record *r)
 {
-	if (s->fail_streak)
-		log_info(MOD, "API reachable again after %llu failed attempt(s)", s->failures);
-	s->fail_streak = 0;
-	s->failures = 0;
-	s->hold_until_ms = 0;
+	unsigned long long failures = outbox_delivered(&s->ob);
+
+	if (failures)
+		log_info(MOD, "API reachable again after %llu failed attempt(s)", failures);
 	finished(s, r);
 }
 
@@ -606,8 +467,10 @@ static void rejected(struct sender *s, struct transfer *t, long status)
 	if (dead_letter(s, r, status, t->reply) < 0) {
 		/* Its only durable copy is the spool: acking it now would lose
 		 * it.  It will be refused again and kept then (disk freed). */
-		r->next_try_ms = loop_now_ms() + BACKOFF_CAP_MS;
-		requeue(s, r);
+		long long now = loop_now_ms();
+
+		r->next_try_ms = now + OUTBOX_BACKOFF_CAP_MS;
+		outbox_requeue(&s->ob, r, now);
 		return;
 	}
 	finished(s, r);
@@ -617,27 +480,10 @@ static void retry_later(struct sender *s, struct transfer *t, long status, CURLc
 			long long retry_after_ms)
 {
 	struct record *r = t->rec;
-	long long now = loop_now_ms(), own, hold;
+	long long now = loop_now_ms();
 	char path[256], why[CURL_ERROR_SIZE + 16];
-	bool step = t->streak == s->fail_streak;
-	unsigned int rnd;
+	bool step = outbox_failed(&s->ob, r, t->streak, now, retry_after_ms);
 
-	/* Only the first failure among requests started under one streak
-	 * value counts: eight requests dying together are one outage. */
-	if (step)
-		s->fail_streak++;
-	s->failures++;
-	rnd = rng_next(s);
-	own = backoff_ms(r->attempts, rnd);
-	hold = backoff_ms(s->fail_streak, rnd);
-	if (retry_after_ms > own)
-		own = retry_after_ms;
-	if (retry_after_ms > hold)
-		hold = retry_after_ms;
-	r->next_try_ms = now + own;
-	if (now + hold > s->hold_until_ms)
-		s->hold_until_ms = now + hold;
-	requeue(s, r);
 	metrics_counter_add(r->svc, "api_retries_total", ep_labels[r->ep], 1);
 
 	log_escape(r->path, path, sizeof(path));
@@ -646,24 +492,11 @@ static void retry_later(struct sender *s, struct transfer *t, long status, CURLc
 	else
 		snprintf(why, sizeof(why), "HTTP %ld", status);
 	/* An outage fails once per backoff step; a line every ten is enough. */
-	if (step && (s->fail_streak == 1 || s->fail_streak % 10 == 0))
+	if (step && (s->ob.fail_streak == 1 || s->ob.fail_streak % 10 == 0))
 		log_warn(MOD, "POST %s failed (%s), %llu failure(s) in a row; next try in %lld ms",
-			 path, why, s->failures, s->hold_until_ms - now);
+			 path, why, s->ob.failures, s->ob.hold_until_ms - now);
 	else
 		log_debug(MOD, "POST %s failed (%s); retrying", path, why);
-}
-
-/*
- * Only a 4xx says our request itself is wrong; everything else may pass
- * later.  408 is the server timing out on us, as transient as our own
- * timeout; a 3xx (an ingress redirecting to https, say) is a deployment to
- * fix, and the spool keeps the records until it is.
- */
-static bool transient(CURLcode rc, long status)
-{
-	if (rc != CURLE_OK || status < 400 || status > 499)
-		return true;
-	return status == 429 || status == 408;
 }
 
 static long long retry_after(CURL *e)
@@ -695,12 +528,17 @@ static void complete(struct sender *s, CURL *e, CURLcode rc)
 	busy_unlink(s, t);
 	s->inflight--;
 
-	if (rc == CURLE_OK && status >= 200 && status < 300)
+	switch (outbox_verdict(rc == CURLE_OK, status)) {
+	case OUTBOX_DELIVERED:
 		delivered(s, t->rec);
-	else if (transient(rc, status))
+		break;
+	case OUTBOX_RETRY:
 		retry_later(s, t, status, rc, retry_after(e));
-	else
+		break;
+	case OUTBOX_DEAD_LETTER:
 		rejected(s, t, status);
+		break;
+	}
 	transfer_put(s, t);
 }
 
@@ -878,7 +716,7 @@ static void note_drop(struct sender *s)
  * alone has it.  On a disk failure the record is kept in memory (seq 0). */
 static bool spool_write(struct sender *s, struct record *r)
 {
-	bool take = spool_caught_up(s->spool) && s->ready < s->ready_max &&
+	bool take = spool_caught_up(s->spool) && s->ob.ready < s->ready_max &&
 		    s->held < s->queue_max;
 	struct spool_rec sr = { .svc = r->svc, .ep = r->ep, .path = r->path, .body = r->body };
 	char path[256];
@@ -896,16 +734,16 @@ static bool spool_write(struct sender *s, struct record *r)
 static int post_spooled(struct sender *s, struct record *r)
 {
 	if (!spool_write(s, r)) {
-		record_free(r);		/* read back when its turn comes */
+		outbox_record_free(r);	/* read back when its turn comes */
 		dispatch(s);
 		return 0;
 	}
 	if (!r->seq && s->held >= s->queue_max) {
 		note_drop(s);
-		record_free(r);
+		outbox_record_free(r);
 		return -1;
 	}
-	ready_push(s, r);
+	outbox_push(&s->ob, r);
 	pending_add(s, r->svc, 1);
 	dispatch(s);
 	return 0;
@@ -923,7 +761,7 @@ int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char 
 	}
 	if (!s->multi)
 		return print_record(s, path, body);
-	if ((!s->spool && s->held >= s->queue_max) || !(r = record_new(s, svc, ep))) {
+	if ((!s->spool && s->held >= s->queue_max) || !(r = outbox_record_new(&s->ob, svc, ep))) {
 		note_drop(s);
 		free(path);
 		free(body);
@@ -933,7 +771,7 @@ int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char 
 	r->body = body;
 	if (s->spool)
 		return post_spooled(s, r);
-	ready_push(s, r);
+	outbox_push(&s->ob, r);
 	pending_add(s, svc, 1);
 	dispatch(s);
 	return 0;
@@ -1026,10 +864,8 @@ struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 	s->dead_letter_max = cfg->dead_letter_max_bytes;
 	s->ready_max = READY_MIN > 4 * (size_t)s->max_inflight ? READY_MIN : 4 * (size_t)s->max_inflight;
 	s->out = cfg->out ? cfg->out : stdout;
-	s->next_id = 1;
 	s->rng = (unsigned int)(loop_now_ns() ^ ((long long)getpid() << 16)) | 1u;
-	heap_init(&s->waiting, by_time, NULL);
-	heap_init(&s->due, by_id, NULL);
+	outbox_init(&s->ob, rng_next, s);
 	describe();
 	if (!cfg->api_server || !cfg->api_server[0])
 		return s;
@@ -1052,12 +888,12 @@ static size_t drop_all(struct sender *s)
 		busy_unlink(s, t);
 		curl_multi_remove_handle(s->multi, t->easy);
 		lost += !t->rec->seq;
-		record_free(t->rec);
+		outbox_record_free(t->rec);
 		transfer_free(t);
 	}
-	while ((r = ready_pop(s)) || (r = heap_pop(&s->waiting)) || (r = heap_pop(&s->due))) {
+	while ((r = outbox_pop_any(&s->ob))) {
 		lost += !r->seq;
-		record_free(r);
+		outbox_record_free(r);
 	}
 	while (s->idle) {
 		struct transfer *t = s->idle;
@@ -1107,8 +943,7 @@ void sender_destroy(struct sender *s)
 		curl_multi_cleanup(s->multi);
 	timers_stop(s);
 	spool_close(s->spool);
-	heap_free(&s->waiting);
-	heap_free(&s->due);
+	outbox_free(&s->ob);
 	curl_slist_free_all(s->headers);
 	free(s->api_server);
 	free(s);
