@@ -28,7 +28,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +37,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "spool.h"
-#include "utf8.h"
+#include "stdout_sink.h"
 #include "version.h"
 
 #define MOD "sender"
@@ -53,9 +52,6 @@
 #define READY_MIN            1024	/* records read ahead of the senders */
 #define SPOOL_SYNC_MS        150	/* fdatasync window: what a power loss can take */
 #define PUBLISH_MS           1000
-
-/* As event.h: compact, and reals that do not grow 17-digit tails. */
-#define LINE_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
 /* Label sets for the generic metrics: they must outlive every call. */
 static const char *const ep_labels[ENDPOINT__COUNT] = {
@@ -625,49 +621,6 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* ---- stdout mode --------------------------------------------------- */
-
-static json_t *text(const char *s)
-{
-	char *clean = utf8_sanitize(s, strlen(s), NULL);
-	json_t *v;
-
-	if (!clean)
-		return NULL;
-	v = json_string(clean);
-	free(clean);
-	return v;
-}
-
-/* The body is re-emitted through jansson so the line is valid JSON even if
- * a producer handed us something that is not; then it goes in as a string. */
-static int print_record(struct sender *s, char *path, char *body)
-{
-	json_t *line = json_object(), *b = json_loads(body, JSON_DECODE_ANY, NULL);
-	char *out = NULL, esc[256];
-	int ret = -1;
-
-	if (!b) {
-		log_warn(MOD, "record for %s is not JSON; printed as a string",
-			 log_escape(path, esc, sizeof(esc)));
-		b = text(body);
-	}
-	/* set_new() steals a reference even on failure: hand it an extra one. */
-	if (line && b && json_object_set_new(line, "endpoint", text(path)) == 0 &&
-	    json_object_set_new(line, "body", json_incref(b)) == 0)
-		out = json_dumps(line, LINE_JSON_FLAGS);
-	if (out && fprintf(s->out, "%s\n", out) >= 0 && fflush(s->out) == 0)
-		ret = 0;
-	else
-		log_error(MOD, "cannot print a record for %s", log_escape(path, esc, sizeof(esc)));
-	free(out);
-	json_decref(b);
-	json_decref(line);
-	free(path);
-	free(body);
-	return ret;
-}
-
 /* ---- metrics ------------------------------------------------------- */
 
 static void publish(struct sender *s)
@@ -760,7 +713,7 @@ int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char 
 		return -1;
 	}
 	if (!s->multi)
-		return print_record(s, path, body);
+		return stdout_sink_print(s->out, path, body);
 	if ((!s->spool && s->held >= s->queue_max) || !(r = outbox_record_new(&s->ob, svc, ep))) {
 		note_drop(s);
 		free(path);
