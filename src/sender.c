@@ -1,11 +1,10 @@
 /*
- * sender.c - spooled, retried HTTP delivery on the event loop (libcurl multi).
+ * sender.c - spooled, retried HTTP delivery on the event loop.
  *
- * curl never blocks here: it tells us which sockets and which timeout it
- * cares about (socket and timer callbacks) and the loop calls back into
- * curl_multi_socket_action() when they are ready.  One multi handle owns a
- * pool of keep-alive connections, so a steady stream of events costs one
- * TCP handshake per connection, not per event.
+ * The sender moves records between the spool (spool.c), the outbox's
+ * queues and retry policy (outbox.c) and the HTTP transport
+ * (http_transport.c: libcurl multi on the loop); without an API server it
+ * hands them to the stdout sink (stdout_sink.c) instead.
  *
  * Durability.  With a spool (spool.c) every record is appended to it before
  * anything else happens and acknowledged there only after a 2xx or once it
@@ -34,18 +33,17 @@
 #include <unistd.h>
 
 #include "deadletter.h"
+#include "http_transport.h"
 #include "log.h"
 #include "outbox.h"
 #include "spool.h"
 #include "stdout_sink.h"
-#include "version.h"
 
 #define MOD "sender"
 
 #define DEFAULT_TIMEOUT_MS   20000L
 #define DEFAULT_INFLIGHT     8
 #define DEFAULT_QUEUE_MAX    100000
-#define RETRY_AFTER_CAP_MS   (600LL * 1000)	/* a server asking for hours is misconfigured */
 #define REPLY_KEEP           DEADLETTER_RESPONSE_MAX	/* bytes of a rejection we keep */
 #define BODY_LOG_MAX         1024		/* bytes of a rejected body we log */
 #define DROP_LOG_EVERY_MS    10000LL
@@ -60,34 +58,17 @@ static const char *const ep_labels[ENDPOINT__COUNT] = {
 	[ENDPOINT_SNAPSHOT] = "endpoint_type=\"snapshot\"",
 };
 
-/* One request in flight, and its easy handle kept for reuse afterwards. */
-struct transfer {
-	struct record *rec;
-	CURL *easy;
-	char *url;
-	size_t urlcap;
-	unsigned int streak;		/* ob.fail_streak when it started */
-	char reply[REPLY_KEEP + 1];
-	size_t reply_len;
-	char errbuf[CURL_ERROR_SIZE];
-	struct transfer *prev, *next;	/* busy list; idle uses next only */
-};
-
 struct sender {
 	struct loop *loop;
-	char *api_server;
-	size_t api_len;
 	long timeout_ms;
 	int max_inflight;
 	size_t queue_max;
 	size_t ready_max;		/* spool read-ahead */
 	FILE *out;
 
-	CURLM *multi;			/* NULL in stdout mode */
-	struct curl_slist *headers;
+	struct http_transport *http;	/* NULL in stdout mode */
 	struct spool *spool;		/* NULL: memory only */
 	long long dead_letter_max;	/* bytes of dead-letter.jsonl before it rotates */
-	long long curl_timer;		/* loop timer for curl's timeout; 0 = none */
 	long long kick_timer;		/* loop timer for the next retry; 0 = none */
 	long long kick_at;
 	long long sync_timer;		/* loop timer for spool_sync(); 0 = none */
@@ -95,8 +76,6 @@ struct sender {
 
 	struct outbox ob;		/* what waits, and the retry policy */
 	size_t held;			/* records in memory, in flight included */
-	int inflight;
-	struct transfer *busy, *idle;
 	size_t pending[SERVICE__COUNT];
 	unsigned int rng;		/* the outbox's jitter */
 
@@ -233,140 +212,17 @@ static void arm_kick(struct sender *s, long long at)
 	s->kick_at = at;
 }
 
-static size_t on_reply(char *data, size_t size, size_t n, void *arg)
-{
-	struct transfer *t = arg;
-	size_t len = size * n, room = REPLY_KEEP - t->reply_len;
-
-	if (room > len)
-		room = len;
-	memcpy(t->reply + t->reply_len, data, room);
-	t->reply_len += room;
-	t->reply[t->reply_len] = '\0';
-	return len;		/* swallow the rest: only the start is kept */
-}
-
-/* Options that never change are set once per easy handle: the handle and
- * its connection are reused for request after request. */
-static void easy_setup(struct sender *s, struct transfer *t)
-{
-	CURL *e = t->easy;
-
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "jcode-watcher/" JCW_VERSION);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-}
-
-static struct transfer *transfer_get(struct sender *s)
-{
-	struct transfer *t = s->idle;
-
-	if (t) {
-		s->idle = t->next;
-		return t;
-	}
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->easy = curl_easy_init();
-	if (!t->easy) {
-		free(t);
-		return NULL;
-	}
-	easy_setup(s, t);
-	return t;
-}
-
-static void transfer_put(struct sender *s, struct transfer *t)
-{
-	t->rec = NULL;
-	t->prev = NULL;
-	t->next = s->idle;
-	s->idle = t;
-}
-
-static void transfer_free(struct transfer *t)
-{
-	curl_easy_cleanup(t->easy);
-	free(t->url);
-	free(t);
-}
-
-static int set_url(struct sender *s, struct transfer *t, const char *path)
-{
-	size_t need = s->api_len + strlen(path) + 1;
-
-	if (need > t->urlcap) {
-		char *u = realloc(t->url, need);
-
-		if (!u)
-			return -1;
-		t->url = u;
-		t->urlcap = need;
-	}
-	memcpy(t->url, s->api_server, s->api_len);
-	memcpy(t->url + s->api_len, path, need - s->api_len);
-	return 0;
-}
-
-static int transfer_setup(struct sender *s, struct transfer *t, struct record *r)
-{
-	CURL *e = t->easy;
-
-	if (set_url(s, t, r->path) < 0)
-		return -1;
-	t->rec = r;
-	t->streak = s->ob.fail_streak;
-	t->reply_len = 0;
-	t->reply[0] = '\0';
-	t->errbuf[0] = '\0';
-	curl_easy_setopt(e, CURLOPT_URL, t->url);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
-	return 0;
-}
-
-static void busy_link(struct sender *s, struct transfer *t)
-{
-	t->prev = NULL;
-	t->next = s->busy;
-	if (s->busy)
-		s->busy->prev = t;
-	s->busy = t;
-}
-
-static void busy_unlink(struct sender *s, struct transfer *t)
-{
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		s->busy = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	t->prev = t->next = NULL;
-}
-
 static int start(struct sender *s, struct record *r)
 {
-	struct transfer *t = transfer_get(s);
-
-	if (!t)
+	if (http_transport_start(s->http, r->path, r->body, r, s->ob.fail_streak) < 0)
 		return -1;
-	if (transfer_setup(s, t, r) < 0 || curl_multi_add_handle(s->multi, t->easy) != CURLM_OK) {
-		transfer_put(s, t);
-		return -1;
-	}
 	r->attempts++;
-	busy_link(s, t);
-	s->inflight++;
 	return 0;
+}
+
+static int inflight(const struct sender *s)
+{
+	return s->http ? http_transport_inflight(s->http) : 0;
 }
 
 /* next_due(), and when memory ran dry (or held only records the spool
@@ -391,13 +247,13 @@ static void dispatch(struct sender *s)
 
 	if (s->spool)
 		refill(s);
-	if (s->held == (size_t)s->inflight)
+	if (s->held == (size_t)inflight(s))
 		return;
 	if (now < s->ob.hold_until_ms) {
 		arm_kick(s, s->ob.hold_until_ms);
 		return;
 	}
-	while (s->inflight < limit && (r = take_next(s, now))) {
+	while (inflight(s) < limit && (r = take_next(s, now))) {
 		if (start(s, r) < 0) {
 			/* Out of memory: let the allocator breathe. */
 			outbox_requeue(&s->ob, r, now);
@@ -408,7 +264,7 @@ static void dispatch(struct sender *s)
 		}
 	}
 	w = outbox_next_waiting(&s->ob);
-	if (w && s->inflight < limit)
+	if (w && inflight(s) < limit)
 		arm_kick(s, w->next_try_ms);
 }
 
@@ -449,18 +305,18 @@ static int dead_letter(struct sender *s, struct record *r, long status, const ch
 	return 0;
 }
 
-static void rejected(struct sender *s, struct transfer *t, long status)
+static void rejected(struct sender *s, const struct http_result *res)
 {
-	struct record *r = t->rec;
+	struct record *r = res->ctx;
 	char path[256], reply[REPLY_KEEP * 4 + 1], body[BODY_LOG_MAX * 4 + 1], cut[BODY_LOG_MAX + 1];
 
 	snprintf(cut, sizeof(cut), "%s", r->body);
 	log_warn(MOD, "POST %s -> %ld, not retried (attempt %u)%s: %s; body: %s",
-		 log_escape(r->path, path, sizeof(path)), status, r->attempts,
-		 s->spool ? ", dead-lettered" : "", log_escape(t->reply, reply, sizeof(reply)),
+		 log_escape(r->path, path, sizeof(path)), res->status, r->attempts,
+		 s->spool ? ", dead-lettered" : "", log_escape(res->reply, reply, sizeof(reply)),
 		 log_escape(cut, body, sizeof(body)));
 	metrics_counter_add(r->svc, "api_events_rejected_total", "", 1);
-	if (dead_letter(s, r, status, t->reply) < 0) {
+	if (dead_letter(s, r, res->status, res->reply) < 0) {
 		/* Its only durable copy is the spool: acking it now would lose
 		 * it.  It will be refused again and kept then (disk freed). */
 		long long now = loop_now_ms();
@@ -472,21 +328,20 @@ static void rejected(struct sender *s, struct transfer *t, long status)
 	finished(s, r);
 }
 
-static void retry_later(struct sender *s, struct transfer *t, long status, CURLcode rc,
-			long long retry_after_ms)
+static void retry_later(struct sender *s, const struct http_result *res)
 {
-	struct record *r = t->rec;
+	struct record *r = res->ctx;
 	long long now = loop_now_ms();
 	char path[256], why[CURL_ERROR_SIZE + 16];
-	bool step = outbox_failed(&s->ob, r, t->streak, now, retry_after_ms);
+	bool step = outbox_failed(&s->ob, r, res->tag, now, res->retry_after_ms);
 
 	metrics_counter_add(r->svc, "api_retries_total", ep_labels[r->ep], 1);
 
 	log_escape(r->path, path, sizeof(path));
-	if (rc != CURLE_OK)
-		snprintf(why, sizeof(why), "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+	if (res->error)
+		snprintf(why, sizeof(why), "%s", res->error);
 	else
-		snprintf(why, sizeof(why), "HTTP %ld", status);
+		snprintf(why, sizeof(why), "HTTP %ld", res->status);
 	/* An outage fails once per backoff step; a line every ten is enough. */
 	if (step && (s->ob.fail_streak == 1 || s->ob.fail_streak % 10 == 0))
 		log_warn(MOD, "POST %s failed (%s), %llu failure(s) in a row; next try in %lld ms",
@@ -495,137 +350,36 @@ static void retry_later(struct sender *s, struct transfer *t, long status, CURLc
 		log_debug(MOD, "POST %s failed (%s); retrying", path, why);
 }
 
-static long long retry_after(CURL *e)
+/* The transport's word on one request; the tag is the streak it began under. */
+static void on_done(void *arg, const struct http_result *res)
 {
-	curl_off_t secs = 0;
+	struct sender *s = arg;
+	struct record *r = res->ctx;
 
-	if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &secs) != CURLE_OK || secs <= 0)
-		return 0;
-	if (secs > RETRY_AFTER_CAP_MS / 1000)
-		return RETRY_AFTER_CAP_MS;
-	return (long long)secs * 1000;
-}
-
-static void complete(struct sender *s, CURL *e, CURLcode rc)
-{
-	struct transfer *t;
-	char *priv = NULL;
-	long status = 0;
-	curl_off_t us = 0;
-
-	curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
-	t = (struct transfer *)priv;
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
-	if (rc != CURLE_OK)
-		status = 0;	/* a reply cut short is no answer */
-	metrics_api_request(t->rec->ep, (int)status, (double)us / 1e6);
-	curl_multi_remove_handle(s->multi, e);
-	busy_unlink(s, t);
-	s->inflight--;
-
-	switch (outbox_verdict(rc == CURLE_OK, status)) {
+	metrics_api_request(r->ep, (int)res->status, res->seconds);
+	switch (outbox_verdict(res->transport_ok, res->status)) {
 	case OUTBOX_DELIVERED:
-		delivered(s, t->rec);
+		delivered(s, r);
 		break;
 	case OUTBOX_RETRY:
-		retry_later(s, t, status, rc, retry_after(e));
+		retry_later(s, res);
 		break;
 	case OUTBOX_DEAD_LETTER:
-		rejected(s, t, status);
+		rejected(s, res);
 		break;
 	}
-	transfer_put(s, t);
 }
 
-static void reap(struct sender *s)
+static void on_settled(void *arg)
 {
-	CURLMsg *m;
-	int left;
-
-	while ((m = curl_multi_info_read(s->multi, &left))) {
-		if (m->msg == CURLMSG_DONE) {
-			CURL *e = m->easy_handle;	/* m dies with the removal */
-
-			complete(s, e, m->data.result);
-		}
-	}
-	dispatch(s);
-}
-
-/* ---- curl <-> loop glue -------------------------------------------- */
-
-static void on_fd(struct loop *loop, int fd, unsigned events, void *arg)
-{
-	struct sender *s = arg;
-	int mask = 0, running;
-
-	if (events & LOOP_READ)
-		mask |= CURL_CSELECT_IN;
-	if (events & LOOP_WRITE)
-		mask |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(s->multi, fd, mask, &running);
-	reap(s);
-}
-
-static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct sender *s = userp;
-	unsigned events = 0;
-
-	if (what == CURL_POLL_REMOVE) {
-		loop_del_fd(s->loop, fd);
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		events |= LOOP_READ;
-	if (what & CURL_POLL_OUT)
-		events |= LOOP_WRITE;
-	if (loop_add_fd(s->loop, fd, events, on_fd, s) == 0)
-		return 0;
-	/* A closed-and-reused fd number can leave an entry epoll already
-	 * forgot, and then a modify fails: register it afresh. */
-	loop_del_fd(s->loop, fd);
-	if (loop_add_fd(s->loop, fd, events, on_fd, s) == 0)
-		return 0;
-	log_error(MOD, "cannot watch socket %d: %s", (int)fd, strerror(errno));
-	return -1;
-}
-
-static long long on_curl_timeout(struct loop *loop, long long id, void *arg)
-{
-	struct sender *s = arg;
-	int running;
-
-	/* curl may ask for a new timeout from inside the call below. */
-	s->curl_timer = 0;
-	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	reap(s);
-	return -1;
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct sender *s = userp;
-
-	if (s->curl_timer)
-		loop_del_timer(s->loop, s->curl_timer);
-	s->curl_timer = 0;
-	if (timeout_ms < 0)
-		return 0;
-	s->curl_timer = loop_add_timer(s->loop, timeout_ms, on_curl_timeout, s);
-	if (s->curl_timer < 0) {
-		s->curl_timer = 0;
-		return -1;
-	}
-	return 0;
+	dispatch(arg);
 }
 
 /* ---- metrics ------------------------------------------------------- */
 
 static void publish(struct sender *s)
 {
-	metrics_gauge_set(SERVICE_PROCMON, "api_inflight_current", "", s->inflight);
+	metrics_gauge_set(SERVICE_PROCMON, "api_inflight_current", "", inflight(s));
 	if (s->spool)
 		spool_publish(s->spool);
 }
@@ -712,7 +466,7 @@ int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char 
 		errno = EINVAL;
 		return -1;
 	}
-	if (!s->multi)
+	if (!s->http)
 		return stdout_sink_print(s->out, path, body);
 	if ((!s->spool && s->held >= s->queue_max) || !(r = outbox_record_new(&s->ob, svc, ep))) {
 		note_drop(s);
@@ -740,28 +494,9 @@ size_t sender_drain(struct sender *s, int timeout_ms)
 		if (left <= 0 || loop_run_once(s->loop, (int)left) < 0)
 			break;
 	}
-	if (s->multi)
+	if (s->http)
 		publish(s);
 	return sender_pending(s);
-}
-
-static int multi_setup(struct sender *s)
-{
-	CURLM *m;
-
-	s->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (s->headers)
-		s->headers = curl_slist_append(s->headers, "Expect:");	/* no 100-continue round trip */
-	s->multi = m = curl_multi_init();
-	if (!s->headers || !m)
-		return -1;
-	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(m, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(m, CURLMOPT_TIMERDATA, s);
-	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)s->max_inflight);
-	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)s->max_inflight);
-	return 0;
 }
 
 static int spool_setup(struct sender *s, const struct sender_config *cfg)
@@ -784,12 +519,10 @@ static int spool_setup(struct sender *s, const struct sender_config *cfg)
 
 static int http_setup(struct sender *s, const struct sender_config *cfg)
 {
-	s->api_server = strdup(cfg->api_server);
-	if (!s->api_server || multi_setup(s) < 0)
+	s->http = http_transport_create(s->loop, cfg->api_server, s->timeout_ms, s->max_inflight,
+					on_done, on_settled, s);
+	if (!s->http)
 		return -1;
-	s->api_len = strlen(s->api_server);
-	while (s->api_len > 0 && s->api_server[s->api_len - 1] == '/')	/* paths bring their own */
-		s->api_server[--s->api_len] = '\0';
 	if (cfg->spool_dir && cfg->spool_dir[0] && spool_setup(s, cfg) < 0)
 		return -1;
 	s->publish_timer = loop_add_timer(s->loop, PUBLISH_MS, on_publish, s);
@@ -829,38 +562,31 @@ struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 	return s;
 }
 
+static void count_lost(void *ctx, void *arg)
+{
+	struct record *r = ctx;
+
+	*(size_t *)arg += !r->seq;
+	outbox_record_free(r);
+}
+
 /* Free every record in memory; returns how many were not in the spool. */
 static size_t drop_all(struct sender *s)
 {
 	size_t lost = 0;
 	struct record *r;
 
-	while (s->busy) {
-		struct transfer *t = s->busy;
-
-		busy_unlink(s, t);
-		curl_multi_remove_handle(s->multi, t->easy);
-		lost += !t->rec->seq;
-		outbox_record_free(t->rec);
-		transfer_free(t);
-	}
+	if (s->http)
+		http_transport_abort(s->http, count_lost, &lost);
 	while ((r = outbox_pop_any(&s->ob))) {
 		lost += !r->seq;
 		outbox_record_free(r);
-	}
-	while (s->idle) {
-		struct transfer *t = s->idle;
-
-		s->idle = t->next;
-		transfer_free(t);
 	}
 	return lost;
 }
 
 static void timers_stop(struct sender *s)
 {
-	if (s->curl_timer)
-		loop_del_timer(s->loop, s->curl_timer);
 	if (s->kick_timer)
 		loop_del_timer(s->loop, s->kick_timer);
 	if (s->sync_timer)
@@ -878,7 +604,6 @@ void sender_destroy(struct sender *s)
 	kept = sender_pending(s);
 	lost = drop_all(s);
 	kept -= lost;
-	s->inflight = 0;
 	if (lost) {
 		log_warn(MOD, "shutting down with %zu undelivered record(s); they are lost", lost);
 		metrics_queue_dropped(lost);
@@ -888,17 +613,12 @@ void sender_destroy(struct sender *s)
 	for (int i = 0; i < SERVICE__COUNT; i++)
 		if (s->pending[i])
 			pending_add(s, i, -(int)s->pending[i]);
-	if (s->multi)
+	if (s->http)
 		publish(s);
-	/* Cleanup closes pooled connections through the socket callback,
-	 * so the loop must still know us until it returns. */
-	if (s->multi)
-		curl_multi_cleanup(s->multi);
+	http_transport_destroy(s->http);
 	timers_stop(s);
 	spool_close(s->spool);
 	outbox_free(&s->ob);
-	curl_slist_free_all(s->headers);
-	free(s->api_server);
 	free(s);
 	curl_global_cleanup();
 }

@@ -1,0 +1,392 @@
+/*
+ * http_transport.c - non-blocking POSTs: libcurl multi on the agent's loop.
+ *
+ * curl never blocks here: it tells us which sockets and which timeout it
+ * cares about (socket and timer callbacks) and the loop calls back into
+ * curl_multi_socket_action() when they are ready.  One multi handle owns a
+ * pool of keep-alive connections, so a steady stream of events costs one
+ * TCP handshake per connection, not per event.
+ */
+#include "http_transport.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deadletter.h"
+#include "log.h"
+#include "version.h"
+
+#define MOD "sender"
+
+#define REPLY_KEEP           DEADLETTER_RESPONSE_MAX	/* bytes of a rejection we keep */
+#define RETRY_AFTER_CAP_MS   (600LL * 1000)	/* a server asking for hours is misconfigured */
+
+/* One request in flight, and its easy handle kept for reuse afterwards. */
+struct transfer {
+	void *ctx;
+	unsigned int tag;
+	CURL *easy;
+	char *url;
+	size_t urlcap;
+	char reply[REPLY_KEEP + 1];
+	size_t reply_len;
+	char errbuf[CURL_ERROR_SIZE];
+	struct transfer *prev, *next;	/* busy list; idle uses next only */
+};
+
+struct http_transport {
+	struct loop *loop;
+	char *api_server;
+	size_t api_len;
+	long timeout_ms;
+	CURLM *multi;
+	struct curl_slist *headers;
+	long long curl_timer;		/* loop timer for curl's timeout; 0 = none */
+	int inflight;
+	struct transfer *busy, *idle;
+	http_done_fn *done;
+	http_settled_fn *settled;
+	void *arg;
+};
+static size_t on_reply(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n, room = REPLY_KEEP - t->reply_len;
+
+	if (room > len)
+		room = len;
+	memcpy(t->reply + t->reply_len, data, room);
+	t->reply_len += room;
+	t->reply[t->reply_len] = '\0';
+	return len;		/* swallow the rest: only the start is kept */
+}
+
+/* Options that never change are set once per easy handle: the handle and
+ * its connection are reused for request after request. */
+static void easy_setup(struct http_transport *s, struct transfer *t)
+{
+	CURL *e = t->easy;
+
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "jcode-watcher/" JCW_VERSION);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+}
+
+static struct transfer *transfer_get(struct http_transport *s)
+{
+	struct transfer *t = s->idle;
+
+	if (t) {
+		s->idle = t->next;
+		return t;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->easy = curl_easy_init();
+	if (!t->easy) {
+		free(t);
+		return NULL;
+	}
+	easy_setup(s, t);
+	return t;
+}
+
+static void transfer_put(struct http_transport *s, struct transfer *t)
+{
+	t->ctx = NULL;
+	t->prev = NULL;
+	t->next = s->idle;
+	s->idle = t;
+}
+
+static void transfer_free(struct transfer *t)
+{
+	curl_easy_cleanup(t->easy);
+	free(t->url);
+	free(t);
+}
+
+static int set_url(struct http_transport *s, struct transfer *t, const char *path)
+{
+	size_t need = s->api_len + strlen(path) + 1;
+
+	if (need > t->urlcap) {
+		char *u = realloc(t->url, need);
+
+		if (!u)
+			return -1;
+		t->url = u;
+		t->urlcap = need;
+	}
+	memcpy(t->url, s->api_server, s->api_len);
+	memcpy(t->url + s->api_len, path, need - s->api_len);
+	return 0;
+}
+
+static int transfer_setup(struct http_transport *s, struct transfer *t, const char *path,
+			  const char *body)
+{
+	CURL *e = t->easy;
+
+	if (set_url(s, t, path) < 0)
+		return -1;
+	t->reply_len = 0;
+	t->reply[0] = '\0';
+	t->errbuf[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_URL, t->url);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	return 0;
+}
+
+static void busy_link(struct http_transport *s, struct transfer *t)
+{
+	t->prev = NULL;
+	t->next = s->busy;
+	if (s->busy)
+		s->busy->prev = t;
+	s->busy = t;
+}
+
+static void busy_unlink(struct http_transport *s, struct transfer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		s->busy = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+}
+
+int http_transport_start(struct http_transport *s, const char *path, const char *body,
+			 void *ctx, unsigned int tag)
+{
+	struct transfer *t = transfer_get(s);
+
+	if (!t)
+		return -ENOMEM;
+	if (transfer_setup(s, t, path, body) < 0 ||
+	    curl_multi_add_handle(s->multi, t->easy) != CURLM_OK) {
+		transfer_put(s, t);
+		return -ENOMEM;
+	}
+	t->ctx = ctx;
+	t->tag = tag;
+	busy_link(s, t);
+	s->inflight++;
+	return 0;
+}
+
+int http_transport_inflight(const struct http_transport *s)
+{
+	return s->inflight;
+}
+
+static long long retry_after(CURL *e)
+{
+	curl_off_t secs = 0;
+
+	if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &secs) != CURLE_OK || secs <= 0)
+		return 0;
+	if (secs > RETRY_AFTER_CAP_MS / 1000)
+		return RETRY_AFTER_CAP_MS;
+	return (long long)secs * 1000;
+}
+
+static void complete(struct http_transport *s, CURL *e, CURLcode rc)
+{
+	struct http_result res = { .transport_ok = rc == CURLE_OK };
+	struct transfer *t;
+	char *priv = NULL;
+	curl_off_t us = 0;
+
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+	t = (struct transfer *)priv;
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res.status);
+	curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
+	if (rc != CURLE_OK) {
+		res.status = 0;	/* a reply cut short is no answer */
+		res.error = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+	}
+	res.ctx = t->ctx;
+	res.tag = t->tag;
+	res.seconds = (double)us / 1e6;
+	res.reply = t->reply;
+	res.retry_after_ms = retry_after(e);
+	curl_multi_remove_handle(s->multi, e);
+	busy_unlink(s, t);
+	s->inflight--;
+	s->done(s->arg, &res);
+	transfer_put(s, t);
+}
+
+static void reap(struct http_transport *s)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(s->multi, &left))) {
+		if (m->msg == CURLMSG_DONE) {
+			CURL *e = m->easy_handle;	/* m dies with the removal */
+
+			complete(s, e, m->data.result);
+		}
+	}
+	s->settled(s->arg);
+}
+
+static void on_fd(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct http_transport *s = arg;
+	int mask = 0, running;
+
+	if (events & LOOP_READ)
+		mask |= CURL_CSELECT_IN;
+	if (events & LOOP_WRITE)
+		mask |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(s->multi, fd, mask, &running);
+	reap(s);
+}
+
+static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http_transport *s = userp;
+	unsigned events = 0;
+
+	if (what == CURL_POLL_REMOVE) {
+		loop_del_fd(s->loop, fd);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		events |= LOOP_READ;
+	if (what & CURL_POLL_OUT)
+		events |= LOOP_WRITE;
+	if (loop_add_fd(s->loop, fd, events, on_fd, s) == 0)
+		return 0;
+	/* A closed-and-reused fd number can leave an entry epoll already
+	 * forgot, and then a modify fails: register it afresh. */
+	loop_del_fd(s->loop, fd);
+	if (loop_add_fd(s->loop, fd, events, on_fd, s) == 0)
+		return 0;
+	log_error(MOD, "cannot watch socket %d: %s", (int)fd, strerror(errno));
+	return -1;
+}
+
+static long long on_curl_timeout(struct loop *loop, long long id, void *arg)
+{
+	struct http_transport *s = arg;
+	int running;
+
+	/* curl may ask for a new timeout from inside the call below. */
+	s->curl_timer = 0;
+	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	reap(s);
+	return -1;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_transport *s = userp;
+
+	if (s->curl_timer)
+		loop_del_timer(s->loop, s->curl_timer);
+	s->curl_timer = 0;
+	if (timeout_ms < 0)
+		return 0;
+	s->curl_timer = loop_add_timer(s->loop, timeout_ms, on_curl_timeout, s);
+	if (s->curl_timer < 0) {
+		s->curl_timer = 0;
+		return -1;
+	}
+	return 0;
+}
+
+
+static int multi_setup(struct http_transport *s, int max_conns)
+{
+	CURLM *m;
+
+	s->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	if (s->headers)
+		s->headers = curl_slist_append(s->headers, "Expect:");	/* no 100-continue round trip */
+	s->multi = m = curl_multi_init();
+	if (!s->headers || !m)
+		return -ENOMEM;
+	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(m, CURLMOPT_SOCKETDATA, s);
+	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(m, CURLMOPT_TIMERDATA, s);
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_conns);
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)max_conns);
+	return 0;
+}
+
+struct http_transport *http_transport_create(struct loop *loop, const char *api_server,
+					     long timeout_ms, int max_conns,
+					     http_done_fn *done, http_settled_fn *settled,
+					     void *arg)
+{
+	struct http_transport *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	s->timeout_ms = timeout_ms;
+	s->done = done;
+	s->settled = settled;
+	s->arg = arg;
+	s->api_server = strdup(api_server);
+	if (!s->api_server || multi_setup(s, max_conns) < 0) {
+		http_transport_destroy(s);
+		return NULL;
+	}
+	s->api_len = strlen(s->api_server);
+	while (s->api_len > 0 && s->api_server[s->api_len - 1] == '/')	/* paths bring their own */
+		s->api_server[--s->api_len] = '\0';
+	return s;
+}
+
+void http_transport_abort(struct http_transport *s, void (*each)(void *ctx, void *arg), void *arg)
+{
+	while (s->busy) {
+		struct transfer *t = s->busy;
+
+		busy_unlink(s, t);
+		curl_multi_remove_handle(s->multi, t->easy);
+		each(t->ctx, arg);
+		transfer_free(t);
+	}
+	s->inflight = 0;
+}
+
+void http_transport_destroy(struct http_transport *s)
+{
+	if (!s)
+		return;
+	while (s->idle) {
+		struct transfer *t = s->idle;
+
+		s->idle = t->next;
+		transfer_free(t);
+	}
+	/* Cleanup closes pooled connections through the socket callback,
+	 * so the loop must still know us until it returns. */
+	if (s->multi)
+		curl_multi_cleanup(s->multi);
+	if (s->curl_timer)
+		loop_del_timer(s->loop, s->curl_timer);
+	curl_slist_free_all(s->headers);
+	free(s->api_server);
+	free(s);
+}
