@@ -25,7 +25,7 @@
 
 #define MOD "deadletter"
 
-/* As event.h: compact, in insertion order. */
+/* As payload.h: compact, in insertion order. */
 #define LINE_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
 static json_t *text(const char *s, size_t max)

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "debounce.h"
-#include "event.h"
+#include "event_id.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_server.h"

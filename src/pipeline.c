@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "decoder.h"
-#include "event.h"
+#include "payload.h"
 #include "identity.h"
 #include "log.h"
 #include "loop.h"
@@ -183,7 +183,7 @@ static enum pipeline_result send_report(struct pipeline *p, const struct process
 	};
 	char *path, *body;
 
-	if (event_build(&r, &path, &body) < 0) {
+	if (payload_build(&r, &path, &body) < 0) {
 		log_error("pipeline", "cannot build payload for pid %u", proc->pid);
 		return PIPELINE_FAILURE;
 	}

@@ -12,7 +12,7 @@
 
 #define MOD "sender"
 
-/* As event.h: compact, and reals that do not grow 17-digit tails. */
+/* As payload.h: compact, and reals that do not grow 17-digit tails. */
 #define LINE_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
 static json_t *text(const char *s)

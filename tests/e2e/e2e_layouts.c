@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "agent.h"
-#include "event.h"
+#include "event_id.h"
 #include "receiver.h"
 #include "student.h"
 #include "support.h"

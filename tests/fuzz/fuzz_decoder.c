@@ -4,8 +4,9 @@
  * The first 8 bytes are the clock offset; the rest is the record.
  */
 #include "decoder.h"
-#include "event.h"
-#include "event_testing.h"
+#include "payload.h"
+#include "event_id.h"
+#include "event_id_testing.h"
 #include "fuzz.h"
 #include "log.h"
 
@@ -30,7 +31,7 @@ static void build(const struct process *p)
 
 	if (identity_parse(p->hostname, NULL, &id) == 0)
 		r.id = &id;
-	FUZZ_ASSERT(event_build(&r, &path, &body) == 0);
+	FUZZ_ASSERT(payload_build(&r, &path, &body) == 0);
 	FUZZ_ASSERT(path && body && strchr(body, '\n') == NULL);
 	free(path);
 	free(body);

@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "event.h"
+#include "event_id.h"
 #include "filemon.h"
 #include "log.h"
 #include "loop.h"

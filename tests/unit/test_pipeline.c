@@ -8,8 +8,9 @@
 #include <string.h>
 
 #include "classifier.h"
-#include "event.h"
-#include "event_testing.h"
+#include "payload.h"
+#include "event_id.h"
+#include "event_id_testing.h"
 #include "loop.h"
 #include "metrics_testing.h"
 #include "pipeline.h"

@@ -1,5 +1,5 @@
 /*
- * test_event_extremes.c - a run's duration from crafted kernel times
+ * test_payload_extremes.c - a run's duration from crafted kernel times
  * (issue #8 item 6): exit - exec and its rounding overflowed a long long,
  * undefined behaviour that UBSan stops on, for times at the ends of the
  * range.  The duration is now held at the range's ends.
@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "event_testing.h"
+#include "payload.h"
+#include "event_id.h"
+#include "event_id_testing.h"
 #include "testlib.h"
 
 static const struct identity ID = {
@@ -38,7 +39,7 @@ static double duration_of(long long exec_ns, long long exit_ns)
 	json_t *root;
 	double ms = -1;
 
-	if (event_build(&r, &path, &body) < 0)
+	if (payload_build(&r, &path, &body) < 0)
 		return -1;
 	root = json_loads(body, 0, NULL);
 	if (root && json_is_real(json_object_get(root, "duration_ms")))

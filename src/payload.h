@@ -1,5 +1,5 @@
 /*
- * event.h - turn one judged process into the API's path and JSON body.
+ * payload.h - turn one judged process into the API's path and JSON body.
  *
  * The API contract (README.md, "What is sent") fixes six fields per endpoint;
  * everything after them is an extra the backend ignores but people debugging
@@ -8,8 +8,8 @@
  * "python_version" ("3.12"), from the executable's path, or null when the
  * path shows none (classifier_compiler_name(), classifier_python_version()).
  */
-#ifndef JCW_EVENT_H
-#define JCW_EVENT_H
+#ifndef JCW_PAYLOAD_H
+#define JCW_PAYLOAD_H
 
 #include <stddef.h>
 
@@ -27,33 +27,21 @@ struct proc_report {                 /* what the pipeline decided about one proc
 	const char *target_path;         /* absolute, normalised: source file / script / executable */
 };
 
-/* Flags for json_dumps() of event bodies: compact, one line, and reals short
+/* Flags for json_dumps() of payload bodies: compact, one line, and reals short
  * enough that 12.345 stays "12.345" (jansson's default 17 digits would not). */
-#define EVENT_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
-
-/*
- * Event ids let the receiver drop duplicates (delivery is at least once).
- * A process is named by boot id, pid and start time: unique across nodes
- * and restarts, and the same id however often the record is replayed.
- * Other events (snapshots) take boot id, the agent's start time and a
- * counter.  The boot id is read once from /proc/sys/kernel/random/boot_id.
- */
-const char *event_boot_id(void);
-void event_id_process(const struct process *p, char *buf, size_t len);
-void event_id_unique(char *buf, size_t len);
-#define EVENT_ID_LEN 96
+#define PAYLOAD_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
 /* Build the endpoint path ("/api/os-1/hw1/202012345/logs/build") and the JSON
  * body (compact, one line, no trailing newline).  Both malloc'd.  Returns 0,
  * or -1 on ENOMEM or a report that names no endpoint (*path, *body NULL). */
-int event_build(const struct proc_report *r, char **path, char **body);
+int payload_build(const struct proc_report *r, char **path, char **body);
 
 /* ISO 8601 UTC with microseconds and explicit offset:
  * "2026-11-23T07:19:40.123456+00:00". */
-void event_format_time(long long wall_ns, char *buf, size_t len);
+void payload_format_time(long long wall_ns, char *buf, size_t len);
 
 /* "SIGSEGV" for 11, NULL for 0, "SIG42" for numbers without a name.
  * Written to buf, which is returned. */
-const char *event_signal_name(int sig, char *buf, size_t len);
+const char *payload_signal_name(int sig, char *buf, size_t len);
 
 #endif

@@ -1,13 +1,14 @@
 /*
- * event.c - build the build/run log payloads of the JCode Analytics API.
+ * payload.c - build the build/run log payloads of the JCode Analytics API.
  *
  * Field order is fixed (contract fields first, extras after) so the body is
  * byte-for-byte predictable: tests compare whole strings, and a human
  * reading the stdout mode finds the same shape every time.
  */
 #define _GNU_SOURCE		/* sigabbrev_np, asprintf */
-#include "event.h"
-#include "event_testing.h"
+#include "payload.h"
+
+#include "event_id.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -22,7 +23,7 @@
 #include "pathrules.h"
 #include "utf8.h"
 
-void event_format_time(long long wall_ns, char *buf, size_t len)
+void payload_format_time(long long wall_ns, char *buf, size_t len)
 {
 	long long sec = wall_ns / 1000000000LL;
 	long long ns = wall_ns % 1000000000LL;
@@ -44,7 +45,7 @@ void event_format_time(long long wall_ns, char *buf, size_t len)
 	snprintf(buf, len, "%s.%06lld+00:00", base, ns / 1000);
 }
 
-const char *event_signal_name(int sig, char *buf, size_t len)
+const char *payload_signal_name(int sig, char *buf, size_t len)
 {
 	const char *abbrev;
 
@@ -58,46 +59,9 @@ const char *event_signal_name(int sig, char *buf, size_t len)
 	return buf;
 }
 
-static char boot_id[40];
-
-void event_set_boot_id(const char *id)
-{
-	snprintf(boot_id, sizeof(boot_id), "%s", id);
-}
-
-const char *event_boot_id(void)
-{
-	FILE *f;
-
-	if (boot_id[0])
-		return boot_id;
-	f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	if (!f || !fgets(boot_id, sizeof(boot_id), f))
-		snprintf(boot_id, sizeof(boot_id), "noboot-%ld", (long)time(NULL));
-	if (f)
-		fclose(f);
-	boot_id[strcspn(boot_id, "\n")] = '\0';
-	return boot_id;
-}
-
-void event_id_process(const struct process *p, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s-%u-%llu", event_boot_id(), p->pid, p->start_time);
-}
-
-void event_id_unique(char *buf, size_t len)
-{
-	static long long started_ns;
-	static unsigned long long seq;
-
-	if (!started_ns)
-		started_ns = loop_wall_ns();
-	snprintf(buf, len, "%s-a%lld-%llu", event_boot_id(), started_ns, ++seq);
-}
-
 /*
  * The body under construction.  Any failed allocation marks it bad, so the
- * builders below stay straight-line and event_build() checks once.
+ * builders below stay straight-line and payload_build() checks once.
  */
 struct body {
 	json_t *obj;
@@ -153,7 +117,7 @@ static void put_head(struct body *b, const struct process *p)
 {
 	char ts[48];
 
-	event_format_time(p->exit_wall_ns, ts, sizeof(ts));
+	payload_format_time(p->exit_wall_ns, ts, sizeof(ts));
 	put(b, "timestamp", json_string(ts));
 	put(b, "exit_code", json_integer(p->exit_code));
 	put_cmdline(b, p);
@@ -196,7 +160,7 @@ static double duration_ms(const struct process *p)
 static void put_extras(struct body *b, const struct process *p)
 {
 	char sigbuf[32], id[EVENT_ID_LEN];
-	const char *sig = event_signal_name(p->signal, sigbuf, sizeof(sigbuf));
+	const char *sig = payload_signal_name(p->signal, sigbuf, sizeof(sigbuf));
 
 	put(b, "signal", sig ? json_string(sig) : json_null());
 	put(b, "core_dumped", json_boolean(p->core_dumped));
@@ -267,7 +231,7 @@ static char *make_path(const struct proc_report *r)
 	return path;
 }
 
-int event_build(const struct proc_report *r, char **path, char **body)
+int payload_build(const struct proc_report *r, char **path, char **body)
 {
 	struct body b = { 0 };
 
@@ -286,7 +250,7 @@ int event_build(const struct proc_report *r, char **path, char **body)
 	else
 		fill_run(&b, r);
 	if (!b.bad)
-		*body = json_dumps(b.obj, EVENT_JSON_FLAGS);
+		*body = json_dumps(b.obj, PAYLOAD_JSON_FLAGS);
 	json_decref(b.obj);
 	if (*body)
 		*path = make_path(r);

@@ -1,11 +1,12 @@
-/* test_event.c - exact API paths and bodies for build and run events. */
+/* test_payload.c - exact API paths and bodies for build and run events. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "event_testing.h"
+#include "payload.h"
+#include "event_id.h"
+#include "event_id_testing.h"
 #include "testlib.h"
 
 /* 2026-11-23T07:19:40.123456789Z */
@@ -32,7 +33,7 @@ static void build_ok(const struct proc_report *r, const char *want_path, const c
 {
 	char *path = (char *)"unset", *body = (char *)"unset";
 
-	CHECK_INT(event_build(r, &path, &body), 0);
+	CHECK_INT(payload_build(r, &path, &body), 0);
 	CHECK_STR(path, want_path);
 	CHECK_STR(body, want_body);
 	free(path);
@@ -196,7 +197,7 @@ static void test_version_fields(void)
 		char *path = NULL, *body = NULL, want[256];
 
 		p.exe = (char *)cases[i].exe;
-		CHECK_INT(event_build(&r, &path, &body), 0);
+		CHECK_INT(payload_build(&r, &path, &body), 0);
 		/* right after the contract's fields, before "signal" */
 		snprintf(want, sizeof(want), "%s\"%s\":%s,\"signal\":", build ? "\"target_path\":\"/t\"," : "",
 			 cases[i].field, cases[i].want);
@@ -227,7 +228,7 @@ static void test_binary_has_no_version(void)
 	char *path = NULL, *body = NULL;
 
 	p.exe = "/home/coder/project/hw1/python3.12";
-	CHECK_INT(event_build(&r, &path, &body), 0);
+	CHECK_INT(payload_build(&r, &path, &body), 0);
 	CHECK(body && !strstr(body, "python_version") && !strstr(body, "compiler"));
 	CHECK(body && strstr(body, "\"process_type\":\"binary\",\"binary_path\":"
 			       "\"/home/coder/project/hw1/python3.12\",\"signal\":null,") != NULL);
@@ -244,7 +245,7 @@ static void test_bad_report(void)
 	};
 	char *path = (char *)"unset", *body = (char *)"unset";
 
-	CHECK_INT(event_build(&r, &path, &body), -1);
+	CHECK_INT(payload_build(&r, &path, &body), -1);
 	CHECK(path == NULL);
 	CHECK(body == NULL);
 }
@@ -253,17 +254,17 @@ static void test_format_time(void)
 {
 	char buf[64];
 
-	event_format_time(WALL_NS, buf, sizeof(buf));
+	payload_format_time(WALL_NS, buf, sizeof(buf));
 	CHECK_STR(buf, "2026-11-23T07:19:40.123456+00:00");
-	event_format_time(0, buf, sizeof(buf));
+	payload_format_time(0, buf, sizeof(buf));
 	CHECK_STR(buf, "1970-01-01T00:00:00.000000+00:00");
-	event_format_time(999, buf, sizeof(buf));	/* below a microsecond: truncated */
+	payload_format_time(999, buf, sizeof(buf));	/* below a microsecond: truncated */
 	CHECK_STR(buf, "1970-01-01T00:00:00.000000+00:00");
-	event_format_time(-1000, buf, sizeof(buf));
+	payload_format_time(-1000, buf, sizeof(buf));
 	CHECK_STR(buf, "1969-12-31T23:59:59.999999+00:00");
-	event_format_time(951782400LL * 1000000000LL + 1000, buf, sizeof(buf));
+	payload_format_time(951782400LL * 1000000000LL + 1000, buf, sizeof(buf));
 	CHECK_STR(buf, "2000-02-29T00:00:00.000001+00:00");
-	event_format_time(WALL_NS, buf, 11);	/* never overruns */
+	payload_format_time(WALL_NS, buf, 11);	/* never overruns */
 	CHECK_STR(buf, "2026-11-23");
 }
 
@@ -271,13 +272,13 @@ static void test_signal_name(void)
 {
 	char buf[16];
 
-	CHECK_STR(event_signal_name(11, buf, sizeof(buf)), "SIGSEGV");
-	CHECK_STR(event_signal_name(9, buf, sizeof(buf)), "SIGKILL");
-	CHECK_STR(event_signal_name(6, buf, sizeof(buf)), "SIGABRT");
-	CHECK_STR(event_signal_name(8, buf, sizeof(buf)), "SIGFPE");
-	CHECK(event_signal_name(0, buf, sizeof(buf)) == NULL);
-	CHECK_STR(event_signal_name(42, buf, sizeof(buf)), "SIG42");
-	CHECK_STR(event_signal_name(-3, buf, sizeof(buf)), "SIG-3");
+	CHECK_STR(payload_signal_name(11, buf, sizeof(buf)), "SIGSEGV");
+	CHECK_STR(payload_signal_name(9, buf, sizeof(buf)), "SIGKILL");
+	CHECK_STR(payload_signal_name(6, buf, sizeof(buf)), "SIGABRT");
+	CHECK_STR(payload_signal_name(8, buf, sizeof(buf)), "SIGFPE");
+	CHECK(payload_signal_name(0, buf, sizeof(buf)) == NULL);
+	CHECK_STR(payload_signal_name(42, buf, sizeof(buf)), "SIG42");
+	CHECK_STR(payload_signal_name(-3, buf, sizeof(buf)), "SIG-3");
 }
 
 static void test_event_ids(void)
