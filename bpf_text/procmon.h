@@ -1,6 +1,6 @@
 /*
- * procmon.h - the one struct shared by the kernel side (bpf_text/procmon.bpf.c)
- * and the user side (collector.c, decoder.c).
+ * procmon.h - the one struct shared by the kernel side (procmon.bpf.c, beside
+ * it) and the user side (src/kernel/collector.c, decoder.c).
  *
  * The BPF text gets this file inlined at build time (see cmake/EmbedBpf.cmake),
  * so both sides always agree on the layout.  Keep every field naturally
