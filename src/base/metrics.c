@@ -1,33 +1,33 @@
 /*
- * metrics.c - counters, gauges and histograms with Prometheus rendering.
+ * metrics.c - the registry of every series, and its Prometheus rendering.
  *
- * The event loop updates, libmicrohttpd's thread renders.  Every fixed
- * series is a relaxed atomic: a scrape may see a histogram's _sum one
- * observation ahead of its buckets, which Prometheus tolerates, and nobody
- * on the hot path ever waits for a scrape.  Doubles live in 64-bit atomics
- * as their bit patterns so updates stay lock-free on every platform.
- *
- * Two places take a mutex, both off the per-event path: creating a generic
- * series (once per name+labels) and the active-hosts table (once per
- * build/run, a hash lookup).
+ * The table metrics[] below is the one place a metric is declared.  Its
+ * series are slots of two static arrays, laid out once before main() (a
+ * row's slots: one per dimension, service or endpoint, times one per label
+ * value), so an update is an index computation and a relaxed atomic, and
+ * nothing is ever allocated or locked on the event loop.  libmicrohttpd's
+ * thread renders: a scrape may see a histogram's _sum one observation ahead
+ * of its buckets, which Prometheus tolerates.  Doubles live in 64-bit
+ * atomics as their bit patterns so updates stay lock-free everywhere.
  */
+#define _GNU_SOURCE		/* open_memstream */
 #include "metrics.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "active_hosts.h"
 #include "loop.h"
 #include "metrics_testing.h"
 #include "version.h"
 
 _Static_assert(sizeof(double) == sizeof(unsigned long long), "double must be 64 bits");
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* prometheus_client's default buckets, le spelled as Python prints them so
  * dashboards that match on le="1.0" keep working. */
@@ -40,80 +40,247 @@ static const char *const bucket_le[NBUCKETS] = {
 	"1.0", "2.5", "5.0", "7.5", "10.0", "+Inf",
 };
 
-/* Index 0 is "error" (no HTTP status), 1.. are codes 100..599. */
+/* api_requests_total's status_code: 0 is "error", 1.. are codes 100..599. */
 #define API_CODE_MIN 100
 #define API_CODE_MAX 599
 #define API_CODES (API_CODE_MAX - API_CODE_MIN + 2)
 
-#define GENERIC_MAX 128
-#define HOSTS_MAX 65536
-#define HOST_NAME_CAP 255
+enum kind { COUNTER, GAUGE, HISTOGRAM };
+
+/* Which series a row has, and the service label each carries. */
+enum scope {
+	PROCMON,	/* one series, service="procmon" */
+	FILEMON,	/* one series, service="filemon" */
+	PER_SERVICE,	/* dim = enum service */
+	PER_ENDPOINT,	/* dim = enum endpoint_type: endpoint_type="build", and
+			 * the service whose traffic that is */
+	NODE,		/* one series, no service label: shared by both */
+};
+
+#define SPARSE	 0x1	/* a series is rendered only once it is non-zero */
+#define COMPUTED 0x2	/* the value is read at render time (active hosts) */
+
+struct metric_def {
+	const char *name;
+	enum kind kind;
+	enum scope scope;
+	unsigned flags;
+	const char *label;		/* label name, or NULL */
+	const char *const *values;	/* its values by index; NULL = not a series */
+	unsigned nvalues;		/* 1 without a label */
+	const char *help;
+};
+
+static const char *const result_values[PIPELINE__COUNT] = {
+	"success", "failure", "filtered", "nontarget",
+};
+static const char *const drop_values[DROP__COUNT] = {
+	[DROP_NO_SOURCE] = "no_source", [DROP_OUTSIDE] = "outside_homework",
+	[DROP_OTHER_STUDENT] = "other_student",
+};
+static const char *const trunc_values[TRUNC__COUNT] = { "argv", "exe", "cwd" };
+static const char *const bpf_filter_values[BPF_FILTER__COUNT] = { "hostname" };
+static const char *const skip_values[SKIP__COUNT] = {
+	"size", "not_regular", "unstable", "symlink", "hardlink", "error",
+};
+static const char *const unwatched_values[UNWATCHED__COUNT] = { "limit", "budget" };
+static const char *const wfail_values[WFAIL__COUNT] = {
+	"no_space", "permission", "read_only", "missing", "io", "name_too_long", "other",
+};
+static const char *const version_values[] = { JCW_VERSION };
+/* Filled before main(): "error", "100", ..., "599". */
+static char status_text[API_CODES][8];
+static const char *status_values[API_CODES];
+
+static const char *const service_names[SERVICE__COUNT] = { "procmon", "filemon" };
+static const char *const endpoint_names[ENDPOINT__COUNT] = { "build", "run", "snapshot" };
+
+#define PLAIN(id, n, k, s, h) [id] = { n, k, s, 0, NULL, NULL, 1, h }
+#define SPARSE_PLAIN(id, n, k, s, h) [id] = { n, k, s, SPARSE, NULL, NULL, 1, h }
+#define LABELLED(id, n, k, s, l, v, h) [id] = { n, k, s, 0, l, v, ARRAY_SIZE(v), h }
+
+static const struct metric_def metrics[M__COUNT] = {
+	LABELLED(M_PIPELINE_EVENTS, "pipeline_events_total", COUNTER, PROCMON,
+		 "result", result_values,
+		 "Process records by outcome (success, failure, filtered, nontarget)."),
+	PLAIN(M_PIPELINE_DURATION, "pipeline_duration_seconds", HISTOGRAM, PROCMON,
+	      "Time to process one record, from exit to hand-off."),
+	LABELLED(M_PIPELINE_DROPPED, "pipeline_dropped_total", COUNTER, PROCMON,
+		 "reason", drop_values,
+		 "compilers, Python runs and student programs not reported, by reason"),
+	LABELLED(M_EVENTS_TRUNCATED, "events_truncated_total", COUNTER, PROCMON,
+		 "field", trunc_values, "Events where the kernel hit a size limit, by field."),
+	PLAIN(M_IDENTITY_INVALID, "identity_invalid_total", COUNTER, PROCMON,
+	      "Events whose hostname did not yield a student identity."),
+	PLAIN(M_INVALID_UTF8, "invalid_utf8_total", COUNTER, PROCMON,
+	      "Strings that were not valid UTF-8."),
+	[M_ACTIVE_HOSTS] = { "active_hosts_current", GAUGE, PROCMON, COMPUTED, NULL, NULL, 1,
+			     "Hosts with a build or run in the last 10 minutes." },
+
+	PLAIN(M_BPF_COLLECTED, "bpf_events_collected_total", COUNTER, PROCMON,
+	      "Events read from the perf buffer."),
+	PLAIN(M_BPF_LOST, "bpf_events_lost_total", COUNTER, PROCMON,
+	      "Events the perf buffer dropped."),
+	LABELLED(M_BPF_EXEC_FILTERED, "bpf_exec_filtered_total", COUNTER, PROCMON,
+		 "reason", bpf_filter_values, "Execs skipped in the kernel, by reason."),
+	PLAIN(M_BPF_EXECS, "bpf_execs_total", COUNTER, PROCMON,
+	      "Execs the probe ran for, node-wide."),
+	PLAIN(M_BPF_TRACKED, "bpf_processes_tracked_total", COUNTER, PROCMON,
+	      "Execs in student containers stored in the kernel map."),
+	PLAIN(M_BPF_MAP_FULL, "bpf_map_full_total", COUNTER, PROCMON,
+	      "Execs the kernel map could not store."),
+	PLAIN(M_BPF_EMITTED, "bpf_processes_emitted_total", COUNTER, PROCMON,
+	      "Processes reported at the exit of their last task."),
+	PLAIN(M_BPF_STALE, "bpf_processes_stale_total", COUNTER, PROCMON,
+	      "Map entries dropped because their pid had been reused."),
+
+	PLAIN(M_QUEUE_DROPPED, "queue_events_dropped_total", COUNTER, PER_SERVICE,
+	      "Events dropped because the send queue was full."),
+	PLAIN(M_QUEUE_SIZE, "queue_size_current", GAUGE, PER_SERVICE,
+	      "Events waiting to be sent."),
+	PLAIN(M_API_INFLIGHT, "api_inflight_current", GAUGE, PER_SERVICE,
+	      "Requests in flight"),
+	PLAIN(M_API_REJECTED, "api_events_rejected_total", COUNTER, PER_SERVICE,
+	      "Records the API refused with a non-retryable status (4xx)"),
+	PLAIN(M_SPOOL_RECORDS, "spool_records_current", GAUGE, PER_SERVICE,
+	      "Records in the spool not yet acknowledged by the API"),
+	PLAIN(M_SPOOL_BYTES, "spool_bytes_current", GAUGE, NODE,
+	      "Bytes of spool segment files on disk"),
+	PLAIN(M_SPOOL_OLDEST_AGE, "spool_oldest_age_seconds", GAUGE, PER_SERVICE,
+	      "Age of the oldest unacknowledged spool record"),
+	PLAIN(M_SPOOL_DROPPED, "spool_dropped_total", COUNTER, PER_SERVICE,
+	      "Unacknowledged records dropped because the spool was full"),
+
+	[M_API_REQUESTS] = { "api_requests_total", COUNTER, PER_ENDPOINT, SPARSE,
+			     "status_code", status_values, API_CODES,
+			     "API requests by HTTP status (error: no response) and endpoint." },
+	SPARSE_PLAIN(M_API_DURATION, "api_request_duration_seconds", HISTOGRAM, PER_ENDPOINT,
+		     "API request latency by endpoint."),
+	PLAIN(M_API_DEAD_LETTERS, "api_dead_letters_total", COUNTER, PER_ENDPOINT,
+	      "Rejected records written to the spool's dead-letter file"),
+	PLAIN(M_API_RETRIES, "api_retries_total", COUNTER, PER_ENDPOINT,
+	      "Requests that failed transiently and were scheduled again"),
+
+	PLAIN(M_SPOOL_CORRUPT_RECORDS, "spool_corrupt_records_total", COUNTER, NODE,
+	      "Torn or corrupt spool records skipped at start-up or read"),
+	PLAIN(M_SPOOL_CORRUPT_REGIONS, "spool_corrupt_regions_total", COUNTER, NODE,
+	      "Corrupt byte ranges of spool segments skipped at start-up or read"),
+	PLAIN(M_DEAD_LETTER_ROTATIONS, "api_dead_letter_rotations_total", COUNTER, NODE,
+	      "Times dead-letter.jsonl reached its bound and replaced dead-letter.jsonl.1"),
+
+	PLAIN(M_FILEMON_EVENTS, "filemon_events_total", COUNTER, FILEMON,
+	      "inotify events read"),
+	PLAIN(M_FILEMON_SNAPSHOTS, "filemon_snapshots_total", COUNTER, FILEMON,
+	      "snapshot files written"),
+	LABELLED(M_FILEMON_SKIPPED, "filemon_skipped_total", COUNTER, FILEMON,
+		 "reason", skip_values, "changes not captured, by reason"),
+	PLAIN(M_FILEMON_FILTERED, "filemon_filtered_total", COUNTER, FILEMON,
+	      "events on paths that are not captured source files"),
+	PLAIN(M_FILEMON_OVERFLOWS, "filemon_queue_overflows_total", COUNTER, FILEMON,
+	      "inotify queue overflows (each triggers a rescan)"),
+	PLAIN(M_FILEMON_WATCH_LIMIT, "filemon_watch_limit_total", COUNTER, FILEMON,
+	      "directories left unwatched: fs.inotify.max_user_watches reached"),
+	PLAIN(M_FILEMON_WATCH_BUDGET, "filemon_watch_budget_total", COUNTER, FILEMON,
+	      "directories left unwatched: their student's WATCHES_PER_STUDENT reached"),
+	LABELLED(M_FILEMON_UNWATCHED, "filemon_unwatched_dirs_current", GAUGE, FILEMON,
+		 "reason", unwatched_values,
+		 "wanted directories not watched yet (retried), by reason"),
+	PLAIN(M_FILEMON_WATCHES, "filemon_watches_current", GAUGE, FILEMON,
+	      "inotify watches held"),
+	PLAIN(M_FILEMON_PENDING, "filemon_pending_current", GAUGE, FILEMON,
+	      "paths waiting in the debounce table"),
+	LABELLED(M_FILEMON_FAILURES, "filemon_snapshot_failures_total", COUNTER, FILEMON,
+		 "reason", wfail_values,
+		 "snapshot writes that failed, by cause (each is retried)"),
+	PLAIN(M_FILEMON_RETRIES, "filemon_snapshot_retries_total", COUNTER, FILEMON,
+	      "changes put back for a retry after their snapshot write failed"),
+	PLAIN(M_FILEMON_BASE_WRITABLE, "filemon_snapshot_base_writable", GAUGE, FILEMON,
+	      "1 while SNAPSHOT_BASE takes writes, else 0"),
+
+	SPARSE_PLAIN(M_POLL_HEARTBEAT, "poll_heartbeat_ts_seconds", GAUGE, PER_SERVICE,
+		     "Wall-clock time the event source was last read."),
+	SPARSE_PLAIN(M_LOOP_HEARTBEAT, "loop_heartbeat_ts_seconds", GAUGE, PER_SERVICE,
+		     "Wall-clock time the event loop last turned."),
+	LABELLED(M_BUILD_INFO, "build_info", GAUGE, NODE, "version", version_values,
+		 "The running agent's version."),
+};
+
+/* ---- storage ---- */
 
 struct histogram {
 	atomic_ullong bucket[NBUCKETS];	/* per bucket, not cumulative */
 	atomic_ullong sum;		/* double bits */
 };
 
-static struct {
-	atomic_ullong pipeline[PIPELINE__COUNT];
-	struct histogram pipeline_duration;
-	atomic_ullong bpf_collected;
-	atomic_ullong bpf_lost;
-	atomic_ullong bpf_host_filtered;
-	atomic_ullong truncated[TRUNC__COUNT];
-	atomic_ullong identity_invalid;
-	atomic_ullong invalid_utf8;
-	atomic_ullong queue_dropped;
-	atomic_llong queue_size[SERVICE__COUNT];
-	atomic_ullong api[ENDPOINT__COUNT][API_CODES];
-	struct histogram api_duration[ENDPOINT__COUNT];
-	atomic_ullong hb_poll[SERVICE__COUNT];	/* double bits, 0 = never */
-	atomic_ullong hb_loop[SERVICE__COUNT];
-	atomic_llong loop_mono_ns;		/* for /healthz; 0 = never */
-	atomic_ullong overflow;
-} m;
+#define VALUES_MAX 2048
+#define HISTOGRAMS_MAX 8
 
-/* Generic series: slots [0, ngeneric) are immutable once published except
- * for value, so readers need no lock. */
-struct generic {
-	const char *name;
-	const char *labels;
-	enum service svc;
-	bool gauge;
-	atomic_ullong value;	/* count, or double bits for a gauge */
-};
+static atomic_ullong values[VALUES_MAX];	/* a count, or a gauge's double bits */
+static struct histogram histograms[HISTOGRAMS_MAX];
+static unsigned first_slot[M__COUNT];		/* in values[] or histograms[] */
+static atomic_llong loop_mono_ns;		/* for /healthz; 0 = never */
 
-struct description {
-	const char *name;
-	const char *type;
-	const char *help;
-};
+static unsigned dims(const struct metric_def *d)
+{
+	switch (d->scope) {
+	case PER_SERVICE:
+		return SERVICE__COUNT;
+	case PER_ENDPOINT:
+		return ENDPOINT__COUNT;
+	default:
+		return 1;
+	}
+}
 
-static struct generic generics[GENERIC_MAX];
-static atomic_int ngeneric;
-static struct description descs[GENERIC_MAX];
-static atomic_int ndesc;
-static pthread_mutex_t generic_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Lay the series out before main(): the table is constant, and a layout
+ * that does not fit is a programming error caught by every test run. */
+__attribute__((constructor)) static void layout(void)
+{
+	unsigned nv = 0, nh = 0;
 
-struct host {
-	char *name;	/* NULL = empty slot */
-	double last;
-};
+	snprintf(status_text[0], sizeof(status_text[0]), "error");
+	status_values[0] = status_text[0];
+	for (int i = 1; i < API_CODES; i++) {
+		snprintf(status_text[i], sizeof(status_text[i]), "%d", i - 1 + API_CODE_MIN);
+		status_values[i] = status_text[i];
+	}
+	for (int id = 0; id < M__COUNT; id++) {
+		const struct metric_def *d = &metrics[id];
 
-/* Open addressing, linear probing; guarded by hosts_lock. */
-static struct {
-	struct host *slot;
-	size_t cap;
-	size_t count;
-} hosts;
-static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+		if (d->kind == HISTOGRAM) {
+			first_slot[id] = nh;
+			nh += dims(d);
+		} else {
+			first_slot[id] = nv;
+			nv += dims(d) * d->nvalues;
+		}
+	}
+	if (nv > VALUES_MAX || nh > HISTOGRAMS_MAX) {
+		fprintf(stderr, "metrics: table needs %u values and %u histograms\n", nv, nh);
+		abort();
+	}
+	metrics_reset();
+}
 
-static const char *const service_names[SERVICE__COUNT] = { "procmon", "filemon" };
-static const char *const result_names[PIPELINE__COUNT] = {
-	"success", "failure", "filtered", "nontarget",
-};
-static const char *const endpoint_names[ENDPOINT__COUNT] = { "build", "run", "snapshot" };
-static const char *const trunc_names[TRUNC__COUNT] = { "argv", "exe", "cwd" };
+/* The slot of (dim, value) of row id, or NULL when out of range. */
+static atomic_ullong *slot(enum metric id, unsigned dim, unsigned value)
+{
+	const struct metric_def *d;
+
+	if ((unsigned)id >= M__COUNT)
+		return NULL;
+	d = &metrics[id];
+	if (d->kind == HISTOGRAM || dim >= dims(d) || value >= d->nvalues)
+		return NULL;
+	return &values[first_slot[id] + dim * d->nvalues + value];
+}
+
+static struct histogram *histogram_of(enum metric id, unsigned dim)
+{
+	if ((unsigned)id >= M__COUNT || metrics[id].kind != HISTOGRAM || dim >= dims(&metrics[id]))
+		return NULL;
+	return &histograms[first_slot[id] + dim];
+}
 
 /* ---- atomic doubles ---- */
 
@@ -133,19 +300,14 @@ static double bitsd(unsigned long long b)
 	return v;
 }
 
-static void store_double(atomic_ullong *a, double v)
+static unsigned long long get(atomic_ullong *a)
 {
-	atomic_store_explicit(a, dbits(v), memory_order_relaxed);
-}
-
-static double load_double(atomic_ullong *a)
-{
-	return bitsd(atomic_load_explicit(a, memory_order_relaxed));
+	return atomic_load_explicit(a, memory_order_relaxed);
 }
 
 static void add_double(atomic_ullong *a, double v)
 {
-	unsigned long long old = atomic_load_explicit(a, memory_order_relaxed);
+	unsigned long long old = get(a);
 
 	while (!atomic_compare_exchange_weak_explicit(a, &old, dbits(bitsd(old) + v),
 						      memory_order_relaxed,
@@ -153,14 +315,66 @@ static void add_double(atomic_ullong *a, double v)
 		;
 }
 
-static void inc(atomic_ullong *a, unsigned long long n)
+/* ---- updates ---- */
+
+void metrics_reset(void)
 {
-	atomic_fetch_add_explicit(a, n, memory_order_relaxed);
+	/* Not safe against concurrent updates: start-up and tests only. */
+	memset(values, 0, sizeof(values));
+	memset(histograms, 0, sizeof(histograms));
+	atomic_store(&loop_mono_ns, 0);
+	metrics_set(M_BUILD_INFO, 0, 0, 1);
+	active_hosts_clear();
 }
 
-static unsigned long long get(atomic_ullong *a)
+void metrics_add(enum metric id, unsigned dim, unsigned value, unsigned long long n)
 {
-	return atomic_load_explicit(a, memory_order_relaxed);
+	atomic_ullong *a = slot(id, dim, value);
+
+	if (a && metrics[id].kind == COUNTER)
+		atomic_fetch_add_explicit(a, n, memory_order_relaxed);
+}
+
+void metrics_set(enum metric id, unsigned dim, unsigned value, double v)
+{
+	atomic_ullong *a = slot(id, dim, value);
+
+	if (!a)
+		return;
+	if (metrics[id].kind == COUNTER)
+		atomic_store_explicit(a, v > 0 ? (unsigned long long)v : 0, memory_order_relaxed);
+	else
+		atomic_store_explicit(a, dbits(v), memory_order_relaxed);
+}
+
+void metrics_observe(enum metric id, unsigned dim, double seconds)
+{
+	struct histogram *h = histogram_of(id, dim);
+	int i;
+
+	if (!h || isnan(seconds))
+		return;
+	for (i = 0; i < NBUCKETS - 1; i++)
+		if (seconds <= bucket_bounds[i])
+			break;
+	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	add_double(&h->sum, seconds);
+}
+
+unsigned metrics_api_status(int status_code)
+{
+	/* Anything that is not an HTTP status is as good as no answer. */
+	if (status_code < API_CODE_MIN || status_code > API_CODE_MAX)
+		return 0;
+	return (unsigned)(status_code - API_CODE_MIN + 1);
+}
+
+const char *metrics_value_name(enum metric id, unsigned value)
+{
+	if ((unsigned)id >= M__COUNT || !metrics[id].values || value >= metrics[id].nvalues ||
+	    !metrics[id].values[value])
+		return "";
+	return metrics[id].values[value];
 }
 
 double metrics_now(void)
@@ -168,119 +382,23 @@ double metrics_now(void)
 	return (double)loop_wall_ns() / 1e9;
 }
 
-static void observe(struct histogram *h, double seconds)
-{
-	int i;
-
-	if (isnan(seconds))
-		return;
-	for (i = 0; i < NBUCKETS - 1; i++)
-		if (seconds <= bucket_bounds[i])
-			break;
-	inc(&h->bucket[i], 1);
-	add_double(&h->sum, seconds);
-}
-
-/* ---- updates ---- */
-
-static void hosts_clear(void);
-
-void metrics_reset(void)
-{
-	/* Not safe against concurrent updates: start-up and tests only. */
-	memset(&m, 0, sizeof(m));
-	pthread_mutex_lock(&generic_lock);
-	atomic_store(&ngeneric, 0);
-	memset(generics, 0, sizeof(generics));
-	pthread_mutex_unlock(&generic_lock);
-	/* Descriptions are kept: modules register them once at start-up. */
-	hosts_clear();
-}
-
-void metrics_pipeline_event(enum pipeline_result result)
-{
-	if ((unsigned)result < PIPELINE__COUNT)
-		inc(&m.pipeline[result], 1);
-}
-
-void metrics_pipeline_duration(double seconds)
-{
-	observe(&m.pipeline_duration, seconds);
-}
-
-void metrics_bpf_collected(unsigned long long n)
-{
-	inc(&m.bpf_collected, n);
-}
-
-void metrics_bpf_lost(unsigned long long n)
-{
-	inc(&m.bpf_lost, n);
-}
-
-void metrics_bpf_host_filtered_set(unsigned long long total)
-{
-	atomic_store_explicit(&m.bpf_host_filtered, total, memory_order_relaxed);
-}
-
-void metrics_truncated(enum trunc_field field)
-{
-	if ((unsigned)field < TRUNC__COUNT)
-		inc(&m.truncated[field], 1);
-}
-
-void metrics_identity_invalid(void)
-{
-	inc(&m.identity_invalid, 1);
-}
-
-void metrics_invalid_utf8(void)
-{
-	inc(&m.invalid_utf8, 1);
-}
-
-void metrics_queue_dropped(unsigned long long n)
-{
-	inc(&m.queue_dropped, n);
-}
-
-void metrics_queue_size(enum service svc, long long n)
-{
-	if ((unsigned)svc < SERVICE__COUNT)
-		atomic_store_explicit(&m.queue_size[svc], n, memory_order_relaxed);
-}
-
-void metrics_api_request(enum endpoint_type ep, int status_code, double seconds)
-{
-	int idx = 0;
-
-	if ((unsigned)ep >= ENDPOINT__COUNT)
-		return;
-	/* Anything that is not an HTTP status is as good as no answer. */
-	if (status_code >= API_CODE_MIN && status_code <= API_CODE_MAX)
-		idx = status_code - API_CODE_MIN + 1;
-	inc(&m.api[ep][idx], 1);
-	observe(&m.api_duration[ep], seconds);
-}
-
 void metrics_heartbeat_poll(enum service svc)
 {
-	if ((unsigned)svc < SERVICE__COUNT)
-		store_double(&m.hb_poll[svc], metrics_now());
+	metrics_set(M_POLL_HEARTBEAT, svc, 0, metrics_now());
 }
 
 void metrics_heartbeat_loop(enum service svc)
 {
 	if ((unsigned)svc >= SERVICE__COUNT)
 		return;
-	store_double(&m.hb_loop[svc], metrics_now());
+	metrics_set(M_LOOP_HEARTBEAT, svc, 0, metrics_now());
 	/* Health uses the monotonic clock so an NTP step cannot fail it. */
-	atomic_store_explicit(&m.loop_mono_ns, loop_now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&loop_mono_ns, loop_now_ns(), memory_order_relaxed);
 }
 
 double metrics_loop_heartbeat_age(void)
 {
-	long long then = atomic_load_explicit(&m.loop_mono_ns, memory_order_relaxed);
+	long long then = atomic_load_explicit(&loop_mono_ns, memory_order_relaxed);
 	long long age;
 
 	if (then == 0)
@@ -289,267 +407,7 @@ double metrics_loop_heartbeat_age(void)
 	return age > 0 ? (double)age / 1e9 : 0.0;
 }
 
-/* ---- active hosts ---- */
-
-static size_t host_hash(const char *s)
-{
-	size_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
-/* The slot holding name, or the empty slot where it would go. */
-static size_t host_find(const char *name)
-{
-	size_t i = host_hash(name) & (hosts.cap - 1);
-
-	while (hosts.slot[i].name && strcmp(hosts.slot[i].name, name) != 0)
-		i = (i + 1) & (hosts.cap - 1);
-	return i;
-}
-
-static bool host_live(const struct host *h, double now_s)
-{
-	return now_s - h->last < METRICS_ACTIVE_WINDOW_S;
-}
-
-/* Move the live entries into a table of cap slots; expired names are freed.
- * Rebuilding is simpler than deleting under linear probing, and runs only
- * when growing or when something expired. */
-static int hosts_rebuild(size_t cap, double now_s)
-{
-	struct host *old = hosts.slot;
-	size_t oldcap = hosts.cap, i;
-	struct host *slot = calloc(cap, sizeof(*slot));
-
-	if (!slot)
-		return -1;
-	hosts.slot = slot;
-	hosts.cap = cap;
-	hosts.count = 0;
-	for (i = 0; i < oldcap; i++) {
-		if (!old[i].name)
-			continue;
-		if (!host_live(&old[i], now_s)) {
-			free(old[i].name);
-			continue;
-		}
-		slot[host_find(old[i].name)] = old[i];
-		hosts.count++;
-	}
-	free(old);
-	return 0;
-}
-
-static void hosts_clear(void)
-{
-	size_t i;
-
-	pthread_mutex_lock(&hosts_lock);
-	for (i = 0; i < hosts.cap; i++)
-		free(hosts.slot[i].name);
-	free(hosts.slot);
-	hosts.slot = NULL;
-	hosts.cap = 0;
-	hosts.count = 0;
-	pthread_mutex_unlock(&hosts_lock);
-}
-
-/* Make room for one more host; called with hosts_lock held. */
-static int hosts_reserve(double now_s)
-{
-	if (hosts.count >= HOSTS_MAX && hosts_rebuild(hosts.cap, now_s) < 0)
-		return -1;
-	if (hosts.count >= HOSTS_MAX)
-		return -1;	/* 64k live hosts: the count saturates there */
-	if ((hosts.count + 1) * 2 <= hosts.cap)
-		return 0;
-	return hosts_rebuild(hosts.cap ? hosts.cap * 2 : 64, now_s);
-}
-
-void metrics_active_host(const char *hostname, double now_s)
-{
-	char name[HOST_NAME_CAP + 1];
-	size_t i;
-
-	if (!hostname || !*hostname)
-		return;
-	snprintf(name, sizeof(name), "%s", hostname);
-	pthread_mutex_lock(&hosts_lock);
-	if (hosts.cap) {
-		i = host_find(name);
-		if (hosts.slot[i].name) {
-			if (now_s > hosts.slot[i].last)
-				hosts.slot[i].last = now_s;
-			goto out;
-		}
-	}
-	if (hosts_reserve(now_s) < 0)
-		goto out;
-	i = host_find(name);
-	hosts.slot[i].name = strdup(name);
-	if (hosts.slot[i].name) {
-		hosts.slot[i].last = now_s;
-		hosts.count++;
-	}
-out:
-	pthread_mutex_unlock(&hosts_lock);
-}
-
-long long metrics_active_hosts(double now_s)
-{
-	long long live = 0;
-	size_t i;
-
-	pthread_mutex_lock(&hosts_lock);
-	for (i = 0; i < hosts.cap; i++)
-		if (hosts.slot[i].name && host_live(&hosts.slot[i], now_s))
-			live++;
-	/* Scrapes are where expired hosts get freed. */
-	if ((size_t)live < hosts.count)
-		hosts_rebuild(hosts.cap, now_s);
-	pthread_mutex_unlock(&hosts_lock);
-	return live;
-}
-
-/* ---- generic series ---- */
-
-static bool generic_match(const struct generic *g, enum service svc, const char *name,
-			  const char *labels)
-{
-	return g->svc == svc && strcmp(g->name, name) == 0 && strcmp(g->labels, labels) == 0;
-}
-
-/* Find or create the series; NULL when the table is full (counted). */
-static struct generic *generic_get(enum service svc, const char *name, const char *labels,
-				   bool gauge)
-{
-	struct generic *g = NULL;
-	int i, n = atomic_load_explicit(&ngeneric, memory_order_acquire);
-
-	if ((unsigned)svc >= SERVICE__COUNT || !name)
-		return NULL;
-	if (!labels)
-		labels = "";
-	for (i = 0; i < n; i++)
-		if (generic_match(&generics[i], svc, name, labels))
-			return &generics[i];
-
-	pthread_mutex_lock(&generic_lock);
-	n = atomic_load_explicit(&ngeneric, memory_order_relaxed);
-	for (i = 0; i < n; i++)
-		if (generic_match(&generics[i], svc, name, labels))
-			break;
-	if (i < n) {
-		g = &generics[i];
-	} else if (n < GENERIC_MAX) {
-		g = &generics[n];
-		g->name = name;
-		g->labels = labels;
-		g->svc = svc;
-		g->gauge = gauge;
-		atomic_store_explicit(&g->value, 0, memory_order_relaxed);
-		/* Publish only once the slot is complete. */
-		atomic_store_explicit(&ngeneric, n + 1, memory_order_release);
-	} else {
-		inc(&m.overflow, 1);
-	}
-	pthread_mutex_unlock(&generic_lock);
-	return g;
-}
-
-void metrics_counter_add(enum service svc, const char *name, const char *labels,
-			 unsigned long long n)
-{
-	struct generic *g = generic_get(svc, name, labels, false);
-
-	if (g && !g->gauge)
-		inc(&g->value, n);
-}
-
-void metrics_gauge_set(enum service svc, const char *name, const char *labels, double v)
-{
-	struct generic *g = generic_get(svc, name, labels, true);
-
-	if (g && g->gauge)
-		store_double(&g->value, v);
-}
-
-static const struct description *describe_find(const char *name, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(descs[i].name, name) == 0)
-			return &descs[i];
-	return NULL;
-}
-
-void metrics_describe(const char *name, const char *type, const char *help)
-{
-	int n;
-
-	if (!name)
-		return;
-	pthread_mutex_lock(&generic_lock);
-	n = atomic_load_explicit(&ndesc, memory_order_relaxed);
-	if (!describe_find(name, n) && n < GENERIC_MAX) {
-		descs[n].name = name;
-		descs[n].type = type;
-		descs[n].help = help;
-		atomic_store_explicit(&ndesc, n + 1, memory_order_release);
-	}
-	pthread_mutex_unlock(&generic_lock);
-}
-
 /* ---- rendering ---- */
-
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-	bool oom;
-};
-
-static void sb_printf(struct sbuf *sb, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (sb->oom)
-		return;
-	for (;;) {
-		size_t need;
-		char *p;
-
-		va_start(ap, fmt);
-		r = vsnprintf(sb->p + sb->len, sb->cap - sb->len, fmt, ap);
-		va_end(ap);
-		if (r < 0) {
-			sb->oom = true;
-			return;
-		}
-		if ((size_t)r < sb->cap - sb->len) {
-			sb->len += (size_t)r;
-			return;
-		}
-		need = sb->len + (size_t)r + 1;
-		if (need < sb->cap * 2)
-			need = sb->cap * 2;
-		p = realloc(sb->p, need);
-		if (!p) {
-			sb->oom = true;
-			return;
-		}
-		sb->p = p;
-		sb->cap = need;
-	}
-}
 
 /* Shortest text that reads back as the same double, like Python's repr. */
 static const char *fmt_double(char *buf, size_t n, double v)
@@ -569,263 +427,161 @@ static const char *fmt_double(char *buf, size_t n, double v)
 	return buf;
 }
 
-static void header(struct sbuf *sb, const char *name, const char *type, const char *help)
+static void render_header(FILE *out, const struct metric_def *d)
 {
-	sb_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	static const char *const kind_names[] = { "counter", "gauge", "histogram" };
+
+	/* Our HELP texts hold no backslash or newline, the two that need escaping. */
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name,
+		kind_names[d->kind]);
 }
 
-/* name{labels,service="svc"} — labels may be "". */
-static void series_prefix(struct sbuf *sb, const char *name, const char *suffix,
-			  const char *labels, enum service svc)
+/* The service a series of row d at dim carries, or NULL for none. */
+static const char *service_of(const struct metric_def *d, unsigned dim)
 {
-	sb_printf(sb, "%s%s{%s%sservice=\"%s\"", name, suffix, labels, *labels ? "," : "",
-		  service_names[svc]);
+	switch (d->scope) {
+	case PROCMON:
+		return service_names[SERVICE_PROCMON];
+	case FILEMON:
+		return service_names[SERVICE_FILEMON];
+	case PER_SERVICE:
+		return service_names[dim];
+	case PER_ENDPOINT:
+		/* Snapshots are filemon's traffic; builds and runs are procmon's. */
+		return service_names[dim == ENDPOINT_SNAPSHOT ? SERVICE_FILEMON : SERVICE_PROCMON];
+	default:
+		return NULL;
+	}
 }
 
-static void series_u(struct sbuf *sb, const char *name, const char *labels,
-		     enum service svc, unsigned long long v)
+/* Labels of a series, in the order dashboards know: the row's own label,
+ * endpoint_type, service; a histogram adds le after them.  "" for none. */
+static void labels_of(char *buf, size_t n, const struct metric_def *d, unsigned dim,
+		      unsigned value)
 {
-	series_prefix(sb, name, "", labels, svc);
-	sb_printf(sb, "} %llu\n", v);
+	const char *svc = service_of(d, dim);
+	int len = 0;
+
+	buf[0] = '\0';
+	if (d->label)
+		len += snprintf(buf + len, n - len, "%s=\"%s\",", d->label, d->values[value]);
+	if (d->scope == PER_ENDPOINT)
+		len += snprintf(buf + len, n - len, "endpoint_type=\"%s\",", endpoint_names[dim]);
+	if (svc)
+		len += snprintf(buf + len, n - len, "service=\"%s\",", svc);
+	if (len > 0)
+		buf[len - 1] = '\0';	/* the last comma */
 }
 
-static void series_d(struct sbuf *sb, const char *name, const char *labels,
-		     enum service svc, double v)
+static void render_sample(FILE *out, const char *name, const char *suffix, const char *labels,
+			  const char *value)
 {
-	char buf[40];
+	if (*labels)
+		fprintf(out, "%s%s{%s} %s\n", name, suffix, labels, value);
+	else
+		fprintf(out, "%s%s %s\n", name, suffix, value);
+}
 
-	series_prefix(sb, name, "", labels, svc);
-	sb_printf(sb, "} %s\n", fmt_double(buf, sizeof(buf), v));
+static void render_histogram(FILE *out, const struct metric_def *d, const char *labels,
+			     struct histogram *h)
+{
+	unsigned long long cum = 0;
+	char buf[40], le[192];
+
+	/* _count is the +Inf bucket by construction, whatever races. */
+	for (int i = 0; i < NBUCKETS; i++) {
+		cum += get(&h->bucket[i]);
+		snprintf(le, sizeof(le), "%s%sle=\"%s\"", labels, *labels ? "," : "", bucket_le[i]);
+		snprintf(buf, sizeof(buf), "%llu", cum);
+		render_sample(out, d->name, "_bucket", le, buf);
+	}
+	render_sample(out, d->name, "_sum", labels,
+		      fmt_double(buf, sizeof(buf), bitsd(get(&h->sum))));
+	snprintf(buf, sizeof(buf), "%llu", cum);
+	render_sample(out, d->name, "_count", labels, buf);
 }
 
 static unsigned long long histogram_count(struct histogram *h)
 {
 	unsigned long long n = 0;
-	int i;
 
-	for (i = 0; i < NBUCKETS; i++)
+	for (int i = 0; i < NBUCKETS; i++)
 		n += get(&h->bucket[i]);
 	return n;
 }
 
-static void render_histogram(struct sbuf *sb, const char *name, const char *labels,
-			     enum service svc, struct histogram *h)
+/* The value text of one counter or gauge series, or NULL to leave it out. */
+static const char *value_text(char *buf, size_t n, enum metric id, unsigned dim,
+			      unsigned value)
 {
-	unsigned long long cum = 0;
-	char buf[40];
-	int i;
+	const struct metric_def *d = &metrics[id];
+	unsigned long long raw = get(slot(id, dim, value));
 
-	/* _count is the +Inf bucket by construction, whatever races. */
-	for (i = 0; i < NBUCKETS; i++) {
-		cum += get(&h->bucket[i]);
-		series_prefix(sb, name, "_bucket", labels, svc);
-		sb_printf(sb, ",le=\"%s\"} %llu\n", bucket_le[i], cum);
+	if (d->flags & COMPUTED) {
+		snprintf(buf, n, "%lld", active_hosts_count(metrics_now()));
+		return buf;
 	}
-	series_prefix(sb, name, "_sum", labels, svc);
-	sb_printf(sb, "} %s\n", fmt_double(buf, sizeof(buf), load_double(&h->sum)));
-	series_prefix(sb, name, "_count", labels, svc);
-	sb_printf(sb, "} %llu\n", cum);
-}
-
-static void render_pipeline(struct sbuf *sb)
-{
-	char labels[32];
-	int i;
-
-	header(sb, "pipeline_events_total", "counter",
-	       "Process records by outcome (success, failure, filtered, nontarget).");
-	for (i = 0; i < PIPELINE__COUNT; i++) {
-		snprintf(labels, sizeof(labels), "result=\"%s\"", result_names[i]);
-		series_u(sb, "pipeline_events_total", labels, SERVICE_PROCMON,
-			 get(&m.pipeline[i]));
+	if ((d->flags & SPARSE) && raw == 0)
+		return NULL;
+	if (d->kind == COUNTER) {
+		snprintf(buf, n, "%llu", raw);
+		return buf;
 	}
-	header(sb, "pipeline_duration_seconds", "histogram",
-	       "Time to process one record, from exit to hand-off.");
-	render_histogram(sb, "pipeline_duration_seconds", "", SERVICE_PROCMON,
-			 &m.pipeline_duration);
+	return fmt_double(buf, n, bitsd(raw));
 }
 
-static void render_kernel(struct sbuf *sb)
+static void render_row(FILE *out, enum metric id)
 {
-	char labels[32];
-	int i;
+	const struct metric_def *d = &metrics[id];
+	char labels[160], buf[40];
+	const char *text;
 
-	header(sb, "bpf_events_collected_total", "counter", "Events read from the perf buffer.");
-	series_u(sb, "bpf_events_collected_total", "", SERVICE_PROCMON, get(&m.bpf_collected));
-	header(sb, "bpf_events_lost_total", "counter", "Events the perf buffer dropped.");
-	series_u(sb, "bpf_events_lost_total", "", SERVICE_PROCMON, get(&m.bpf_lost));
-	header(sb, "bpf_exec_filtered_total", "counter",
-	       "Execs skipped in the kernel, by reason.");
-	series_u(sb, "bpf_exec_filtered_total", "reason=\"hostname\"", SERVICE_PROCMON,
-		 get(&m.bpf_host_filtered));
-	header(sb, "events_truncated_total", "counter",
-	       "Events where the kernel hit a size limit, by field.");
-	for (i = 0; i < TRUNC__COUNT; i++) {
-		snprintf(labels, sizeof(labels), "field=\"%s\"", trunc_names[i]);
-		series_u(sb, "events_truncated_total", labels, SERVICE_PROCMON,
-			 get(&m.truncated[i]));
-	}
-	header(sb, "identity_invalid_total", "counter",
-	       "Events whose hostname did not yield a student identity.");
-	series_u(sb, "identity_invalid_total", "", SERVICE_PROCMON, get(&m.identity_invalid));
-	header(sb, "invalid_utf8_total", "counter", "Strings that were not valid UTF-8.");
-	series_u(sb, "invalid_utf8_total", "", SERVICE_PROCMON, get(&m.invalid_utf8));
-}
+	render_header(out, d);
+	for (unsigned dim = 0; dim < dims(d); dim++) {
+		if (d->kind == HISTOGRAM) {
+			struct histogram *h = histogram_of(id, dim);
 
-static void render_queue(struct sbuf *sb)
-{
-	int s;
-
-	header(sb, "queue_events_dropped_total", "counter",
-	       "Events dropped because the send queue was full.");
-	series_u(sb, "queue_events_dropped_total", "", SERVICE_PROCMON, get(&m.queue_dropped));
-	header(sb, "queue_size_current", "gauge", "Events waiting to be sent.");
-	for (s = 0; s < SERVICE__COUNT; s++)
-		series_d(sb, "queue_size_current", "", (enum service)s,
-			 (double)atomic_load_explicit(&m.queue_size[s], memory_order_relaxed));
-}
-
-/* Snapshots are filemon's traffic; builds and runs are procmon's. */
-static enum service endpoint_service(int ep)
-{
-	return ep == ENDPOINT_SNAPSHOT ? SERVICE_FILEMON : SERVICE_PROCMON;
-}
-
-static void render_api(struct sbuf *sb)
-{
-	char labels[64];
-	int ep, i;
-
-	header(sb, "api_requests_total", "counter",
-	       "API requests by HTTP status (error: no response) and endpoint.");
-	for (ep = 0; ep < ENDPOINT__COUNT; ep++) {
-		for (i = 0; i < API_CODES; i++) {
-			unsigned long long n = get(&m.api[ep][i]);
-
-			if (!n)
+			if ((d->flags & SPARSE) && !histogram_count(h))
 				continue;
-			if (i == 0)
-				snprintf(labels, sizeof(labels),
-					 "status_code=\"error\",endpoint_type=\"%s\"",
-					 endpoint_names[ep]);
-			else
-				snprintf(labels, sizeof(labels),
-					 "status_code=\"%d\",endpoint_type=\"%s\"",
-					 i - 1 + API_CODE_MIN, endpoint_names[ep]);
-			series_u(sb, "api_requests_total", labels, endpoint_service(ep), n);
+			labels_of(labels, sizeof(labels), d, dim, 0);
+			render_histogram(out, d, labels, h);
+			continue;
+		}
+		for (unsigned v = 0; v < d->nvalues; v++) {
+			if (d->values && !d->values[v])
+				continue;
+			text = value_text(buf, sizeof(buf), id, dim, v);
+			if (!text)
+				continue;
+			labels_of(labels, sizeof(labels), d, dim, v);
+			render_sample(out, d->name, "", labels, text);
 		}
 	}
-	header(sb, "api_request_duration_seconds", "histogram",
-	       "API request latency by endpoint.");
-	for (ep = 0; ep < ENDPOINT__COUNT; ep++) {
-		if (!histogram_count(&m.api_duration[ep]))
-			continue;
-		snprintf(labels, sizeof(labels), "endpoint_type=\"%s\"", endpoint_names[ep]);
-		render_histogram(sb, "api_request_duration_seconds", labels,
-				 endpoint_service(ep), &m.api_duration[ep]);
-	}
-}
-
-static void render_liveness(struct sbuf *sb)
-{
-	int s;
-
-	/* A service that never beat has no series: a 0 would read as "stale
-	 * since 1970" on dashboards for a service that is not running. */
-	header(sb, "poll_heartbeat_ts_seconds", "gauge",
-	       "Wall-clock time the event source was last read.");
-	for (s = 0; s < SERVICE__COUNT; s++)
-		if (get(&m.hb_poll[s]))
-			series_d(sb, "poll_heartbeat_ts_seconds", "", (enum service)s,
-				 load_double(&m.hb_poll[s]));
-	header(sb, "loop_heartbeat_ts_seconds", "gauge",
-	       "Wall-clock time the event loop last turned.");
-	for (s = 0; s < SERVICE__COUNT; s++)
-		if (get(&m.hb_loop[s]))
-			series_d(sb, "loop_heartbeat_ts_seconds", "", (enum service)s,
-				 load_double(&m.hb_loop[s]));
-	header(sb, "active_hosts_current", "gauge",
-	       "Hosts with a build or run in the last 10 minutes.");
-	series_u(sb, "active_hosts_current", "", SERVICE_PROCMON,
-		 (unsigned long long)metrics_active_hosts(metrics_now()));
-}
-
-static void render_help_text(struct sbuf *sb, const char *help)
-{
-	/* HELP escapes only backslash and newline. */
-	for (; *help; help++) {
-		if (*help == '\\')
-			sb_printf(sb, "\\\\");
-		else if (*help == '\n')
-			sb_printf(sb, "\\n");
-		else
-			sb_printf(sb, "%c", *help);
-	}
-}
-
-static void render_generic_family(struct sbuf *sb, int first, int n, int nd)
-{
-	struct generic *g = &generics[first];
-	const struct description *d = describe_find(g->name, nd);
-	const char *type = d && d->type ? d->type : g->gauge ? "gauge" : "counter";
-	int i;
-
-	sb_printf(sb, "# HELP %s ", g->name);
-	render_help_text(sb, d && d->help ? d->help : g->name);
-	sb_printf(sb, "\n# TYPE %s %s\n", g->name, type);
-	for (i = first; i < n; i++) {
-		g = &generics[i];
-		if (strcmp(g->name, generics[first].name) != 0)
-			continue;
-		if (g->gauge)
-			series_d(sb, g->name, g->labels, g->svc, load_double(&g->value));
-		else
-			series_u(sb, g->name, g->labels, g->svc, get(&g->value));
-	}
-}
-
-static void render_generic(struct sbuf *sb)
-{
-	int n = atomic_load_explicit(&ngeneric, memory_order_acquire);
-	int nd = atomic_load_explicit(&ndesc, memory_order_acquire);
-	int i, j;
-
-	/* HELP/TYPE once per name, with all its series under it. */
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < i; j++)
-			if (strcmp(generics[j].name, generics[i].name) == 0)
-				break;
-		if (j == i)
-			render_generic_family(sb, i, n, nd);
-	}
-	header(sb, "metrics_overflow_total", "counter",
-	       "Generic metric updates dropped because the series table was full.");
-	series_u(sb, "metrics_overflow_total", "", SERVICE_PROCMON, get(&m.overflow));
-	header(sb, "build_info", "gauge", "The running agent's version.");
-	sb_printf(sb, "build_info{version=\"%s\"} 1\n", JCW_VERSION);
 }
 
 char *metrics_render(void)
 {
-	struct sbuf sb = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
 
-	sb.p = malloc(8192);
-	if (!sb.p)
+	if (!out)
 		return NULL;
-	sb.cap = 8192;
-	sb.p[0] = '\0';
-	render_pipeline(&sb);
-	render_kernel(&sb);
-	render_queue(&sb);
-	render_api(&sb);
-	render_liveness(&sb);
-	render_generic(&sb);
-	if (sb.oom) {
-		free(sb.p);
+	for (int id = 0; id < M__COUNT; id++)
+		render_row(out, (enum metric)id);
+	if (ferror(out)) {
+		fclose(out);
+		free(text);
 		return NULL;
 	}
-	return sb.p;
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
+
+/* ---- reading back (metrics_testing.h) ---- */
 
 /* Find "key " at the start of a line of text and parse the value after it. */
 static bool find_value(const char *text, const char *key, double *v)
@@ -884,8 +640,11 @@ double metrics_sample(enum service svc, const char *name, const char *labels)
 	series_key(key, sizeof(key), name, labels, svc);
 	found = find_value(text, key, &v);
 	if (!found) {
-		/* Service-less series such as build_info. */
-		snprintf(key, sizeof(key), "%s{%s} ", name, labels);
+		/* Node-wide series: no service label. */
+		if (*labels)
+			snprintf(key, sizeof(key), "%s{%s} ", name, labels);
+		else
+			snprintf(key, sizeof(key), "%s ", name);
 		found = find_value(text, key, &v);
 	}
 	free(text);
@@ -894,37 +653,23 @@ double metrics_sample(enum service svc, const char *name, const char *labels)
 
 bool metrics_known(const char *name)
 {
-	char key[256];
-	char *text;
-	bool known;
-
 	if (!name)
 		return false;
-	pthread_mutex_lock(&generic_lock);
-	known = describe_find(name, atomic_load_explicit(&ndesc, memory_order_relaxed)) != NULL;
-	pthread_mutex_unlock(&generic_lock);
-	if (known)
-		return true;
-	text = metrics_render();
-	if (!text)
-		return false;
-	/* Any series of that name (fixed metrics always have a TYPE line). */
-	snprintf(key, sizeof(key), "# TYPE %s ", name);
-	known = strstr(text, key) != NULL;
-	snprintf(key, sizeof(key), "\n%s{", name);
-	known = known || strstr(text, key) != NULL;
-	free(text);
-	return known;
+	for (int id = 0; id < M__COUNT; id++) {
+		size_t n = strlen(metrics[id].name);
+
+		if (strncmp(name, metrics[id].name, n) != 0)
+			continue;
+		if (!name[n])
+			return true;
+		if (metrics[id].kind == HISTOGRAM && (!strcmp(name + n, "_bucket") ||
+		    !strcmp(name + n, "_sum") || !strcmp(name + n, "_count")))
+			return true;
+	}
+	return false;
 }
 
 bool metrics_none(enum service svc, const char *name, const char *labels)
 {
 	return isnan(metrics_sample(svc, name, labels)) && metrics_known(name);
-}
-
-double metrics_value(enum service svc, const char *name, const char *labels)
-{
-	double v = metrics_sample(svc, name, labels);
-
-	return isnan(v) ? 0 : v;
 }

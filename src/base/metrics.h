@@ -1,11 +1,19 @@
 /*
- * metrics.h - the agent's counters, gauges and histograms, and their
- * Prometheus text rendering.
+ * metrics.h - every series the agent exports, and their Prometheus text.
  *
- * Names follow upstream procmon so existing dashboards keep working; every
- * series carries service="procmon" or service="filemon" as upstream did.
- * All updates are lock-free atomics: the event loop writes, libmicrohttpd's
- * thread reads (see metrics_server.h).
+ * Each metric is declared once, as a row of the table in metrics.c (name,
+ * type, labels, help), the way config.c declares settings: a new metric is
+ * a new enum value here and a new row there.  Callers update a series by
+ * its enum and label indexes, never by a string, so a misspelt name does
+ * not compile.
+ *
+ * Names follow upstream procmon so existing dashboards keep working; a
+ * series carries service="procmon" or service="filemon" for the traffic it
+ * counts (a few node-wide series, such as spool corruption, carry none).
+ * Every series exists from start-up with the value 0, except the sparse
+ * ones named below, so an alert on a failure counter can fire before the
+ * first failure.  All updates are lock-free atomics: the event loop writes,
+ * libmicrohttpd's thread reads (see metrics_server.h).
  */
 #ifndef JCW_METRICS_H
 #define JCW_METRICS_H
@@ -14,6 +22,63 @@
 #include <stddef.h>
 
 #include "domain.h"
+
+enum metric {
+	/* judge/pipeline.c */
+	M_PIPELINE_EVENTS,		/* value: enum pipeline_result */
+	M_PIPELINE_DURATION,		/* histogram */
+	M_PIPELINE_DROPPED,		/* value: enum drop_reason */
+	M_EVENTS_TRUNCATED,		/* value: enum trunc_field */
+	M_IDENTITY_INVALID,
+	M_INVALID_UTF8,
+	M_ACTIVE_HOSTS,			/* read from active_hosts.c at render */
+	/* kernel/collector.c */
+	M_BPF_COLLECTED,
+	M_BPF_LOST,
+	M_BPF_EXEC_FILTERED,		/* value: enum bpf_filter_reason */
+	M_BPF_EXECS,
+	M_BPF_TRACKED,
+	M_BPF_MAP_FULL,
+	M_BPF_EMITTED,
+	M_BPF_STALE,
+	/* delivery/: dim = service */
+	M_QUEUE_DROPPED,
+	M_QUEUE_SIZE,
+	M_API_INFLIGHT,
+	M_API_REJECTED,
+	M_SPOOL_RECORDS,
+	M_SPOOL_BYTES,
+	M_SPOOL_OLDEST_AGE,
+	M_SPOOL_DROPPED,
+	/* delivery/: dim = endpoint, service from the endpoint */
+	M_API_REQUESTS,			/* value: api_status_index(); sparse */
+	M_API_DURATION,			/* histogram; sparse */
+	M_API_DEAD_LETTERS,
+	M_API_RETRIES,
+	/* delivery/: node-wide */
+	M_SPOOL_CORRUPT_RECORDS,
+	M_SPOOL_CORRUPT_REGIONS,
+	M_DEAD_LETTER_ROTATIONS,
+	/* filemon/ */
+	M_FILEMON_EVENTS,
+	M_FILEMON_SNAPSHOTS,
+	M_FILEMON_SKIPPED,		/* value: enum skip_reason */
+	M_FILEMON_FILTERED,
+	M_FILEMON_OVERFLOWS,
+	M_FILEMON_WATCH_LIMIT,
+	M_FILEMON_WATCH_BUDGET,
+	M_FILEMON_UNWATCHED,		/* value: enum unwatched_reason */
+	M_FILEMON_WATCHES,
+	M_FILEMON_PENDING,
+	M_FILEMON_FAILURES,		/* value: enum write_failure */
+	M_FILEMON_RETRIES,
+	M_FILEMON_BASE_WRITABLE,
+	/* liveness: dim = service; sparse (no series before the first beat) */
+	M_POLL_HEARTBEAT,
+	M_LOOP_HEARTBEAT,
+	M_BUILD_INFO,			/* build_info{version=...} 1 */
+	M__COUNT
+};
 
 /* pipeline_events_total{result=...}: what became of each process record. */
 enum pipeline_result {
@@ -24,34 +89,56 @@ enum pipeline_result {
 	PIPELINE__COUNT
 };
 
+/* pipeline_dropped_total{reason=...}: targets not reported, and why. */
+enum drop_reason { DROP_NONE, DROP_NO_SOURCE, DROP_OUTSIDE, DROP_OTHER_STUDENT, DROP__COUNT };
+
 /* events_truncated_total{field=...}: the kernel hit a limit and said so. */
 enum trunc_field { TRUNC_ARGV, TRUNC_EXE, TRUNC_CWD, TRUNC__COUNT };
 
-/* Reset everything to zero (start-up and tests). */
+/* bpf_exec_filtered_total{reason=...}: execs the kernel skipped. */
+enum bpf_filter_reason { BPF_FILTER_HOSTNAME, BPF_FILTER__COUNT };
+
+/* filemon_skipped_total{reason=...}: changes not captured. */
+enum skip_reason {
+	SKIP_SIZE, SKIP_NOT_REGULAR, SKIP_UNSTABLE, SKIP_SYMLINK, SKIP_HARDLINK, SKIP_ERROR,
+	SKIP__COUNT
+};
+
+/* filemon_unwatched_dirs_current{reason=...}. */
+enum unwatched_reason { UNWATCHED_LIMIT, UNWATCHED_BUDGET, UNWATCHED__COUNT };
+
+/* filemon_snapshot_failures_total{reason=...}: see write_failure_of(). */
+enum write_failure {
+	WFAIL_NO_SPACE, WFAIL_PERMISSION, WFAIL_READ_ONLY, WFAIL_MISSING, WFAIL_IO,
+	WFAIL_NAME_TOO_LONG, WFAIL_OTHER, WFAIL__COUNT
+};
+
+/* The label text of a value ("no_space"), for logs; "" when out of range. */
+const char *metrics_value_name(enum metric id, unsigned value);
+
+/* Reset every series to zero (start-up and tests). */
 void metrics_reset(void);
 
-void metrics_pipeline_event(enum pipeline_result result);
-void metrics_pipeline_duration(double seconds);
+/*
+ * Updates.  dim is the service (SERVICE_*) for the rows declared per
+ * service, the endpoint (ENDPOINT_*) for those declared per endpoint, else
+ * 0; value is the index of the label value (the enum named above), else 0.
+ * An index out of range is ignored: students cannot name series.
+ */
+void metrics_add(enum metric id, unsigned dim, unsigned value, unsigned long long n);
+/* Gauges; also counters that mirror an absolute kernel count. */
+void metrics_set(enum metric id, unsigned dim, unsigned value, double v);
+void metrics_observe(enum metric id, unsigned dim, double seconds);
 
-/* Kernel side. */
-void metrics_bpf_collected(unsigned long long n);
-void metrics_bpf_lost(unsigned long long n);
-/* Execs the kernel skipped because the UTS hostname lacked the prefix
- * (read from the BPF stats map; absolute value, not an increment). */
-void metrics_bpf_host_filtered_set(unsigned long long total);
-void metrics_truncated(enum trunc_field field);
-void metrics_identity_invalid(void);
-void metrics_invalid_utf8(void);
+static inline void metrics_inc(enum metric id)
+{
+	metrics_add(id, 0, 0, 1);
+}
 
-/* Sender queue. */
-void metrics_queue_dropped(unsigned long long n);
-void metrics_queue_size(enum service svc, long long n);
-
-/* api_requests_total{status_code,endpoint_type} and the duration histogram.
- * status_code 0 (or anything outside 100..599) means no HTTP status
- * (connection refused, timeout): rendered as status_code="error".  Series
- * appear once they occur; ENDPOINT_SNAPSHOT series carry service="filemon". */
-void metrics_api_request(enum endpoint_type ep, int status_code, double seconds);
+/* api_requests_total's status_code value for an HTTP status: 0 ("error",
+ * no answer: refused, timed out, or anything outside 100..599), else
+ * 1 + status - 100. */
+unsigned metrics_api_status(int status_code);
 
 /* Heartbeats: poll = the perf-buffer / inotify reader ran, loop = the event
  * loop turned.  Stored as wall-clock seconds. */
@@ -63,33 +150,8 @@ void metrics_heartbeat_loop(enum service svc);
 double metrics_loop_heartbeat_age(void);
 
 /* Wall-clock seconds (CLOCK_REALTIME): the time base of the heartbeat
- * gauges and of now_s below. */
+ * gauges and of active_hosts.h. */
 double metrics_now(void);
-
-/* active_hosts_current: distinct hostnames with a build/run in the last
- * METRICS_ACTIVE_WINDOW_S seconds (now_s - last_seen < window).  now_s is
- * metrics_now() time: rendering counts against metrics_now().  At most
- * 65536 hosts are tracked; beyond that, new hosts wait for old ones to
- * expire. */
-#define METRICS_ACTIVE_WINDOW_S 600.0
-void metrics_active_host(const char *hostname, double now_s);
-long long metrics_active_hosts(double now_s);
-
-/* Generic named counters for stages that come later (filemon, spool):
- * name must be a string literal, labels a literal like "reason=\"x\"" or "".
- * Up to 128 distinct (name, labels) pairs; beyond that the update is dropped
- * and counted in metrics_overflow_total. */
-void metrics_counter_add(enum service svc, const char *name, const char *labels,
-			 unsigned long long n);
-void metrics_gauge_set(enum service svc, const char *name, const char *labels, double v);
-/* HELP text for a generic metric (optional, literal; type NULL = from usage).
- * The first description of a name wins; metrics_reset() keeps them. */
-void metrics_describe(const char *name, const char *type, const char *help);
-
-/* Deprecated, for tests only: metrics_sample() (metrics_testing.h), but 0
- * when the series does not exist, so a misspelt name reads as 0.  Kept only
- * until tests/unit/test_sender.c moves to metrics_sample(); then remove. */
-double metrics_value(enum service svc, const char *name, const char *labels);
 
 /* Render everything in Prometheus text exposition format 0.0.4.
  * Returns a malloc'd NUL-terminated string, or NULL on allocation failure. */

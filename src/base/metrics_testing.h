@@ -12,8 +12,7 @@
 
 #include "metrics.h"
 
-/* Read back one series: any rendered counter or gauge line, fixed or
- * generic, by name and labels in rendered order without service, e.g.
+/* Read back one series: any rendered counter or gauge line, by name and labels in rendered order without service, e.g.
  * ("api_requests_total", "status_code=\"200\",endpoint_type=\"build\"").
  * Histogram _sum/_count/_bucket lines work too.  Renders everything, so not
  * for hot paths.  NAN when the series does not exist (never counted, or a
@@ -21,13 +20,13 @@
  * absence with isnan(). */
 double metrics_sample(enum service svc, const char *name, const char *labels);
 
-/* Is name a metric the agent knows: described with metrics_describe() or
- * rendered now (under any labels or service)? */
+/* Is name a metric of the registry (a histogram's _bucket, _sum and
+ * _count included)? */
 bool metrics_known(const char *name);
 
-/* Nothing counted: the series does not exist (a counter appears with its
- * first increment, a labelled one per label set) and name is known, so a
- * misspelt name is false.  The assertion for "none counted yet". */
+/* Nothing counted in a sparse series (api_requests_total, the API latency
+ * histogram, heartbeats: they appear with their first value): the series
+ * does not exist and name is known, so a misspelt name is false. */
 bool metrics_none(enum service svc, const char *name, const char *labels);
 
 #endif

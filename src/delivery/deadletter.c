@@ -100,7 +100,7 @@ static int rotate(const char *dir, const char *file, int fd, long long size)
 		(void)!fsync(dfd);
 		close(dfd);
 	}
-	metrics_counter_add(SERVICE_PROCMON, "api_dead_letter_rotations_total", "", 1);
+	metrics_inc(M_DEAD_LETTER_ROTATIONS);
 	log_warn(MOD, "%s reached %lld bytes: moved to %s, replacing the older dead letters "
 		 "there", file, size, old);
 	free(old);
@@ -115,11 +115,6 @@ int deadletter_write(const char *dir, const char *path, const char *body, long s
 	struct stat st;
 	size_t len;
 
-	/* Named from the first letter on, not the first rotation, so "none
-	 * yet" differs from an unknown name; the HELP line still appears only
-	 * with the series. */
-	metrics_describe("api_dead_letter_rotations_total", "counter",
-			 "Times " DEADLETTER_FILE " reached its bound and replaced " DEADLETTER_FILE ".1");
 	if (!line || asprintf(&file, "%s/" DEADLETTER_FILE, dir) < 0) {
 		file = NULL;
 		errno = ENOMEM;

@@ -51,13 +51,6 @@
 #define SPOOL_SYNC_MS        150	/* fdatasync window: what a power loss can take */
 #define PUBLISH_MS           1000
 
-/* Label sets for the generic metrics: they must outlive every call. */
-static const char *const ep_labels[ENDPOINT__COUNT] = {
-	[ENDPOINT_BUILD] = "endpoint_type=\"build\"",
-	[ENDPOINT_RUN] = "endpoint_type=\"run\"",
-	[ENDPOINT_SNAPSHOT] = "endpoint_type=\"snapshot\"",
-};
-
 struct sender {
 	struct loop *loop;
 	long timeout_ms;
@@ -77,6 +70,7 @@ struct sender {
 	struct outbox ob;		/* what waits, and the retry policy */
 	size_t held;			/* records in memory, in flight included */
 	size_t pending[SERVICE__COUNT];
+	int inflight[SERVICE__COUNT];	/* api_inflight_current, by service */
 	unsigned int rng;		/* the outbox's jitter */
 
 	unsigned long long drops_unlogged;
@@ -89,7 +83,7 @@ static void pending_add(struct sender *s, enum service svc, int delta)
 {
 	s->pending[svc] += delta;
 	s->held += delta;
-	metrics_queue_size(svc, (long long)s->pending[svc]);
+	metrics_set(M_QUEUE_SIZE, svc, 0, (double)s->pending[svc]);
 }
 
 /* A record the spool dropped to make room must not be sent after all. */
@@ -217,6 +211,7 @@ static int start(struct sender *s, struct record *r)
 	if (http_transport_start(s->http, r->path, r->body, r, s->ob.fail_streak) < 0)
 		return -1;
 	r->attempts++;
+	s->inflight[r->svc]++;
 	return 0;
 }
 
@@ -301,7 +296,7 @@ static int dead_letter(struct sender *s, struct record *r, long status, const ch
 			  log_escape(r->path, path, sizeof(path)));
 		return -1;
 	}
-	metrics_counter_add(r->svc, "api_dead_letters_total", ep_labels[r->ep], 1);
+	metrics_add(M_API_DEAD_LETTERS, r->ep, 0, 1);
 	return 0;
 }
 
@@ -315,7 +310,7 @@ static void rejected(struct sender *s, const struct http_result *res)
 		 log_escape(r->path, path, sizeof(path)), res->status, r->attempts,
 		 s->spool ? ", dead-lettered" : "", log_escape(res->reply, reply, sizeof(reply)),
 		 log_escape(cut, body, sizeof(body)));
-	metrics_counter_add(r->svc, "api_events_rejected_total", "", 1);
+	metrics_add(M_API_REJECTED, r->svc, 0, 1);
 	if (dead_letter(s, r, res->status, res->reply) < 0) {
 		/* Its only durable copy is the spool: acking it now would lose
 		 * it.  It will be refused again and kept then (disk freed). */
@@ -335,7 +330,7 @@ static void retry_later(struct sender *s, const struct http_result *res)
 	char path[256], why[CURL_ERROR_SIZE + 16];
 	bool step = outbox_failed(&s->ob, r, res->tag, now, res->retry_after_ms);
 
-	metrics_counter_add(r->svc, "api_retries_total", ep_labels[r->ep], 1);
+	metrics_add(M_API_RETRIES, r->ep, 0, 1);
 
 	log_escape(r->path, path, sizeof(path));
 	if (res->error)
@@ -356,7 +351,9 @@ static void on_done(void *arg, const struct http_result *res)
 	struct sender *s = arg;
 	struct record *r = res->ctx;
 
-	metrics_api_request(r->ep, (int)res->status, res->seconds);
+	s->inflight[r->svc]--;
+	metrics_add(M_API_REQUESTS, r->ep, metrics_api_status((int)res->status), 1);
+	metrics_observe(M_API_DURATION, r->ep, res->seconds);
 	switch (outbox_verdict(res->transport_ok, res->status)) {
 	case OUTBOX_DELIVERED:
 		delivered(s, r);
@@ -379,7 +376,8 @@ static void on_settled(void *arg)
 
 static void publish(struct sender *s)
 {
-	metrics_gauge_set(SERVICE_PROCMON, "api_inflight_current", "", inflight(s));
+	for (int svc = 0; svc < SERVICE__COUNT; svc++)
+		metrics_set(M_API_INFLIGHT, svc, 0, s->inflight[svc]);
 	if (s->spool)
 		spool_publish(s->spool);
 }
@@ -390,24 +388,13 @@ static long long on_publish(struct loop *loop, long long id, void *arg)
 	return PUBLISH_MS;
 }
 
-static void describe(void)
-{
-	metrics_describe("api_events_rejected_total", "counter",
-			 "Records the API refused with a non-retryable status (4xx)");
-	metrics_describe("api_dead_letters_total", "counter",
-			 "Rejected records written to the spool's dead-letter file");
-	metrics_describe("api_retries_total", "counter",
-			 "Requests that failed transiently and were scheduled again");
-	metrics_describe("api_inflight_current", "gauge", "Requests in flight");
-}
-
 /* ---- public -------------------------------------------------------- */
 
-static void note_drop(struct sender *s)
+static void note_drop(struct sender *s, enum service svc)
 {
 	long long now = loop_now_ms();
 
-	metrics_queue_dropped(1);
+	metrics_add(M_QUEUE_DROPPED, svc, 0, 1);
 	s->drops_unlogged++;
 	/* An outage can drop thousands a second; one line per period is enough. */
 	if (s->drop_logged_ms && now - s->drop_logged_ms < DROP_LOG_EVERY_MS)
@@ -446,7 +433,7 @@ static int post_spooled(struct sender *s, struct record *r)
 		return 0;
 	}
 	if (!r->seq && s->held >= s->queue_max) {
-		note_drop(s);
+		note_drop(s, r->svc);
 		outbox_record_free(r);
 		return -1;
 	}
@@ -469,7 +456,7 @@ int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char 
 	if (!s->http)
 		return stdout_sink_print(s->out, path, body);
 	if ((!s->spool && s->held >= s->queue_max) || !(r = outbox_record_new(&s->ob, svc, ep))) {
-		note_drop(s);
+		note_drop(s, svc);
 		free(path);
 		free(body);
 		return -1;
@@ -552,7 +539,6 @@ struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 	s->out = cfg->out ? cfg->out : stdout;
 	s->rng = (unsigned int)(loop_now_ns() ^ ((long long)getpid() << 16)) | 1u;
 	outbox_init(&s->ob, rng_next, s);
-	describe();
 	if (!cfg->api_server || !cfg->api_server[0])
 		return s;
 	if (http_setup(s, cfg) < 0) {
@@ -562,27 +548,32 @@ struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 	return s;
 }
 
+/* Records not in the spool are lost when freed: count them by service. */
 static void count_lost(void *ctx, void *arg)
 {
 	struct record *r = ctx;
+	size_t *lost = arg;
 
-	*(size_t *)arg += !r->seq;
+	lost[r->svc] += !r->seq;
 	outbox_record_free(r);
 }
 
-/* Free every record in memory; returns how many were not in the spool. */
-static size_t drop_all(struct sender *s)
+/* Free every record in memory; lost[] gets, by service, how many were not
+ * in the spool.  Returns their sum. */
+static size_t drop_all(struct sender *s, size_t lost[SERVICE__COUNT])
 {
-	size_t lost = 0;
 	struct record *r;
+	size_t sum = 0;
 
+	memset(lost, 0, SERVICE__COUNT * sizeof(*lost));
 	if (s->http)
-		http_transport_abort(s->http, count_lost, &lost);
-	while ((r = outbox_pop_any(&s->ob))) {
-		lost += !r->seq;
-		outbox_record_free(r);
-	}
-	return lost;
+		http_transport_abort(s->http, count_lost, lost);
+	memset(s->inflight, 0, sizeof(s->inflight));
+	while ((r = outbox_pop_any(&s->ob)))
+		count_lost(r, lost);
+	for (int svc = 0; svc < SERVICE__COUNT; svc++)
+		sum += lost[svc];
+	return sum;
 }
 
 static void timers_stop(struct sender *s)
@@ -597,16 +588,17 @@ static void timers_stop(struct sender *s)
 
 void sender_destroy(struct sender *s)
 {
-	size_t kept, lost;
+	size_t kept, lost, by_svc[SERVICE__COUNT];
 
 	if (!s)
 		return;
 	kept = sender_pending(s);
-	lost = drop_all(s);
+	lost = drop_all(s, by_svc);
 	kept -= lost;
 	if (lost) {
 		log_warn(MOD, "shutting down with %zu undelivered record(s); they are lost", lost);
-		metrics_queue_dropped(lost);
+		for (int svc = 0; svc < SERVICE__COUNT; svc++)
+			metrics_add(M_QUEUE_DROPPED, svc, 0, by_svc[svc]);
 	}
 	if (s->spool && kept)
 		log_info(MOD, "%zu undelivered record(s) stay in the spool for the next start", kept);

@@ -129,6 +129,7 @@ struct segment {
 	long long base_ms;		/* wall time of record 0 */
 	uint32_t *off;			/* offset of each record */
 	uint32_t *dt;			/* its time, ms after base_ms */
+	uint8_t *svc;			/* its service, for the per-service gauges */
 	uint64_t *bits;			/* acknowledged */
 	uint64_t *acks;			/* acknowledged, not yet in the .ack file */
 	unsigned int nacks, capacks;
@@ -148,6 +149,7 @@ struct spool {
 	size_t unread;
 	unsigned long long next_seq;
 	unsigned long long records;
+	unsigned long long live[SERVICE__COUNT];	/* records, by service */
 	long long bytes;
 	unsigned long long dropped, corrupt, corrupt_regions;
 	unsigned long long drops_unlogged;
@@ -215,6 +217,7 @@ static void seg_free(struct segment *g)
 		close(g->fd);
 	free(g->off);
 	free(g->dt);
+	free(g->svc);
 	free(g->bits);
 	free(g->acks);
 	free(g);
@@ -224,6 +227,7 @@ static int seg_grow(struct segment *g)
 {
 	unsigned int cap = g->cap ? g->cap * 2 : 256;
 	uint32_t *off = realloc(g->off, cap * sizeof(*off)), *dt;
+	uint8_t *svc;
 	uint64_t *bits;
 
 	if (!off)
@@ -233,6 +237,10 @@ static int seg_grow(struct segment *g)
 	if (!dt)
 		return -1;
 	g->dt = dt;
+	svc = realloc(g->svc, cap * sizeof(*svc));
+	if (!svc)
+		return -1;
+	g->svc = svc;
 	bits = realloc(g->bits, cap / 64 * sizeof(*bits));
 	if (!bits)
 		return -1;
@@ -242,8 +250,8 @@ static int seg_grow(struct segment *g)
 	return 0;
 }
 
-/* Note record n of g, at off, written at time_ms. */
-static int seg_push(struct segment *g, long long off, long long time_ms)
+/* Note record n of g, at off, written at time_ms by svc. */
+static int seg_push(struct segment *g, long long off, long long time_ms, enum service svc)
 {
 	long long dt;
 
@@ -253,6 +261,7 @@ static int seg_push(struct segment *g, long long off, long long time_ms)
 		g->base_ms = time_ms;
 	dt = time_ms - g->base_ms;
 	g->off[g->n] = (uint32_t)off;
+	g->svc[g->n] = (uint8_t)svc;
 	g->dt[g->n] = dt < 0 ? 0 : dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
 	g->n++;
 	return 0;
@@ -268,6 +277,24 @@ static bool seg_mark(struct segment *g, unsigned int i)
 	while (g->low < g->n && bit_get(g, g->low))
 		g->low++;
 	return true;
+}
+
+/* Add g's unacknowledged records, by service, to count[]. */
+static void count_unacked(const struct segment *g, unsigned long long count[SERVICE__COUNT])
+{
+	for (unsigned int i = g->low; i < g->n; i++)
+		if (!bit_get(g, i))
+			count[g->svc[i]]++;
+}
+
+/* Add (sign 1) or take away (-1) g's records from the live counts. */
+static void account(struct spool *sp, const struct segment *g, int sign)
+{
+	unsigned long long n[SERVICE__COUNT] = { 0 };
+
+	count_unacked(g, n);
+	for (int svc = 0; svc < SERVICE__COUNT; svc++)
+		sp->live[svc] += sign * n[svc];
 }
 
 static int ack_buffer(struct segment *g, unsigned long long seq)
@@ -351,6 +378,7 @@ static void seg_remove(struct spool *sp, size_t idx)
 
 	sp->unread -= seg_unread(sp, idx);
 	sp->records -= g->n - g->acked;
+	account(sp, g, -1);
 	sp->bytes -= g->bytes;
 	if (sp->cur_seg > idx)
 		sp->cur_seg--;
@@ -372,8 +400,9 @@ static void count_corrupt(struct spool *sp, unsigned long long records)
 {
 	sp->corrupt += records;
 	sp->corrupt_regions++;
-	metrics_counter_add(SERVICE_PROCMON, "spool_corrupt_records_total", "", records);
-	metrics_counter_add(SERVICE_PROCMON, "spool_corrupt_regions_total", "", 1);
+	/* Whose records they were, the damaged bytes cannot say. */
+	metrics_add(M_SPOOL_CORRUPT_RECORDS, 0, 0, records);
+	metrics_inc(M_SPOOL_CORRUPT_REGIONS);
 }
 
 /* Why the record at off is unusable, or NULL when it is sound and its
@@ -480,12 +509,12 @@ static int scan_segment(struct spool *sp, struct segment *g, const char *name,
 			if (gap_push(gaps, &x) < 0)
 				goto fail;
 			while (g->first + g->n < h.seq)
-				if (seg_push(g, off, h.time_ms) < 0)
-					goto fail;
+				if (seg_push(g, off, h.time_ms, SERVICE_PROCMON) < 0)
+					goto fail;	/* a lost record: acknowledged below */
 			off = next;
 			why = NULL;
 		}
-		if (seg_push(g, off, h.time_ms) < 0)
+		if (seg_push(g, off, h.time_ms, h.svc) < 0)
 			goto fail;
 		off += (long long)sizeof(h) + h.path_len + h.body_len;
 	}
@@ -606,6 +635,7 @@ static int load_segment(struct spool *sp, unsigned long long first)
 		return -1;
 	}
 	sp->records += g->n - g->acked;
+	account(sp, g, 1);
 	sp->unread += g->n - g->acked;
 	sp->bytes += g->bytes;
 	return 0;
@@ -755,17 +785,6 @@ struct spool *spool_open(const struct spool_config *cfg, char *err, size_t errle
 		snprintf(err, errlen, "spool %s: %s", cfg->dir, strerror(errno));
 		goto fail;
 	}
-	metrics_describe("spool_records_current", "gauge",
-			 "Records in the spool not yet acknowledged by the API");
-	metrics_describe("spool_bytes_current", "gauge", "Bytes of spool segment files on disk");
-	metrics_describe("spool_oldest_age_seconds", "gauge",
-			 "Age of the oldest unacknowledged spool record");
-	metrics_describe("spool_dropped_total", "counter",
-			 "Unacknowledged records dropped because the spool was full");
-	metrics_describe("spool_corrupt_records_total", "counter",
-			 "Torn or corrupt spool records skipped at start-up or read");
-	metrics_describe("spool_corrupt_regions_total", "counter",
-			 "Corrupt byte ranges of spool segments skipped at start-up or read");
 	return sp;
 fail:
 	spool_close(sp);
@@ -854,12 +873,14 @@ static void seg_retire(struct spool *sp)
 static void drop_oldest(struct spool *sp)
 {
 	struct segment *g = sp->segs[0];
-	unsigned long long lost = g->n - g->acked;
+	unsigned long long lost = g->n - g->acked, by_svc[SERVICE__COUNT] = { 0 };
 	long long now = loop_now_ms();
 
 	sp->dropped += lost;
 	sp->drops_unlogged += lost;
-	metrics_counter_add(SERVICE_PROCMON, "spool_dropped_total", "", lost);
+	count_unacked(g, by_svc);
+	for (int svc = 0; svc < SERVICE__COUNT; svc++)
+		metrics_add(M_SPOOL_DROPPED, svc, 0, by_svc[svc]);
 	seg_remove(sp, 0);
 	/* A long outage drops a segment every few seconds: a line per period. */
 	if (sp->drop_logged_ms && now - sp->drop_logged_ms < DROP_LOG_EVERY_MS)
@@ -938,11 +959,12 @@ static int append(struct spool *sp, struct spool_rec *rec, bool claim)
 		return -1;
 	if (write_rec(sp, g, rec) < 0)
 		return -1;
-	seg_push(g, g->bytes, rec->time_ms);	/* cannot fail: room made above */
+	seg_push(g, g->bytes, rec->time_ms, rec->svc);	/* cannot fail: room made above */
 	g->bytes += len;
 	sp->bytes += len;
 	sp->next_seq++;
 	sp->records++;
+	sp->live[rec->svc]++;
 	sp->data_dirty = true;
 	if (claim && caught_up) {
 		sp->cur_seg = sp->nsegs - 1;
@@ -1084,6 +1106,7 @@ void spool_ack(struct spool *sp, unsigned long long seq)
 	if (!seg_mark(g, (unsigned int)(seq - g->first)))
 		return;
 	sp->records--;
+	sp->live[g->svc[seq - g->first]]--;
 	if (g->acked == g->n && g != sp->active) {
 		seg_remove(sp, (size_t)idx);
 		return;
@@ -1157,6 +1180,22 @@ int spool_sync(struct spool *sp)
 
 /* ---- statistics ---------------------------------------------------- */
 
+/* Wall time of svc's oldest unacknowledged record, 0 when it has none.
+ * The walk stops at that record: it is where the read cursor began. */
+static long long oldest_of(const struct spool *sp, enum service svc)
+{
+	if (!sp->live[svc])
+		return 0;
+	for (size_t k = 0; k < sp->nsegs; k++) {
+		const struct segment *g = sp->segs[k];
+
+		for (unsigned int i = g->low; i < g->n; i++)
+			if (!bit_get(g, i) && g->svc[i] == svc)
+				return g->base_ms + g->dt[i];
+	}
+	return 0;
+}
+
 void spool_stats(const struct spool *sp, struct spool_stats *st)
 {
 	*st = (struct spool_stats){
@@ -1164,6 +1203,10 @@ void spool_stats(const struct spool *sp, struct spool_stats *st)
 		.dropped = sp->dropped, .corrupt = sp->corrupt,
 		.corrupt_regions = sp->corrupt_regions,
 	};
+	for (int svc = 0; svc < SERVICE__COUNT; svc++) {
+		st->by_service[svc].records = sp->live[svc];
+		st->by_service[svc].oldest_ms = oldest_of(sp, svc);
+	}
 	for (size_t i = 0; i < sp->nsegs; i++) {
 		const struct segment *g = sp->segs[i];
 
@@ -1174,18 +1217,22 @@ void spool_stats(const struct spool *sp, struct spool_stats *st)
 	}
 }
 
+/* Seconds since wall time ms (0 for none, or from the future). */
+static double age_of(long long ms)
+{
+	double age = ms ? (double)(wall_ms() - ms) / 1000.0 : 0;
+
+	return age > 0 ? age : 0;
+}
+
 void spool_publish(const struct spool *sp)
 {
 	struct spool_stats st;
-	double age = 0;
 
 	spool_stats(sp, &st);
-	if (st.oldest_ms) {
-		age = (double)(wall_ms() - st.oldest_ms) / 1000.0;
-		if (age < 0)
-			age = 0;
+	metrics_set(M_SPOOL_BYTES, 0, 0, (double)st.bytes);
+	for (int svc = 0; svc < SERVICE__COUNT; svc++) {
+		metrics_set(M_SPOOL_RECORDS, svc, 0, (double)st.by_service[svc].records);
+		metrics_set(M_SPOOL_OLDEST_AGE, svc, 0, age_of(st.by_service[svc].oldest_ms));
 	}
-	metrics_gauge_set(SERVICE_PROCMON, "spool_records_current", "", (double)st.records);
-	metrics_gauge_set(SERVICE_PROCMON, "spool_bytes_current", "", (double)st.bytes);
-	metrics_gauge_set(SERVICE_PROCMON, "spool_oldest_age_seconds", "", age);
 }

@@ -38,6 +38,10 @@ struct spool_stats {
 	unsigned long long dropped;	/* unacknowledged records dropped when full, since open */
 	unsigned long long corrupt;	/* torn or corrupt records skipped, since open */
 	unsigned long long corrupt_regions; /* bad byte ranges skipped, since open */
+	struct {
+		unsigned long long records;	/* of this service, not yet acknowledged */
+		long long oldest_ms;		/* the oldest of them; 0 when none */
+	} by_service[SERVICE__COUNT];
 };
 
 /* Open (scan, verify, repair) the spool in cfg->dir.  Takes an exclusive
@@ -78,7 +82,8 @@ int spool_sync(struct spool *sp);
 
 void spool_stats(const struct spool *sp, struct spool_stats *st);
 
-/* spool_records_current, spool_bytes_current, spool_oldest_age_seconds. */
+/* spool_records_current and spool_oldest_age_seconds by service, and the
+ * node-wide spool_bytes_current (file bytes belong to no one service). */
 void spool_publish(const struct spool *sp);
 
 const char *spool_path(const struct spool *sp);

@@ -124,7 +124,7 @@ struct filemon {
 	bool base_ok;		/* SNAPSHOT_BASE takes writes */
 	long long base_retry_at;	/* loop ms: next probe while !base_ok */
 	long base_backoff_ms;
-	long long fail_logged_at[7];	/* loop ms, per fail_reasons entry; 0 = never */
+	long long fail_logged_at[WFAIL__COUNT];	/* loop ms, per cause; 0 = never */
 	long long fail_since_ms;
 	unsigned long long retried;	/* changes put back in this spell */
 	long long lost_since;	/* stop: oldest change that could not be written */
@@ -170,116 +170,62 @@ static char *child_rel(const char *parent, const char *name)
 
 /* ---- metrics ------------------------------------------------------------ */
 
-static void describe_metrics(void)
-{
-	metrics_describe("filemon_events_total", "counter", "inotify events read");
-	metrics_describe("filemon_snapshots_total", "counter", "snapshot files written");
-	metrics_describe("filemon_skipped_total", "counter",
-			 "changes not captured, by reason");
-	metrics_describe("filemon_filtered_total", "counter",
-			 "events on paths that are not captured source files");
-	metrics_describe("filemon_queue_overflows_total", "counter",
-			 "inotify queue overflows (each triggers a rescan)");
-	metrics_describe("filemon_watch_limit_total", "counter",
-			 "directories left unwatched: fs.inotify.max_user_watches reached");
-	metrics_describe("filemon_watch_budget_total", "counter",
-			 "directories left unwatched: their student's WATCHES_PER_STUDENT reached");
-	metrics_describe("filemon_unwatched_dirs_current", "gauge",
-			 "wanted directories not watched yet (retried), by reason");
-	metrics_describe("filemon_watches_current", "gauge", "inotify watches held");
-	metrics_describe("filemon_pending_current", "gauge", "paths waiting in the debounce table");
-	metrics_describe("filemon_snapshot_failures_total", "counter",
-			 "snapshot writes that failed, by cause (each is retried)");
-	metrics_describe("filemon_snapshot_retries_total", "counter",
-			 "changes put back for a retry after their snapshot write failed");
-	metrics_describe("filemon_snapshot_base_writable", "gauge",
-			 "1 while SNAPSHOT_BASE takes writes, else 0");
-}
-
-static const char *const fail_reasons[] = {
-	"no_space", "permission", "read_only", "missing", "io", "name_too_long", "other",
-};
-/* The same as labels: the metrics table keeps the pointer, so literals. */
-static const char *const fail_labels[] = {
-	"reason=\"no_space\"", "reason=\"permission\"", "reason=\"read_only\"",
-	"reason=\"missing\"", "reason=\"io\"", "reason=\"name_too_long\"",
-	"reason=\"other\"",
-};
-
-/* The cause label of a failed write; its index in fail_reasons. */
-static unsigned fail_reason(int err)
+/* The cause of a failed write, as filemon_snapshot_failures_total says it. */
+static enum write_failure fail_reason(int err)
 {
 	switch (err) {
 	case ENOSPC:
 	case EDQUOT:
-		return 0;
+		return WFAIL_NO_SPACE;
 	case EACCES:
 	case EPERM:
-		return 1;
+		return WFAIL_PERMISSION;
 	case EROFS:
-		return 2;
+		return WFAIL_READ_ONLY;
 	case ENOENT:
 	case ENOTDIR:
-		return 3;
+		return WFAIL_MISSING;
 	case EIO:
-		return 4;
+		return WFAIL_IO;
 	case ENAMETOOLONG:
-		return 5;
+		return WFAIL_NAME_TOO_LONG;
 	default:
-		return 6;
+		return WFAIL_OTHER;
 	}
 }
 
-/* Zero increments make every series visible from the start, so a dashboard
- * shows 0 rather than "no data". */
-static void init_metrics(void)
+static const char *fail_name(enum write_failure r)
 {
-	describe_metrics();
-	metrics_counter_add(SERVICE_FILEMON, "filemon_events_total", "", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshots_total", "", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"size\"", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"not_regular\"", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"unstable\"", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"symlink\"", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"hardlink\"", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", "reason=\"error\"", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_filtered_total", "", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_queue_overflows_total", "", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_watch_limit_total", "", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_watch_budget_total", "", 0);
-	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_retries_total", "", 0);
-	for (size_t i = 0; i < sizeof(fail_labels) / sizeof(fail_labels[0]); i++)
-		metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_failures_total",
-				    fail_labels[i], 0);
+	return metrics_value_name(M_FILEMON_FAILURES, r);
 }
 
-/* Count a change we could not capture; returns the label, for logs. */
+/* Count a change we could not capture; returns the reason, for logs. */
 static const char *skipped(enum snapshot_status st)
 {
-	const char *labels;
+	enum skip_reason why;
 
 	switch (st) {
 	case SNAPSHOT_SIZE:
-		labels = "reason=\"size\"";
+		why = SKIP_SIZE;
 		break;
 	case SNAPSHOT_NOT_REGULAR:
-		labels = "reason=\"not_regular\"";
+		why = SKIP_NOT_REGULAR;
 		break;
 	case SNAPSHOT_UNSTABLE:
-		labels = "reason=\"unstable\"";
+		why = SKIP_UNSTABLE;
 		break;
 	case SNAPSHOT_SYMLINK:
-		labels = "reason=\"symlink\"";
+		why = SKIP_SYMLINK;
 		break;
 	case SNAPSHOT_HARDLINK:
-		labels = "reason=\"hardlink\"";
+		why = SKIP_HARDLINK;
 		break;
 	default:
-		labels = "reason=\"error\"";
+		why = SKIP_ERROR;
 		break;
 	}
-	metrics_counter_add(SERVICE_FILEMON, "filemon_skipped_total", labels, 1);
-	return labels;
+	metrics_add(M_FILEMON_SKIPPED, 0, why, 1);
+	return metrics_value_name(M_FILEMON_SKIPPED, why);
 }
 
 /*
@@ -295,15 +241,12 @@ static void update_ready(struct filemon *fm)
 
 static void update_gauges(struct filemon *fm)
 {
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_watches_current", "", (double)fm->nwatches);
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_pending_current", "",
-			  (double)debounce_pending(fm->db));
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current", "reason=\"limit\"",
-			  (double)fm->nunwatched_limit);
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current", "reason=\"budget\"",
-			  (double)(fm->nunwatched - fm->nunwatched_limit));
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_snapshot_base_writable", "",
-			  fm->base_ok ? 1 : 0);
+	metrics_set(M_FILEMON_WATCHES, 0, 0, (double)fm->nwatches);
+	metrics_set(M_FILEMON_PENDING, 0, 0, (double)debounce_pending(fm->db));
+	metrics_set(M_FILEMON_UNWATCHED, 0, UNWATCHED_LIMIT, (double)fm->nunwatched_limit);
+	metrics_set(M_FILEMON_UNWATCHED, 0, UNWATCHED_BUDGET,
+		    (double)(fm->nunwatched - fm->nunwatched_limit));
+	metrics_set(M_FILEMON_BASE_WRITABLE, 0, 0, fm->base_ok ? 1 : 0);
 	update_ready(fm);
 }
 
@@ -447,7 +390,7 @@ static void log_unwatched(struct filemon *fm, const struct unwatched *u)
 	char ebuf[256], wbuf[128];
 
 	if (!u->budget) {
-		metrics_counter_add(SERVICE_FILEMON, "filemon_watch_limit_total", "", 1);
+		metrics_inc(M_FILEMON_WATCH_LIMIT);
 		if (fm->limit_logged)
 			return;
 		fm->limit_logged = true;
@@ -461,7 +404,7 @@ static void log_unwatched(struct filemon *fm, const struct unwatched *u)
 			  log_escape(u->rel, ebuf, sizeof(ebuf)), UNWATCHED_RETRY_MS / 1000);
 		return;
 	}
-	metrics_counter_add(SERVICE_FILEMON, "filemon_watch_budget_total", "", 1);
+	metrics_inc(M_FILEMON_WATCH_BUDGET);
 	if (!u->ws || u->ws->budget_logged)
 		return;
 	u->ws->budget_logged = true;
@@ -911,7 +854,7 @@ static void rescan(struct filemon *fm)
 {
 	long long since = fm->quiet_ns - OVERFLOW_SLACK_NS;
 
-	metrics_counter_add(SERVICE_FILEMON, "filemon_queue_overflows_total", "", 1);
+	metrics_inc(M_FILEMON_OVERFLOWS);
 	log_warn(MOD, "inotify queue overflowed; rescanning %s (deletions in the gap are "
 		 "not recorded)", fm->root);
 	fm->gen++;
@@ -945,7 +888,7 @@ static void dir_event(struct filemon *fm, const struct watch *w, const char *rel
 static void file_event(struct filemon *fm, const char *rel, uint32_t mask)
 {
 	if (snapshot_target_parse(rel, fm->hw_max, NULL) < 0) {
-		metrics_counter_add(SERVICE_FILEMON, "filemon_filtered_total", "", 1);
+		metrics_inc(M_FILEMON_FILTERED);
 		return;
 	}
 	if (mask & (IN_DELETE | IN_MOVED_FROM)) {
@@ -961,7 +904,7 @@ static void on_event(struct filemon *fm, const struct inotify_event *ev)
 	struct watch *w;
 	char *rel;
 
-	metrics_counter_add(SERVICE_FILEMON, "filemon_events_total", "", 1);
+	metrics_inc(M_FILEMON_EVENTS);
 	if (ev->mask & IN_Q_OVERFLOW) {
 		rescan(fm);
 		return;
@@ -1043,7 +986,7 @@ static int base_probe(const char *base)
 
 /* Log failure cause r now?  Once, then at most every FAIL_LOG_MS: a
  * failing disk or a hostile file name fails every few seconds. */
-static bool fail_log_due(struct filemon *fm, unsigned r)
+static bool fail_log_due(struct filemon *fm, enum write_failure r)
 {
 	long long now = loop_now_ms();
 
@@ -1057,7 +1000,7 @@ static bool fail_log_due(struct filemon *fm, unsigned r)
  * not ready, and the next probe after a backoff. */
 static void base_failed(struct filemon *fm, int err)
 {
-	unsigned r = fail_reason(err);
+	enum write_failure r = fail_reason(err);
 
 	if (fm->base_ok) {
 		fm->base_ok = false;
@@ -1073,7 +1016,7 @@ static void base_failed(struct filemon *fm, int err)
 			  "retried (every %d s at most), /readyz fails until a write succeeds; "
 			  "filemon_snapshot_failures_total{reason=\"%s\"}; logged once per cause "
 			  "every %d min", fm->base, strerror(err), BASE_RETRY_MAX_MS / 1000,
-			  fail_reasons[r], FAIL_LOG_MS / 60000);
+			  fail_name(r), FAIL_LOG_MS / 60000);
 	update_ready(fm);
 }
 
@@ -1119,7 +1062,7 @@ static int emit(struct filemon *fm, const struct snapshot_target *t, const char 
 	if (snapshot_write_perms(fm->base, t, &fm->perms, data, len, time(NULL), ts,
 				 sizeof(ts)) < 0)
 		return -1;
-	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshots_total", "", 1);
+	metrics_inc(M_FILEMON_SNAPSHOTS);
 	path = snapshot_record_path(t, ts);
 	event_id_unique(id, sizeof(id));
 	body = snapshot_record_body(len, deleted, id);
@@ -1218,7 +1161,7 @@ static int flush_delete(struct filemon *fm, const struct debounce_item *it, bool
  */
 static long file_failed(struct filemon *fm, const struct debounce_item *it, int err)
 {
-	unsigned r = fail_reason(err);
+	enum write_failure r = fail_reason(err);
 	int shift = it->failures < 5 ? it->failures : 5;
 	long delay = (long)BASE_RETRY_MIN_MS << shift;
 	char ebuf[256];
@@ -1228,7 +1171,7 @@ static long file_failed(struct filemon *fm, const struct debounce_item *it, int 
 			  "snapshots can be: kept and retried (every %d s at most); "
 			  "filemon_snapshot_failures_total{reason=\"%s\"}; logged once per cause "
 			  "every %d min", log_escape(it->key, ebuf, sizeof(ebuf)), fm->base,
-			  strerror(err), BASE_RETRY_MAX_MS / 1000, fail_reasons[r],
+			  strerror(err), BASE_RETRY_MAX_MS / 1000, fail_name(r),
 			  FAIL_LOG_MS / 60000);
 	return delay < BASE_RETRY_MAX_MS ? delay : BASE_RETRY_MAX_MS;
 }
@@ -1240,8 +1183,7 @@ static void write_failed(struct filemon *fm, struct debounce_item *it, int err, 
 	char ebuf[256];
 	long delay;
 
-	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_failures_total",
-			    fail_labels[fail_reason(err)], 1);
+	metrics_add(M_FILEMON_FAILURES, 0, fail_reason(err), 1);
 	log_debug(MOD, "snapshot of %s not written: %s", log_escape(it->key, ebuf, sizeof(ebuf)),
 		  strerror(err));
 	/* The base itself, or only this file (a name the disk cannot hold, a
@@ -1268,7 +1210,7 @@ static void write_failed(struct filemon *fm, struct debounce_item *it, int err, 
 		return;
 	}
 	fm->retried++;
-	metrics_counter_add(SERVICE_FILEMON, "filemon_snapshot_retries_total", "", 1);
+	metrics_inc(M_FILEMON_RETRIES);
 }
 
 /* Flush up to max due entries; returns how many were flushed.  A failure
@@ -1498,7 +1440,6 @@ struct filemon *filemon_start(struct loop *loop, const struct filemon_config *cf
 				.perms = { .mode = SNAPSHOT_MODE_DEFAULT, .uid = -1, .gid = -1 } };
 	if (cfg->perms)
 		fm->perms = *cfg->perms;
-	init_metrics();
 	if (setup(fm, cfg, err, errlen) < 0 || start_watching(fm, err, errlen) < 0) {
 		filemon_free(fm);
 		return NULL;
@@ -1593,12 +1534,10 @@ void filemon_stop(struct filemon *fm)
 		log_warn(MOD, "stopping with %zu directories not watched; the next start "
 			 "catches up on saves made in them", fm->nunwatched);
 	metrics_set_ready(SERVICE_FILEMON, false);
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_watches_current", "", 0);
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_pending_current", "", 0);
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current",
-			  "reason=\"limit\"", 0);
-	metrics_gauge_set(SERVICE_FILEMON, "filemon_unwatched_dirs_current",
-			  "reason=\"budget\"", 0);
+	metrics_set(M_FILEMON_WATCHES, 0, 0, 0);
+	metrics_set(M_FILEMON_PENDING, 0, 0, 0);
+	metrics_set(M_FILEMON_UNWATCHED, 0, UNWATCHED_LIMIT, 0);
+	metrics_set(M_FILEMON_UNWATCHED, 0, UNWATCHED_BUDGET, 0);
 	log_info(MOD, "stopped watching %s", fm->root);
 	filemon_free(fm);
 }

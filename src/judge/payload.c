@@ -261,6 +261,6 @@ int payload_build(const struct proc_report *r, char **path, char **body)
 		return -1;
 	}
 	if (b.replaced)
-		metrics_invalid_utf8();
+		metrics_inc(M_INVALID_UTF8);
 	return 0;
 }

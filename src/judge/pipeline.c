@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "active_hosts.h"
 #include "decoder.h"
 #include "payload.h"
 #include "identity.h"
@@ -22,22 +23,6 @@ struct pipeline {
 	long long clock_checked_ms;
 };
 
-/* Why a target was not reported: pipeline_dropped_total{reason}. */
-enum drop_reason { DROP_NONE, DROP_NO_SOURCE, DROP_OUTSIDE, DROP_OTHER_STUDENT, DROP__COUNT };
-
-static const char *const drop_labels[DROP__COUNT] = {
-	[DROP_NO_SOURCE] = "reason=\"no_source\"",
-	[DROP_OUTSIDE] = "reason=\"outside_homework\"",
-	[DROP_OTHER_STUDENT] = "reason=\"other_student\"",
-};
-
-static const char *const drop_names[DROP__COUNT] = {
-	[DROP_NONE] = "none",
-	[DROP_NO_SOURCE] = "no_source",
-	[DROP_OUTSIDE] = "outside_homework",
-	[DROP_OTHER_STUDENT] = "other_student",
-};
-
 /* What the rules decided, before the payload is built. */
 struct verdict {
 	enum endpoint_type endpoint;
@@ -50,14 +35,13 @@ struct verdict {
 static void count_drop(enum drop_reason why, unsigned long long n)
 {
 	if (why > DROP_NONE && why < DROP__COUNT)
-		metrics_counter_add(SERVICE_PROCMON, "pipeline_dropped_total", drop_labels[why], n);
+		metrics_add(M_PIPELINE_DROPPED, 0, why, n);
 }
 
 struct pipeline *pipeline_create(const struct pipeline_config *cfg)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
 	char err[256];
-	int why;
 
 	if (!p)
 		return NULL;
@@ -72,11 +56,6 @@ struct pipeline *pipeline_create(const struct pipeline_config *cfg)
 		free(p);
 		return NULL;
 	}
-	metrics_describe("pipeline_dropped_total", "counter",
-			 "compilers, Python runs and student programs not reported, by reason");
-	/* Zero series from the start: a dashboard sees a rate, not a gap. */
-	for (why = DROP_NONE + 1; why < DROP__COUNT; why++)
-		count_drop((enum drop_reason)why, 0);
 	p->clock_offset_ns = decoder_clock_offset();
 	p->clock_checked_ms = loop_now_ms();
 	return p;
@@ -163,11 +142,11 @@ static enum pipeline_result judge(const struct pipeline *p, const struct process
 static void count_truncation(const struct process *proc)
 {
 	if (proc->flags & PROCMON_F_ARGS_TRUNCATED)
-		metrics_truncated(TRUNC_ARGV);
+		metrics_add(M_EVENTS_TRUNCATED, 0, TRUNC_ARGV, 1);
 	if (proc->flags & PROCMON_F_EXE_TRUNCATED)
-		metrics_truncated(TRUNC_EXE);
+		metrics_add(M_EVENTS_TRUNCATED, 0, TRUNC_EXE, 1);
 	if (proc->flags & PROCMON_F_CWD_TRUNCATED)
-		metrics_truncated(TRUNC_CWD);
+		metrics_add(M_EVENTS_TRUNCATED, 0, TRUNC_CWD, 1);
 }
 
 static enum pipeline_result send_report(struct pipeline *p, const struct process *proc,
@@ -192,7 +171,7 @@ static enum pipeline_result send_report(struct pipeline *p, const struct process
 	/* A full queue drops and counts inside the sender; the pipeline did
 	 * its part either way. */
 	sender_post(p->cfg.sender, SERVICE_PROCMON, v->endpoint, path, body);
-	metrics_active_host(proc->hostname, (double)proc->exit_wall_ns / 1e9);
+	active_host_seen(proc->hostname, (double)proc->exit_wall_ns / 1e9);
 	return PIPELINE_SUCCESS;
 }
 
@@ -206,7 +185,7 @@ enum pipeline_result pipeline_process(struct pipeline *p, const struct process *
 	if (identity_parse(proc->hostname, p->cfg.host_prefix, &id) < 0) {
 		char esc[256];
 
-		metrics_identity_invalid();
+		metrics_inc(M_IDENTITY_INVALID);
 		log_debug("pipeline", "malformed hostname \"%s\" (pid %u): not a student container",
 			  log_escape(proc->hostname, esc, sizeof(esc)), proc->pid);
 		return PIPELINE_NONTARGET;
@@ -218,7 +197,7 @@ enum pipeline_result pipeline_process(struct pipeline *p, const struct process *
 		count_drop(v.drop, 1);
 		log_debug("pipeline", "%s pid %u of %s not reported (%s): %s",
 			  process_type_name(v.type), proc->pid, proc->hostname,
-			  drop_names[v.drop],
+			  metrics_value_name(M_PIPELINE_DROPPED, v.drop),
 			  log_escape(v.target, esc, sizeof(esc)));
 	}
 	if (result != PIPELINE_SUCCESS)
@@ -253,6 +232,6 @@ void pipeline_record(void *arg, const void *data, size_t size)
 		result = pipeline_process(p, &proc);
 		process_free(&proc);
 	}
-	metrics_pipeline_event(result);
-	metrics_pipeline_duration((double)(loop_now_ns() - start) / 1e9);
+	metrics_add(M_PIPELINE_EVENTS, 0, result, 1);
+	metrics_observe(M_PIPELINE_DURATION, 0, (double)(loop_now_ns() - start) / 1e9);
 }

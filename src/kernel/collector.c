@@ -52,7 +52,6 @@ struct collector {
 	long long poll_timer;
 	int ncpus_possible;		/* as the kernel counts them: per-CPU values */
 	unsigned long long *percpu;	/* ncpus_possible values, for the stats map */
-	unsigned long long exported[PROCMON_STAT__COUNT];
 	int uses_btf;
 	collector_record_fn *on_record;
 	void *arg;
@@ -62,14 +61,14 @@ static void on_raw(void *cookie, void *raw, int size)
 {
 	struct collector *c = cookie;
 
-	metrics_bpf_collected(1);
+	metrics_inc(M_BPF_COLLECTED);
 	if (size > 0)
 		c->on_record(c->arg, raw, (size_t)size);
 }
 
 static void on_lost(void *cookie, uint64_t lost)
 {
-	metrics_bpf_lost(lost);
+	metrics_add(M_BPF_LOST, 0, 0, lost);
 	log_warn("collector", "perf buffer overflowed: %llu records lost "
 		 "(raise --perf-pages)", (unsigned long long)lost);
 }
@@ -339,18 +338,13 @@ int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STA
 
 /* Kernel counter -> metric.  tracked - emitted - stale - (processes alive)
  * is what the LRU evicted or a second exec replaced. */
-static const struct {
-	const char *name, *help;
-} stat_metrics[PROCMON_STAT__COUNT] = {
-	[PROCMON_STAT_EXEC_SEEN] = { "bpf_execs_total", "Execs the probe ran for, node-wide." },
-	[PROCMON_STAT_EXEC_TRACKED] = { "bpf_processes_tracked_total",
-		"Execs in student containers stored in the kernel map." },
-	[PROCMON_STAT_MAP_FULL] = { "bpf_map_full_total",
-		"Execs the kernel map could not store." },
-	[PROCMON_STAT_EXIT_EMITTED] = { "bpf_processes_emitted_total",
-		"Processes reported at the exit of their last task." },
-	[PROCMON_STAT_EXIT_STALE] = { "bpf_processes_stale_total",
-		"Map entries dropped because their pid had been reused." },
+static const enum metric stat_metrics[PROCMON_STAT__COUNT] = {
+	[PROCMON_STAT_EXEC_SEEN] = M_BPF_EXECS,
+	[PROCMON_STAT_EXEC_TRACKED] = M_BPF_TRACKED,
+	[PROCMON_STAT_MAP_FULL] = M_BPF_MAP_FULL,
+	[PROCMON_STAT_EXIT_EMITTED] = M_BPF_EMITTED,
+	[PROCMON_STAT_EXIT_STALE] = M_BPF_STALE,
+	[PROCMON_STAT_EXEC_OTHER_HOST] = M_BPF_EXEC_FILTERED,
 };
 
 int collector_export_stats(struct collector *c)
@@ -359,15 +353,9 @@ int collector_export_stats(struct collector *c)
 
 	if (collector_read_stats(c, st) < 0)
 		return -1;
-	metrics_bpf_host_filtered_set(st[PROCMON_STAT_EXEC_OTHER_HOST]);
-	for (int k = 0; k < PROCMON_STAT__COUNT; k++) {
-		if (!stat_metrics[k].name)
-			continue;
-		metrics_describe(stat_metrics[k].name, "counter", stat_metrics[k].help);
-		metrics_counter_add(SERVICE_PROCMON, stat_metrics[k].name, "",
-				    st[k] - c->exported[k]);
-		c->exported[k] = st[k];
-	}
+	/* The kernel's counts are absolute: the series mirror them. */
+	for (int k = 0; k < PROCMON_STAT__COUNT; k++)
+		metrics_set(stat_metrics[k], 0, 0, (double)st[k]);
 	return 0;
 }
 

@@ -133,8 +133,8 @@ static void test_metrics_endpoint(void)
 	struct reply *r;
 
 	metrics_reset();
-	metrics_pipeline_event(PIPELINE_FILTERED);
-	metrics_pipeline_event(PIPELINE_FILTERED);
+	metrics_add(M_PIPELINE_EVENTS, 0, PIPELINE_FILTERED, 1);
+	metrics_add(M_PIPELINE_EVENTS, 0, PIPELINE_FILTERED, 1);
 	s = start_ephemeral();
 	if (!s)
 		return;
@@ -146,7 +146,7 @@ static void test_metrics_endpoint(void)
 	CHECK(strncmp(r->body, "# HELP ", 7) == 0);
 
 	/* The body is rendered per request. */
-	metrics_pipeline_event(PIPELINE_FILTERED);
+	metrics_add(M_PIPELINE_EVENTS, 0, PIPELINE_FILTERED, 1);
 	r = fetch(metrics_server_port(s), "GET", "/metrics?x=1");
 	CHECK_INT(r->status, 200);
 	CHECK(strstr(r->body, "\npipeline_events_total{result=\"filtered\",service=\"procmon\"} 3\n") != NULL);

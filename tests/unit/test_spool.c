@@ -137,9 +137,16 @@ static void append_to_file(const char *name, const void *data, size_t len)
 	close(fd);
 }
 
+/* A node-wide series (corruption, bytes). */
 static double metric(const char *name)
 {
 	return metrics_sample(SERVICE_PROCMON, name, "");
+}
+
+/* A per-service series, both services together (append() alternates them). */
+static double metric_both(const char *name)
+{
+	return metrics_sample(SERVICE_PROCMON, name, "") + metrics_sample(SERVICE_FILEMON, name, "");
 }
 
 static void test_crc32c(void)
@@ -236,7 +243,7 @@ static void test_previous_release_segment(void)
 		free(r.block);
 	}
 	CHECK(spool_caught_up(sp));
-	CHECK(metrics_none(SERVICE_PROCMON, "spool_corrupt_records_total", ""));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_corrupt_records_total", ""), 0, 0);
 	spool_close(sp);
 }
 
@@ -286,7 +293,7 @@ static void test_append_ack_reopen(void)
 	CHECK(!spool_has(sp, 13));
 	spool_close(sp);
 	CHECK_INT(file_size("000000000000000b.seg"), 2 * REC_BYTES);
-	CHECK(metrics_none(SERVICE_PROCMON, "spool_corrupt_records_total", ""));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_corrupt_records_total", ""), 0, 0);
 }
 
 static void test_second_open_refused(void)
@@ -327,7 +334,7 @@ static void test_torn_tail(void)
 
 	metrics_reset();
 	sp = open_spool(0, 0);
-	CHECK(metrics_none(SERVICE_PROCMON, "spool_corrupt_records_total", ""));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_corrupt_records_total", ""), 0, 0);
 	CHECK_INT(spool_unread(sp), 5);
 	spool_close(sp);
 
@@ -467,7 +474,10 @@ static void test_bit_flip_keeps_later_records(void)
 	for (int i = 1; i < 9; i++)
 		CHECK_INT(got[i], i + 2);
 	spool_publish(sp);
-	CHECK_DBL(metric("spool_records_current"), 9, 0);
+	CHECK_DBL(metric_both("spool_records_current"), 9, 0);
+	/* Each service's own: even records are procmon's, odd filemon's. */
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_records_current", ""), 4, 0);
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "spool_records_current", ""), 5, 0);
 	spool_close(sp);
 	log = log_end();
 	CHECK_INT(count_str(log, "WARN  spool: "), 1);
@@ -481,8 +491,8 @@ static void test_bit_flip_keeps_later_records(void)
 	metrics_reset();
 	log_start();
 	sp = open_spool(0, 0);
-	CHECK(metrics_none(SERVICE_PROCMON, "spool_corrupt_records_total", ""));
-	CHECK(metrics_none(SERVICE_PROCMON, "spool_corrupt_regions_total", ""));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_corrupt_records_total", ""), 0, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_corrupt_regions_total", ""), 0, 0);
 	CHECK_INT(read_all(sp, got, 16), 9);
 	CHECK_INT(got[1], 3);
 	for (int i = 1; i <= 10; i++)
@@ -592,7 +602,7 @@ static void test_foreign_file_ignored(void)
 	CHECK(strstr(text, "/notes.txt is not a spool file; ignored") != NULL);
 	CHECK_INT(file_size("notes.txt"), 15);
 	CHECK_INT(file_size("00000000000000aa.ack"), -1);
-	CHECK(metrics_none(SERVICE_PROCMON, "spool_corrupt_records_total", ""));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_corrupt_records_total", ""), 0, 0);
 	unlink(logp);
 }
 
@@ -635,7 +645,7 @@ static void test_no_wrap(void)
 		for (int i = 1; i <= 11 + start; i++)
 			spool_ack(sp, i);
 		spool_publish(sp);
-		CHECK_DBL(metric("spool_records_current"), 0, 0);
+		CHECK_DBL(metric_both("spool_records_current"), 0, 0);
 		CHECK_INT(spool_sync(sp), 0);
 		spool_close(sp);
 		log = log_end();
@@ -678,7 +688,7 @@ static void test_foreign_segment_names(void)
 	CHECK_INT(count_str(log, "WARN  spool: "), n);
 	CHECK_INT(count_str(log, ": sequence number out of range; ignored\n"), 3);
 	CHECK_INT(count_str(log, " is not a spool file; ignored\n"), n - 3);
-	CHECK(metrics_none(SERVICE_PROCMON, "spool_corrupt_records_total", ""));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_corrupt_records_total", ""), 0, 0);
 	for (size_t i = 0; i < n; i++)
 		CHECK_INT(file_size(names[i]), 4);
 }
@@ -791,7 +801,7 @@ static void test_full_drops_oldest(void)
 	CHECK_INT(st.dropped, 10);
 	CHECK_INT(st.records, 21);
 	CHECK_INT(st.bytes, 2100);
-	CHECK_DBL(metric("spool_dropped_total"), 10, 0);
+	CHECK_DBL(metric_both("spool_dropped_total"), 10, 0);
 	CHECK_INT(file_size("0000000000000001.seg"), -1);
 	CHECK(!spool_has(sp, 10));
 	CHECK(spool_has(sp, 11));
@@ -810,7 +820,10 @@ static void test_full_drops_oldest(void)
 	spool_stats(sp, &st);
 	CHECK_INT(st.dropped, 15);
 	CHECK_INT(st.records, 21);
-	CHECK_DBL(metric("spool_dropped_total"), 15, 0);
+	CHECK_DBL(metric_both("spool_dropped_total"), 15, 0);
+	/* 1..10 split 5/5; of 11..20, 11..15 were acknowledged: 16,18,20 and 17,19. */
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "spool_dropped_total", ""), 8, 0);
+	CHECK_DBL(metrics_sample(SERVICE_FILEMON, "spool_dropped_total", ""), 7, 0);
 	/* A record larger than the whole spool is refused, nothing dropped. */
 	{
 		char *big = malloc(4000);
