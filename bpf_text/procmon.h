@@ -55,4 +55,22 @@ struct procmon_event {
 	char args[PROCMON_ARGS_LEN];
 };
 
+/* The layout both compilers must agree on: clang -target bpf inside libbcc
+ * and the host's cc.  A field moved or resized on one side only would make
+ * the decoder read garbage silently; here it fails to compile on both. */
+#define PROCMON_ASSERT_AT(field, off) \
+	_Static_assert(__builtin_offsetof(struct procmon_event, field) == (off), \
+		       "struct procmon_event: " #field " moved")
+PROCMON_ASSERT_AT(exec_ns, 0);
+PROCMON_ASSERT_AT(exit_ns, 8);
+PROCMON_ASSERT_AT(start_time, 16);
+PROCMON_ASSERT_AT(tgid, 24);
+PROCMON_ASSERT_AT(exit_code, 36);
+PROCMON_ASSERT_AT(args_total, 48);
+PROCMON_ASSERT_AT(hostname, 56);
+PROCMON_ASSERT_AT(exe, 56 + PROCMON_HOST_LEN);
+PROCMON_ASSERT_AT(cwd, 56 + PROCMON_HOST_LEN + PROCMON_PATH_LEN);
+PROCMON_ASSERT_AT(args, 56 + PROCMON_HOST_LEN + 2 * PROCMON_PATH_LEN);
+_Static_assert(sizeof(struct procmon_event) == 10368, "struct procmon_event: size changed");
+
 #endif
