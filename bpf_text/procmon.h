@@ -55,6 +55,41 @@ struct procmon_event {
 	char args[PROCMON_ARGS_LEN];
 };
 
+/*
+ * The lean records (issue #10): one at exec, one at the group's end,
+ * instead of a 10 KiB map entry per live process.  User space joins them by
+ * (tgid, start_time).  Every record starts with struct procmon_head.
+ */
+enum procmon_kind { PROCMON_EXEC = 1, PROCMON_EXIT = 2 };
+
+struct procmon_head {
+	__u32 kind;           /* enum procmon_kind */
+	__u32 tgid;
+	__u64 start_time;     /* the group leader's start time: tells a reused pid apart */
+};
+
+struct procmon_exec {
+	struct procmon_head head;
+	__u64 exec_ns;        /* bpf_ktime_get_ns() at exec (CLOCK_MONOTONIC) */
+	__u32 ppid;
+	__u32 uid;
+	__u32 flags;          /* PROCMON_F_* */
+	__u32 args_size;      /* bytes used in args, NULs included */
+	__u32 args_total;     /* arg_end - arg_start as the kernel saw it */
+	__u32 pad;
+	char hostname[PROCMON_HOST_LEN];
+	char exe[PROCMON_PATH_LEN];
+	char cwd[PROCMON_PATH_LEN];
+	char args[PROCMON_ARGS_LEN];  /* variable: the record ends after args_size bytes */
+};
+
+struct procmon_exit {
+	struct procmon_head head;
+	__u64 exit_ns;        /* bpf_ktime_get_ns() when the group's last task exited */
+	__u32 exit_code;      /* status << 8 | core 0x80 | signal, as wait(2) reports it */
+	__u32 pad;
+};
+
 /* The layout both compilers must agree on: clang -target bpf inside libbcc
  * and the host's cc.  A field moved or resized on one side only would make
  * the decoder read garbage silently; here it fails to compile on both. */
@@ -72,5 +107,22 @@ PROCMON_ASSERT_AT(exe, 56 + PROCMON_HOST_LEN);
 PROCMON_ASSERT_AT(cwd, 56 + PROCMON_HOST_LEN + PROCMON_PATH_LEN);
 PROCMON_ASSERT_AT(args, 56 + PROCMON_HOST_LEN + 2 * PROCMON_PATH_LEN);
 _Static_assert(sizeof(struct procmon_event) == 10368, "struct procmon_event: size changed");
+
+#define PROCMON_ASSERT_EXEC(field, off) \
+	_Static_assert(__builtin_offsetof(struct procmon_exec, field) == (off), \
+		       "struct procmon_exec: " #field " moved")
+PROCMON_ASSERT_EXEC(head.kind, 0);
+PROCMON_ASSERT_EXEC(head.tgid, 4);
+PROCMON_ASSERT_EXEC(head.start_time, 8);
+PROCMON_ASSERT_EXEC(exec_ns, 16);
+PROCMON_ASSERT_EXEC(ppid, 24);
+PROCMON_ASSERT_EXEC(args_total, 40);
+PROCMON_ASSERT_EXEC(hostname, 48);
+PROCMON_ASSERT_EXEC(exe, 48 + PROCMON_HOST_LEN);
+PROCMON_ASSERT_EXEC(cwd, 48 + PROCMON_HOST_LEN + PROCMON_PATH_LEN);
+PROCMON_ASSERT_EXEC(args, 48 + PROCMON_HOST_LEN + 2 * PROCMON_PATH_LEN);
+_Static_assert(__builtin_offsetof(struct procmon_exit, exit_ns) == 16 &&
+	       __builtin_offsetof(struct procmon_exit, exit_code) == 24 &&
+	       sizeof(struct procmon_exit) == 32, "struct procmon_exit: layout changed");
 
 #endif
