@@ -8,13 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashmap.h"
 #include "heap.h"
 
-#define INITIAL_BUCKETS 64
-
 struct entry {
+	struct hnode node;	/* in the table, by key */
 	char *key;
-	uint32_t hash;
 	enum debounce_kind kind;
 	bool replaced;		/* deleted, then something came back */
 	int retries;
@@ -24,30 +23,15 @@ struct entry {
 	long long deadline_ms;
 	unsigned long long seq;	/* ties in the heap pop in arrival order */
 	size_t heap_pos;
-	struct entry *next;	/* hash chain */
 };
 
 struct debounce {
 	long window_ms;
 	long max_wait_ms;
-	struct entry **buckets;
-	size_t nbuckets;	/* power of two */
+	struct hashmap table;	/* entries by key */
 	struct heap heap;	/* entries by deadline */
 	unsigned long long next_seq;
 };
-
-/* FNV-1a: paths are short and the table is not exposed to hash flooding
- * beyond what one container's file names can do. */
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
 
 /* ---- deadline order -------------------------------------------------- */
 
@@ -74,9 +58,7 @@ struct debounce *debounce_create(long window_ms, long max_wait_ms)
 	d->window_ms = window_ms > 0 ? window_ms : 0;
 	d->max_wait_ms = max_wait_ms > d->window_ms ? max_wait_ms : d->window_ms;
 	heap_init(&d->heap, earlier, moved);
-	d->nbuckets = INITIAL_BUCKETS;
-	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
-	if (!d->buckets) {
+	if (hashmap_init(&d->table) < 0) {
 		free(d);
 		return NULL;
 	}
@@ -94,47 +76,25 @@ void debounce_destroy(struct debounce *d)
 		free(e);
 	}
 	heap_free(&d->heap);
-	free(d->buckets);
+	hashmap_fini(&d->table);
 	free(d);
 }
 
-/* ---- hash ------------------------------------------------------------ */
+/* ---- lookup ---------------------------------------------------------- */
 
-static struct entry **hash_slot(struct debounce *d, const char *key, uint32_t h)
+static bool key_eq(const struct hnode *n, const void *key)
 {
-	struct entry **p = &d->buckets[h & (d->nbuckets - 1)];
-
-	while (*p && ((*p)->hash != h || strcmp((*p)->key, key) != 0))
-		p = &(*p)->next;
-	return p;
+	return strcmp(hashmap_entry(n, struct entry, node)->key, key) == 0;
 }
 
-/* Double the buckets at load factor 1; a failed grow just leaves chains longer. */
-static void hash_grow(struct debounce *d)
+static struct entry *entry_find(struct debounce *d, const char *key, uint64_t h)
 {
-	size_t n = d->nbuckets * 2;
-	struct entry **b = calloc(n, sizeof(*b));
+	struct hnode *n = hashmap_find(&d->table, h, key_eq, key);
 
-	if (!b)
-		return;
-	for (size_t i = 0; i < d->nbuckets; i++) {
-		struct entry *e = d->buckets[i];
-
-		while (e) {
-			struct entry *next = e->next;
-
-			e->next = b[e->hash & (n - 1)];
-			b[e->hash & (n - 1)] = e;
-			e = next;
-		}
-	}
-	free(d->buckets);
-	d->buckets = b;
-	d->nbuckets = n;
+	return n ? hashmap_entry(n, struct entry, node) : NULL;
 }
 
-static struct entry *entry_add(struct debounce *d, const char *key, uint32_t h,
-			       struct entry **slot)
+static struct entry *entry_add(struct debounce *d, const char *key, uint64_t h)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 
@@ -144,10 +104,7 @@ static struct entry *entry_add(struct debounce *d, const char *key, uint32_t h,
 		free(e);
 		return NULL;
 	}
-	e->hash = h;
-	*slot = e;
-	if (d->heap.n > d->nbuckets)
-		hash_grow(d);
+	hashmap_add(&d->table, &e->node, h);
 	return e;
 }
 
@@ -156,9 +113,8 @@ static struct entry *entry_add(struct debounce *d, const char *key, uint32_t h,
 static struct entry *entry_get(struct debounce *d, const char *key, long long now_ms,
 			       long long since, bool *fresh)
 {
-	uint32_t h = hash_str(key);
-	struct entry **slot = hash_slot(d, key, h);
-	struct entry *e = *slot;
+	uint64_t h = hashmap_hash_str(key);
+	struct entry *e = entry_find(d, key, h);
 
 	*fresh = false;
 	if (e) {
@@ -166,7 +122,7 @@ static struct entry *entry_get(struct debounce *d, const char *key, long long no
 			e->since = since;
 		return e;
 	}
-	e = entry_add(d, key, h, slot);
+	e = entry_add(d, key, h);
 	if (!e)
 		return NULL;
 	e->kind = DEBOUNCE_CHANGE;
@@ -270,14 +226,13 @@ long long debounce_next(const struct debounce *d)
 
 int debounce_pop(struct debounce *d, long long now_ms, struct debounce_item *out)
 {
-	struct entry *e, **slot;
+	struct entry *e;
 
 	memset(out, 0, sizeof(*out));
 	e = heap_top(&d->heap);
 	if (!e || e->deadline_ms > now_ms)
 		return 0;
-	slot = hash_slot(d, e->key, e->hash);
-	*slot = e->next;
+	hashmap_remove(&d->table, &e->node);
 	heap_pop(&d->heap);
 	out->key = e->key;	/* ownership moves to the caller */
 	out->kind = e->kind;
