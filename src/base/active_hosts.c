@@ -14,40 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashmap.h"
+
 #define HOSTS_MAX 65536
 #define HOST_NAME_CAP 255
 
 struct host {
-	char *name;	/* NULL = empty slot */
+	struct hnode node;
 	double last;
+	char name[];
 };
 
-/* Open addressing, linear probing; guarded by hosts_lock. */
-static struct {
-	struct host *slot;
-	size_t cap;
-	size_t count;
-} hosts;
+static struct hashmap hosts;	/* guarded by hosts_lock; no buckets until the first host */
 static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
 
-
-static size_t host_hash(const char *s)
+static bool name_eq(const struct hnode *n, const void *name)
 {
-	size_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
-/* The slot holding name, or the empty slot where it would go. */
-static size_t host_find(const char *name)
-{
-	size_t i = host_hash(name) & (hosts.cap - 1);
-
-	while (hosts.slot[i].name && strcmp(hosts.slot[i].name, name) != 0)
-		i = (i + 1) & (hosts.cap - 1);
-	return i;
+	return strcmp(hashmap_entry(n, struct host, node)->name, name) == 0;
 }
 
 static bool host_live(const struct host *h, double now_s)
@@ -55,101 +38,75 @@ static bool host_live(const struct host *h, double now_s)
 	return now_s - h->last < ACTIVE_HOSTS_WINDOW_S;
 }
 
-/* Move the live entries into a table of cap slots; expired names are freed.
- * Rebuilding is simpler than deleting under linear probing, and runs only
- * when growing or when something expired. */
-static int hosts_rebuild(size_t cap, double now_s)
+/* Free the hosts that fell out of the window (all when now_s is +inf);
+ * returns how many stay. */
+static long long sweep(double now_s)
 {
-	struct host *old = hosts.slot;
-	size_t oldcap = hosts.cap, i;
-	struct host *slot = calloc(cap, sizeof(*slot));
+	struct hashmap_iter it;
+	long long live = 0;
 
-	if (!slot)
-		return -1;
-	hosts.slot = slot;
-	hosts.cap = cap;
-	hosts.count = 0;
-	for (i = 0; i < oldcap; i++) {
-		if (!old[i].name)
-			continue;
-		if (!host_live(&old[i], now_s)) {
-			free(old[i].name);
+	for (struct hnode *n = hashmap_first(&hosts, &it); n; n = hashmap_next(&it)) {
+		struct host *h = hashmap_entry(n, struct host, node);
+
+		if (host_live(h, now_s)) {
+			live++;
 			continue;
 		}
-		slot[host_find(old[i].name)] = old[i];
-		hosts.count++;
+		hashmap_remove(&hosts, n);
+		free(h);
 	}
-	free(old);
-	return 0;
+	return live;
 }
 
 void active_hosts_clear(void)
 {
-	size_t i;
-
 	pthread_mutex_lock(&hosts_lock);
-	for (i = 0; i < hosts.cap; i++)
-		free(hosts.slot[i].name);
-	free(hosts.slot);
-	hosts.slot = NULL;
-	hosts.cap = 0;
-	hosts.count = 0;
+	sweep(__builtin_inf());
+	hashmap_fini(&hosts);
 	pthread_mutex_unlock(&hosts_lock);
 }
 
-/* Make room for one more host; called with hosts_lock held. */
-static int hosts_reserve(double now_s)
+/* Room for one more host; called with hosts_lock held. */
+static bool has_room(double now_s)
 {
-	if (hosts.count >= HOSTS_MAX && hosts_rebuild(hosts.cap, now_s) < 0)
-		return -1;
-	if (hosts.count >= HOSTS_MAX)
-		return -1;	/* 64k live hosts: the count saturates there */
-	if ((hosts.count + 1) * 2 <= hosts.cap)
-		return 0;
-	return hosts_rebuild(hosts.cap ? hosts.cap * 2 : 64, now_s);
+	if (!hosts.nbuckets && hashmap_init(&hosts) < 0)
+		return false;
+	/* 64k live hosts: the count saturates there until some expire. */
+	return hosts.count < HOSTS_MAX || sweep(now_s) < HOSTS_MAX;
 }
 
 void active_host_seen(const char *hostname, double now_s)
 {
 	char name[HOST_NAME_CAP + 1];
-	size_t i;
+	struct hnode *n;
+	struct host *h;
+	uint64_t hash;
 
 	if (!hostname || !*hostname)
 		return;
 	snprintf(name, sizeof(name), "%s", hostname);
+	hash = hashmap_hash_str(name);
 	pthread_mutex_lock(&hosts_lock);
-	if (hosts.cap) {
-		i = host_find(name);
-		if (hosts.slot[i].name) {
-			if (now_s > hosts.slot[i].last)
-				hosts.slot[i].last = now_s;
-			goto out;
-		}
+	n = hashmap_find(&hosts, hash, name_eq, name);
+	if (n) {
+		h = hashmap_entry(n, struct host, node);
+		if (now_s > h->last)
+			h->last = now_s;
+	} else if (has_room(now_s) && (h = malloc(sizeof(*h) + strlen(name) + 1))) {
+		strcpy(h->name, name);
+		h->last = now_s;
+		hashmap_add(&hosts, &h->node, hash);
 	}
-	if (hosts_reserve(now_s) < 0)
-		goto out;
-	i = host_find(name);
-	hosts.slot[i].name = strdup(name);
-	if (hosts.slot[i].name) {
-		hosts.slot[i].last = now_s;
-		hosts.count++;
-	}
-out:
 	pthread_mutex_unlock(&hosts_lock);
 }
 
 long long active_hosts_count(double now_s)
 {
-	long long live = 0;
-	size_t i;
+	long long live;
 
-	pthread_mutex_lock(&hosts_lock);
-	for (i = 0; i < hosts.cap; i++)
-		if (hosts.slot[i].name && host_live(&hosts.slot[i], now_s))
-			live++;
 	/* Scrapes are where expired hosts get freed. */
-	if ((size_t)live < hosts.count)
-		hosts_rebuild(hosts.cap, now_s);
+	pthread_mutex_lock(&hosts_lock);
+	live = sweep(now_s);
 	pthread_mutex_unlock(&hosts_lock);
 	return live;
 }
