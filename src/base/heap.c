@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 
+#include "array.h"
+
 void heap_init(struct heap *h, heap_less_fn *less, heap_moved_fn *moved)
 {
 	*h = (struct heap){ .less = less, .moved = moved };
@@ -57,15 +59,8 @@ static void sift_down(struct heap *h, size_t i)
 
 int heap_push(struct heap *h, void *item)
 {
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 64;
-		void **v = realloc(h->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		h->v = v;
-		h->cap = cap;
-	}
+	if (ARRAY_RESERVE(h->v, h->n, h->cap, 64) < 0)
+		return -ENOMEM;
 	h->v[h->n++] = item;
 	sift_up(h, h->n - 1);
 	return 0;

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
+
 struct loop_fd {
 	int fd;
 	unsigned events;
@@ -178,15 +180,8 @@ void loop_del_fd(struct loop *loop, int fd)
 
 long long loop_add_timer(struct loop *loop, long long ms, loop_timer_fn *fn, void *arg)
 {
-	if (loop->ntimers == loop->cap_timers) {
-		size_t cap = loop->cap_timers ? loop->cap_timers * 2 : 8;
-		struct loop_timer *t = realloc(loop->timers, cap * sizeof(*t));
-
-		if (!t)
-			return -1;
-		loop->timers = t;
-		loop->cap_timers = cap;
-	}
+	if (ARRAY_RESERVE(loop->timers, loop->ntimers, loop->cap_timers, 8) < 0)
+		return -ENOMEM;
 	loop->timers[loop->ntimers++] = (struct loop_timer){
 		.id = loop->next_timer_id++,
 		.when_ms = loop_now_ms() + (ms > 0 ? ms : 0),

@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "crc32c.h"
 #include "deadletter.h"
 #include "fsutil.h"
@@ -299,15 +300,8 @@ static void account(struct spool *sp, const struct segment *g, int sign)
 
 static int ack_buffer(struct segment *g, unsigned long long seq)
 {
-	if (g->nacks == g->capacks) {
-		unsigned int cap = g->capacks ? g->capacks * 2 : 64;
-		uint64_t *a = realloc(g->acks, cap * sizeof(*a));
-
-		if (!a)
-			return -1;
-		g->acks = a;
-		g->capacks = cap;
-	}
+	if (ARRAY_RESERVE(g->acks, g->nacks, g->capacks, 64) < 0)
+		return -ENOMEM;
 	g->acks[g->nacks++] = seq;
 	return 0;
 }
@@ -332,15 +326,8 @@ static ssize_t seg_find(const struct spool *sp, unsigned long long seq)
 
 static int segs_push(struct spool *sp, struct segment *g)
 {
-	if (sp->nsegs == sp->capsegs) {
-		size_t cap = sp->capsegs ? sp->capsegs * 2 : 16;
-		struct segment **s = realloc(sp->segs, cap * sizeof(*s));
-
-		if (!s)
-			return -1;
-		sp->segs = s;
-		sp->capsegs = cap;
-	}
+	if (ARRAY_RESERVE(sp->segs, sp->nsegs, sp->capsegs, 16) < 0)
+		return -ENOMEM;
 	sp->segs[sp->nsegs++] = g;
 	return 0;
 }
@@ -470,15 +457,8 @@ struct gaps {
 
 static int gap_push(struct gaps *gs, const struct gap *x)
 {
-	if (gs->n == gs->cap) {
-		size_t cap = gs->cap ? gs->cap * 2 : 8;
-		struct gap *v = realloc(gs->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		gs->v = v;
-		gs->cap = cap;
-	}
+	if (ARRAY_RESERVE(gs->v, gs->n, gs->cap, 8) < 0)
+		return -ENOMEM;
 	gs->v[gs->n++] = *x;
 	return 0;
 }
@@ -670,15 +650,8 @@ static bool is_deadletter_file(const char *name)
 
 static int add_ull(unsigned long long **v, size_t *n, size_t *cap, unsigned long long x)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		unsigned long long *p = realloc(*v, c * sizeof(*p));
-
-		if (!p)
-			return -1;
-		*v = p;
-		*cap = c;
-	}
+	if (ARRAY_RESERVE(*v, *n, *cap, 64) < 0)
+		return -ENOMEM;
 	(*v)[(*n)++] = x;
 	return 0;
 }

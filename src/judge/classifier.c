@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+
 struct classifier_rule {
 	enum process_type type;
 	regex_t re;
@@ -222,17 +224,7 @@ struct classifier *classifier_create_default(void)
 
 static int grow(struct classifier *c)
 {
-	struct classifier_rule *r;
-	size_t cap = c->cap ? c->cap * 2 : 8;
-
-	if (c->count < c->cap)
-		return 0;
-	r = realloc(c->rules, cap * sizeof(*r));
-	if (!r)
-		return -1;
-	c->rules = r;
-	c->cap = cap;
-	return 0;
+	return ARRAY_RESERVE(c->rules, c->count, c->cap, 8);
 }
 
 int classifier_add(struct classifier *c, enum process_type type, const char *pattern,

@@ -557,6 +557,14 @@ static int write_marker(const char *dir, const char *text)
 	return fclose(f);
 }
 
+/* Give up on the half-made tmp: res names no tree.  Returns -1. */
+static int discard(const char *tmp, struct kheaders_result *res)
+{
+	rm_tree(tmp);
+	res->path[0] = '\0';
+	return -1;
+}
+
 /* Move the finished tmp to dst; if another start got there first with the
  * same tree, keep theirs.  On failure res names no tree. */
 static int install_tree(const char *tmp, const char *dst, const char *source,
@@ -568,9 +576,7 @@ static int install_tree(const char *tmp, const char *dst, const char *source,
 	}
 	if (rm_tree(dst) < 0 || rename(tmp, dst) < 0) {
 		snprintf(err, errlen, "replacing %s: %s", dst, strerror(errno));
-		rm_tree(tmp);
-		res->path[0] = '\0';
-		return -1;
+		return discard(tmp, res);
 	}
 	return 0;
 }
@@ -594,18 +600,14 @@ static int assemble(const struct uname_info *u,
 	if (merge(tmp, res->found, res->partner, 0) < 0 || write_marker(tmp, source) < 0) {
 		snprintf(err, errlen, "assembling %s + %s in %s: %s", res->found, res->partner,
 			 tmp, strerror(errno));
-		goto fail;
+		return discard(tmp, res);
 	}
 	if (!tree_complete(tmp, u->arch)) {
 		snprintf(err, errlen, "%s + %s do not make a whole kernel tree for arch %s",
 			 res->found, res->partner, u->arch);
-		goto fail;
+		return discard(tmp, res);
 	}
 	return install_tree(tmp, dst, source, u->arch, res, err, errlen);
-fail:
-	rm_tree(tmp);
-	res->path[0] = '\0';
-	return -1;
 }
 
 /* The tarball's size names the extraction: a rebooted kernel of the same
@@ -631,21 +633,17 @@ static int extract(const struct uname_info *u,
 	if (mkdir(tmp, 0755) < 0 || run_program(tar) < 0) {
 		snprintf(err, errlen, "extracting %s into %s failed (tar and xz installed?)",
 			 res->found, tmp);
-		goto fail;
+		return discard(tmp, res);
 	}
 	if (!tree_complete(tmp, u->arch)) {
 		snprintf(err, errlen, "%s holds no whole kernel tree for arch %s", res->found, u->arch);
-		goto fail;
+		return discard(tmp, res);
 	}
 	if (write_marker(tmp, source) < 0) {
 		snprintf(err, errlen, "writing %s/" MARKER ": %s", tmp, strerror(errno));
-		goto fail;
+		return discard(tmp, res);
 	}
 	return install_tree(tmp, dst, source, u->arch, res, err, errlen);
-fail:
-	rm_tree(tmp);
-	res->path[0] = '\0';
-	return -1;
 }
 
 int kheaders_prepare(const struct kheaders_env *env, struct kheaders_result *res,
