@@ -17,13 +17,14 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "hashmap.h"
 
 struct loop_fd {
+	struct hnode node;	/* in loop->fds, by fd */
 	int fd;
 	unsigned events;
 	loop_fd_fn *fn;
 	void *arg;
-	struct loop_fd *next;
 };
 
 struct loop_timer {
@@ -34,12 +35,10 @@ struct loop_timer {
 	bool dead;
 };
 
-#define LOOP_FD_BUCKETS 256
-
 struct loop {
 	int epfd;
 	bool stop;
-	struct loop_fd *fds[LOOP_FD_BUCKETS];
+	struct hashmap fds;	/* struct loop_fd */
 	struct loop_timer *timers;
 	size_t ntimers, cap_timers;
 	long long next_timer_id;
@@ -73,7 +72,9 @@ struct loop *loop_create(void)
 	if (!loop)
 		return NULL;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (loop->epfd < 0) {
+	if (loop->epfd < 0 || hashmap_init(&loop->fds) < 0) {
+		if (loop->epfd >= 0)
+			close(loop->epfd);
 		free(loop);
 		return NULL;
 	}
@@ -85,28 +86,31 @@ void loop_destroy(struct loop *loop)
 {
 	if (!loop)
 		return;
-	for (int i = 0; i < LOOP_FD_BUCKETS; i++) {
-		struct loop_fd *f = loop->fds[i];
+	struct hashmap_iter it;
 
-		while (f) {
-			struct loop_fd *next = f->next;
-
-			free(f);
-			f = next;
-		}
-	}
+	for (struct hnode *n = hashmap_first(&loop->fds, &it); n; n = hashmap_next(&it))
+		free(hashmap_entry(n, struct loop_fd, node));
+	hashmap_fini(&loop->fds);
 	free(loop->timers);
 	close(loop->epfd);
 	free(loop);
 }
 
-static struct loop_fd **fd_slot(struct loop *loop, int fd)
+static bool fd_eq(const struct hnode *n, const void *fd)
 {
-	struct loop_fd **p = &loop->fds[(unsigned)fd % LOOP_FD_BUCKETS];
+	return hashmap_entry(n, struct loop_fd, node)->fd == *(const int *)fd;
+}
 
-	while (*p && (*p)->fd != fd)
-		p = &(*p)->next;
-	return p;
+static uint64_t fd_hash(int fd)
+{
+	return hashmap_hash(&fd, sizeof(fd));
+}
+
+static struct loop_fd *fd_find(struct loop *loop, int fd)
+{
+	struct hnode *n = hashmap_find(&loop->fds, fd_hash(fd), fd_eq, &fd);
+
+	return n ? hashmap_entry(n, struct loop_fd, node) : NULL;
 }
 
 static unsigned to_epoll(unsigned events)
@@ -124,57 +128,54 @@ static int epoll_set(struct loop *loop, int op, struct loop_fd *f)
 {
 	struct epoll_event ev = { .events = to_epoll(f->events), .data.fd = f->fd };
 
-	return epoll_ctl(loop->epfd, op, f->fd, &ev);
+	return epoll_ctl(loop->epfd, op, f->fd, &ev) < 0 ? -errno : 0;
 }
 
 int loop_add_fd(struct loop *loop, int fd, unsigned events, loop_fd_fn *fn, void *arg)
 {
-	struct loop_fd **slot = fd_slot(loop, fd);
-	struct loop_fd *f = *slot;
+	struct loop_fd *f = fd_find(loop, fd);
+	int r;
 
 	if (f) {
 		f->fn = fn;
 		f->arg = arg;
 		f->events = events;
-		if (epoll_set(loop, EPOLL_CTL_MOD, f) == 0)
-			return 0;
+		r = epoll_set(loop, EPOLL_CTL_MOD, f);
 		/* Closed without loop_del_fd(): epoll forgot it, we did not. */
-		return errno == ENOENT ? epoll_set(loop, EPOLL_CTL_ADD, f) : -1;
+		return r == -ENOENT ? epoll_set(loop, EPOLL_CTL_ADD, f) : r;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
-		return -1;
+		return -ENOMEM;
 	*f = (struct loop_fd){ .fd = fd, .events = events, .fn = fn, .arg = arg };
-	if (epoll_set(loop, EPOLL_CTL_ADD, f) < 0) {
+	r = epoll_set(loop, EPOLL_CTL_ADD, f);
+	if (r < 0) {
 		free(f);
-		return -1;
+		return r;
 	}
-	*slot = f;
+	hashmap_add(&loop->fds, &f->node, fd_hash(fd));
 	return 0;
 }
 
 int loop_mod_fd(struct loop *loop, int fd, unsigned events)
 {
-	struct loop_fd *f = *fd_slot(loop, fd);
+	struct loop_fd *f = fd_find(loop, fd);
 
-	if (!f) {
-		errno = ENOENT;
-		return -1;
-	}
+	if (!f)
+		return -ENOENT;
 	f->events = events;
 	return epoll_set(loop, EPOLL_CTL_MOD, f);
 }
 
 void loop_del_fd(struct loop *loop, int fd)
 {
-	struct loop_fd **slot = fd_slot(loop, fd);
-	struct loop_fd *f = *slot;
+	struct loop_fd *f = fd_find(loop, fd);
 
 	if (!f)
 		return;
 	/* The fd may already be closed (curl does that); ENOENT/EBADF are fine. */
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-	*slot = f->next;
+	hashmap_remove(&loop->fds, &f->node);
 	free(f);
 }
 
@@ -261,9 +262,9 @@ int loop_run_once(struct loop *loop, int max_wait_ms)
 
 	n = epoll_wait(loop->epfd, evs, 64, next_timeout(loop, max_wait_ms));
 	if (n < 0 && errno != EINTR)
-		return -1;
+		return -errno;
 	for (int i = 0; i < n; i++) {
-		struct loop_fd *f = *fd_slot(loop, evs[i].data.fd);
+		struct loop_fd *f = fd_find(loop, evs[i].data.fd);
 		unsigned got = 0;
 
 		if (!f)

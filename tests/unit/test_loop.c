@@ -76,9 +76,7 @@ static void test_fd_write_and_mod(void)
 	CHECK_INT(h2.n, 1);
 	CHECK(h2.arg == &h2);
 
-	errno = 0;
-	CHECK_INT(loop_mod_fd(loop, p[0], LOOP_READ), -1);
-	CHECK_INT(errno, ENOENT);
+	CHECK_INT(loop_mod_fd(loop, p[0], LOOP_READ), -ENOENT);
 	loop_del_fd(loop, p[1]);
 	close(p[0]);
 	close(p[1]);
