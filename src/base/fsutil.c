@@ -21,7 +21,7 @@ int fs_write_all(int fd, const void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -1;
+			return -errno;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -39,7 +39,7 @@ ssize_t fs_read_full(int fd, void *buf, size_t cap)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -1;
+			return -errno;
 		if (n == 0)
 			break;
 		got += (size_t)n;
@@ -81,7 +81,7 @@ int fs_mkdir_p(const char *path, mode_t mode)
 
 	if (len == 0 || len >= sizeof(buf)) {
 		errno = ENAMETOOLONG;
-		return -1;
+		return -ENAMETOOLONG;
 	}
 	memcpy(buf, path, len + 1);
 	for (char *p = buf + 1; *p; p++) {
@@ -89,8 +89,8 @@ int fs_mkdir_p(const char *path, mode_t mode)
 			continue;
 		*p = '\0';
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
+			return -errno;
 		*p = '/';
 	}
-	return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -errno : 0;
 }

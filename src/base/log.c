@@ -92,11 +92,11 @@ int log_level_parse(const char *name)
 	size_t i;
 
 	if (!name)
-		return -1;
+		return -EINVAL;
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcasecmp(name, map[i].name) == 0)
 			return map[i].level;
-	return -1;
+	return -EINVAL;
 }
 
 void log_set_level(enum log_level level)
@@ -133,10 +133,10 @@ static int rotate_timestamped(void)
 		if (link(sink.path, dst) == 0)
 			return unlink(sink.path);
 		if (errno != EEXIST)
-			return -1;
+			return -errno;
 	}
 	errno = EEXIST;
-	return -1;
+	return -EEXIST;
 }
 
 /* path.N-1 -> path.N ... path -> path.1; path.N (the oldest) is dropped. */
@@ -151,7 +151,7 @@ static int rotate_numbered(void)
 		snprintf(from, sizeof(from), "%s.%d", sink.path, i);
 		snprintf(to, sizeof(to), "%s.%d", sink.path, i + 1);
 		if (rename(from, to) < 0 && errno != ENOENT)
-			return -1;
+			return -errno;
 	}
 	snprintf(to, sizeof(to), "%s.1", sink.path);
 	return rename(sink.path, to);
@@ -187,17 +187,17 @@ int log_open_file(const char *path, long long max_bytes, int backup_count)
 
 	if (!path || !*path || strlen(path) >= sizeof(sink.path) || backup_count < 0) {
 		errno = EINVAL;
-		return -1;
+		return -EINVAL;
 	}
 	fd = open_sink(path);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 
 		close(fd);
 		errno = e;
-		return -1;
+		return -e;
 	}
 	pthread_mutex_lock(&log_lock);
 	if (sink.fd >= 0)

@@ -12,7 +12,7 @@
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
-/* Parse "DEBUG", "info", "WARNING", "error"... Returns -1 when unknown. */
+/* Parse "DEBUG", "info", "WARNING", "error"... Returns -EINVAL when unknown. */
 int log_level_parse(const char *name);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
@@ -21,7 +21,7 @@ enum log_level log_get_level(void);
  * only regular files are rotated).  With
  * backup_count N > 0 the rotated files are path.1 .. path.N (oldest dropped);
  * with 0 (upstream: "no limit") each rotated file is kept as
- * path.YYYYMMDDTHHMMSS[.n].  Returns 0, or -1 with errno set. */
+ * path.YYYYMMDDTHHMMSS[.n].  Returns 0, or -errno. */
 int log_open_file(const char *path, long long max_bytes, int backup_count);
 void log_close(void);
 

@@ -190,9 +190,9 @@ static int count_from(const struct metrics_server *s, const struct in6_addr *pee
  * Shut down the least recently active connection, if it has been quiet past
  * the grace time.  shutdown(), not close(): the fd stays MHD's, MHD sees EOF
  * and closes it in its own time; we run on MHD's thread, so the fd cannot
- * have been closed and reused under us.
+ * have been closed and reused under us.  True when one was shut down.
  */
-static int evict_oldest(struct metrics_server *s, long long now)
+static bool evict_oldest(struct metrics_server *s, long long now)
 {
 	struct conn_slot *c;
 
@@ -200,15 +200,15 @@ static int evict_oldest(struct metrics_server *s, long long now)
 		if (c->evicting)
 			continue;
 		if (now - c->active_ns < EVICT_GRACE_NS)
-			return -1;	/* the oldest is young: so are all */
+			return false;	/* the oldest is young: so are all */
 		if (shutdown(c->fd, SHUT_RDWR) < 0)
-			return -1;
+			return false;
 		c->evicting = true;
 		atomic_fetch_sub(&s->open, 1);
 		atomic_fetch_add(&s->evicted, 1);
-		return 0;
+		return true;
 	}
-	return -1;
+	return false;
 }
 
 /* Count every refusal; log at most one summary line per REFUSAL_LOG_NS so a
@@ -243,7 +243,7 @@ static enum MHD_Result admit(void *cls, const struct sockaddr *sa, socklen_t len
 	peer_of(sa, len, &peer);
 	if (s->max_per_ip > 0 && count_from(s, &peer) >= s->max_per_ip)
 		return refuse(s, &s->refused_per_ip, &peer, now);
-	if (atomic_load(&s->open) < s->max_conns || evict_oldest(s, now) == 0)
+	if (atomic_load(&s->open) < s->max_conns || evict_oldest(s, now))
 		return MHD_YES;
 	return refuse(s, &s->refused_full, &peer, now);
 }
@@ -473,7 +473,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t salen)
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	/* Restarting must not wait out TIME_WAIT; a live listener still wins. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (sa->sa_family == AF_INET6)
@@ -483,7 +483,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t salen)
 	e = errno;
 	close(fd);
 	errno = e;
-	return -1;
+	return -e;
 }
 
 /* addr NULL: dual-stack [::], or 0.0.0.0 on hosts without IPv6. */
@@ -513,7 +513,7 @@ static int listen_addr(const char *addr, int port, char *err, size_t errlen)
 	if (r != 0) {
 		snprintf(err, errlen, "cannot resolve %s (port %d): %s", addr, port,
 			 gai_strerror(r));
-		return -1;
+		return -EINVAL;
 	}
 	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
 		fd = listen_on(ai->ai_addr, ai->ai_addrlen);
@@ -532,7 +532,7 @@ static int bound_port(int fd)
 	socklen_t len = sizeof(ss);
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
+		return -errno;
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -545,7 +545,7 @@ static int open_listener(const struct metrics_server_opts *o, char *err, size_t 
 
 	if (o->port < 0 || o->port > 65535) {
 		snprintf(err, errlen, "invalid metrics port %d", o->port);
-		return -1;
+		return -EINVAL;
 	}
 	if (o->addr)
 		return listen_addr(o->addr, o->port, err, errlen);

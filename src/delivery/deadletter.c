@@ -111,18 +111,19 @@ int deadletter_write(const char *dir, const char *path, const char *body, long s
 		     const char *response, long long max_bytes)
 {
 	char *line = line_for(path, body, status, response), *file = NULL;
-	int fd = -1, ret = -1;
+	int fd = -1, ret = -ENOMEM;
 	struct stat st;
 	size_t len;
 
 	if (!line || asprintf(&file, "%s/" DEADLETTER_FILE, dir) < 0) {
 		file = NULL;
-		errno = ENOMEM;
 		goto out;
 	}
 	fd = open_file(file);
-	if (fd < 0)
+	if (fd < 0) {
+		ret = -errno;
 		goto out;
+	}
 	len = strlen(line);
 	if (max_bytes <= 0)
 		max_bytes = DEADLETTER_MAX_DEFAULT;
@@ -130,8 +131,11 @@ int deadletter_write(const char *dir, const char *path, const char *body, long s
 	    st.st_size + (long long)len + 1 > max_bytes)
 		fd = rotate(dir, file, fd, (long long)st.st_size);
 	line[len] = '\n';	/* over the NUL: written by length */
+	errno = EIO;	/* what a short write reports */
 	if (write(fd, line, len + 1) == (ssize_t)(len + 1) && fdatasync(fd) == 0)
 		ret = 0;
+	else
+		ret = -errno;
 out:
 	if (fd >= 0)
 		close(fd);

@@ -23,7 +23,7 @@
  * renamed to DIR/dead-letter.jsonl.1, replacing the older one (logged,
  * counted in api_dead_letter_rotations_total).  A line longer than
  * max_bytes is still written, alone in a new file: at most two files, each
- * max_bytes or one line.  Returns 0, or -1 with errno set. */
+ * max_bytes or one line.  Returns 0, or -errno. */
 int deadletter_write(const char *dir, const char *path, const char *body, long status,
 		     const char *response, long long max_bytes);
 

@@ -124,7 +124,7 @@ static int set_url(struct http_transport *s, struct transfer *t, const char *pat
 		char *u = realloc(t->url, need);
 
 		if (!u)
-			return -1;
+			return -ENOMEM;
 		t->url = u;
 		t->urlcap = need;
 	}
@@ -139,7 +139,7 @@ static int transfer_setup(struct http_transport *s, struct transfer *t, const ch
 	CURL *e = t->easy;
 
 	if (set_url(s, t, path) < 0)
-		return -1;
+		return -ENOMEM;
 	t->reply_len = 0;
 	t->reply[0] = '\0';
 	t->errbuf[0] = '\0';

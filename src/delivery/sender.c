@@ -208,8 +208,10 @@ static void arm_kick(struct sender *s, long long at)
 
 static int start(struct sender *s, struct record *r)
 {
-	if (http_transport_start(s->http, r->path, r->body, r, s->ob.fail_streak) < 0)
-		return -1;
+	int err = http_transport_start(s->http, r->path, r->body, r, s->ob.fail_streak);
+
+	if (err < 0)
+		return err;
 	r->attempts++;
 	s->inflight[r->svc]++;
 	return 0;
@@ -282,19 +284,21 @@ static void delivered(struct sender *s, struct record *r)
 }
 
 /* 0 once the record is kept in the dead-letter file (or there is no spool
- * to keep it in), -1 when it could not be written. */
+ * to keep it in), -errno when it could not be written. */
 static int dead_letter(struct sender *s, struct record *r, long status, const char *reply)
 {
 	char path[256];
+	int err;
 
 	if (!s->spool)
 		return 0;
-	if (deadletter_write(spool_path(s->spool), r->path, r->body, status, reply,
-			     s->dead_letter_max) < 0) {
+	err = deadletter_write(spool_path(s->spool), r->path, r->body, status, reply,
+			       s->dead_letter_max);
+	if (err < 0) {
 		log_error(MOD, "cannot write %s/" DEADLETTER_FILE " (%s); keeping the record for "
-			  "%s spooled and trying again later", spool_path(s->spool), strerror(errno),
+			  "%s spooled and trying again later", spool_path(s->spool), strerror(-err),
 			  log_escape(r->path, path, sizeof(path)));
-		return -1;
+		return err;
 	}
 	metrics_add(M_API_DEAD_LETTERS, r->ep, 0, 1);
 	return 0;
@@ -435,7 +439,7 @@ static int post_spooled(struct sender *s, struct record *r)
 	if (!r->seq && s->held >= s->queue_max) {
 		note_drop(s, r->svc);
 		outbox_record_free(r);
-		return -1;
+		return -ENOBUFS;
 	}
 	outbox_push(&s->ob, r);
 	pending_add(s, r->svc, 1);
@@ -451,7 +455,7 @@ int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char 
 		free(path);
 		free(body);
 		errno = EINVAL;
-		return -1;
+		return -EINVAL;
 	}
 	if (!s->http)
 		return stdout_sink_print(s->out, path, body);
@@ -459,7 +463,7 @@ int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char 
 		note_drop(s, svc);
 		free(path);
 		free(body);
-		return -1;
+		return -ENOBUFS;
 	}
 	r->path = path;
 	r->body = body;
@@ -495,7 +499,7 @@ static int spool_setup(struct sender *s, const struct sender_config *cfg)
 	s->spool = spool_open(&sc, err, sizeof(err));
 	if (!s->spool) {
 		log_error(MOD, "%s", err);
-		return -1;
+		return -EIO;
 	}
 	n = spool_unread(s->spool);
 	if (n)
@@ -506,12 +510,17 @@ static int spool_setup(struct sender *s, const struct sender_config *cfg)
 
 static int http_setup(struct sender *s, const struct sender_config *cfg)
 {
+	int err;
+
 	s->http = http_transport_create(s->loop, cfg->api_server, s->timeout_ms, s->max_inflight,
 					on_done, on_settled, s);
 	if (!s->http)
-		return -1;
-	if (cfg->spool_dir && cfg->spool_dir[0] && spool_setup(s, cfg) < 0)
-		return -1;
+		return -ENOMEM;
+	if (cfg->spool_dir && cfg->spool_dir[0]) {
+		err = spool_setup(s, cfg);
+		if (err < 0)
+			return err;
+	}
 	s->publish_timer = loop_add_timer(s->loop, PUBLISH_MS, on_publish, s);
 	if (s->publish_timer < 0)
 		s->publish_timer = 0;

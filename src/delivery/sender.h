@@ -40,9 +40,10 @@ struct sender *sender_create(struct loop *loop, const struct sender_config *cfg)
 
 /* Queue one POST.  Takes ownership of path and body (malloc'd) in every case.
  * With a spool the record is on disk when this returns (or, if the disk
- * failed, kept in memory; logged).  Returns 0, or -1 when the record was
- * dropped: memory queue full, or no spool and no memory (logged and counted
- * in queue_events_dropped_total). */
+ * failed, kept in memory; logged).  Returns 0, or a negative errno:
+ * -ENOBUFS when the record was dropped (memory queue full, or no spool and
+ * no memory; logged and counted in queue_events_dropped_total), -EINVAL
+ * for a bad argument, -EIO when stdout would not take the line. */
 int sender_post(struct sender *s, enum service svc, enum endpoint_type ep, char *path, char *body);
 
 /* Records queued + in flight + waiting to retry, in memory and in the spool. */

@@ -232,19 +232,19 @@ static int seg_grow(struct segment *g)
 	uint64_t *bits;
 
 	if (!off)
-		return -1;
+		return -errno;
 	g->off = off;
 	dt = realloc(g->dt, cap * sizeof(*dt));
 	if (!dt)
-		return -1;
+		return -errno;
 	g->dt = dt;
 	svc = realloc(g->svc, cap * sizeof(*svc));
 	if (!svc)
-		return -1;
+		return -errno;
 	g->svc = svc;
 	bits = realloc(g->bits, cap / 64 * sizeof(*bits));
 	if (!bits)
-		return -1;
+		return -errno;
 	memset(bits + g->cap / 64, 0, (cap - g->cap) / 64 * sizeof(*bits));
 	g->bits = bits;
 	g->cap = cap;
@@ -257,7 +257,7 @@ static int seg_push(struct segment *g, long long off, long long time_ms, enum se
 	long long dt;
 
 	if (g->n == g->cap && seg_grow(g) < 0)
-		return -1;
+		return -errno;
 	if (g->n == 0)
 		g->base_ms = time_ms;
 	dt = time_ms - g->base_ms;
@@ -475,7 +475,7 @@ static int scan_segment(struct spool *sp, struct segment *g, const char *name,
 	struct rec_hdr h;
 
 	if (!buf)
-		return -1;
+		return -errno;
 	while (off < len) {
 		unsigned long long want = g->first + g->n;
 
@@ -511,7 +511,7 @@ static int scan_segment(struct spool *sp, struct segment *g, const char *name,
 	return 0;
 fail:
 	free(buf);
-	return -1;
+	return -errno;
 }
 
 static void load_acks(struct spool *sp, struct segment *g)
@@ -588,7 +588,7 @@ static int load_segment(struct spool *sp, unsigned long long first)
 	char name[64];
 
 	if (!g)
-		return -1;
+		return -errno;
 	seg_name(name, sizeof(name), first, "seg");
 	g->fd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (g->fd < 0 || scan_segment(sp, g, name, &gaps) < 0) {
@@ -612,7 +612,7 @@ static int load_segment(struct spool *sp, unsigned long long first)
 	}
 	if (segs_push(sp, g) < 0) {
 		seg_free(g);
-		return -1;
+		return -errno;
 	}
 	sp->records += g->n - g->acked;
 	account(sp, g, 1);
@@ -667,7 +667,7 @@ static int list_dir(struct spool *sp, unsigned long long **segs, size_t *nsegs)
 	int ret = 0;
 
 	if (!d)
-		return -1;
+		return -errno;
 	while (ret == 0 && (e = readdir(d))) {
 		unsigned long long first;
 		const char *ext, *why;
@@ -806,12 +806,12 @@ static int seg_create(struct spool *sp)
 	char name[64];
 
 	if (!g)
-		return -1;
+		return -errno;
 	seg_name(name, sizeof(name), g->first, "seg");
 	g->fd = openat(sp->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (g->fd < 0 || segs_push(sp, g) < 0) {
 		seg_free(g);
-		return -1;
+		return -errno;
 	}
 	sp->active = g;
 	sp->dir_dirty = true;
@@ -870,12 +870,12 @@ static int make_room(struct spool *sp, long long len)
 {
 	if (len > sp->max_bytes) {
 		errno = EFBIG;
-		return -1;
+		return -errno;
 	}
 	if (sp->active && sp->active->n && sp->active->bytes + len > sp->seg_bytes)
 		seg_retire(sp);
 	if (!sp->active && seg_create(sp) < 0)
-		return -1;
+		return -errno;
 	while (sp->bytes + len > sp->max_bytes && sp->nsegs > 1)
 		drop_oldest(sp);
 	return 0;
@@ -903,7 +903,7 @@ static int write_rec(struct spool *sp, struct segment *g, struct spool_rec *rec)
 		/* A short write left a torn record: cut it so the next one is clean. */
 		(void)!ftruncate(g->fd, g->bytes);
 		errno = e;
-		return -1;
+		return -errno;
 	}
 	rec->seq = h.seq;
 	rec->time_ms = h.time_ms;
@@ -919,19 +919,19 @@ static int append(struct spool *sp, struct spool_rec *rec, bool claim)
 
 	if (plen > REC_MAX || blen > REC_MAX || plen + blen > REC_MAX) {
 		errno = EFBIG;
-		return -1;
+		return -errno;
 	}
 	if (sp->next_seq >= SEQ_LIMIT) {
 		errno = EOVERFLOW;
-		return -1;
+		return -errno;
 	}
 	if (make_room(sp, len) < 0)
-		return -1;
+		return -errno;
 	g = sp->active;
 	if (g->n == g->cap && seg_grow(g) < 0)
-		return -1;
+		return -errno;
 	if (write_rec(sp, g, rec) < 0)
-		return -1;
+		return -errno;
 	seg_push(g, g->bytes, rec->time_ms, rec->svc);	/* cannot fail: room made above */
 	g->bytes += len;
 	sp->bytes += len;
@@ -987,7 +987,7 @@ static int seg_open_read(struct spool *sp, struct segment *g)
 	return g->fd < 0 ? -1 : 0;
 }
 
-/* Read record i of g into out; -1 when it cannot be read or fails its
+/* Read record i of g into out; -errno when it cannot be read or fails its
  * check (the disk changed under us). */
 static int read_rec(struct spool *sp, struct segment *g, unsigned int i, struct spool_rec *out)
 {
@@ -995,15 +995,25 @@ static int read_rec(struct spool *sp, struct segment *g, unsigned int i, struct 
 	char *buf = malloc((size_t)len + 2);
 	struct rec_hdr h;
 	char *payload;
+	ssize_t n;
+	int err;
 
-	if (!buf || seg_open_read(sp, g) < 0 || pread(g->fd, buf, (size_t)len, g->off[i]) != len) {
+	if (!buf)
+		return -ENOMEM;
+	err = seg_open_read(sp, g);
+	if (err == 0) {
+		n = pread(g->fd, buf, (size_t)len, g->off[i]);
+		err = n == len ? 0 : n < 0 ? -errno : -EIO;	/* short: the file shrank */
+	}
+	if (err < 0) {
 		free(buf);
-		return -1;
+		errno = -err;
+		return err;
 	}
 	if (len < (long long)sizeof(h)) {
 		free(buf);
 		errno = EIO;
-		return -1;
+		return -errno;
 	}
 	memcpy(&h, buf, sizeof(h));
 	payload = buf + sizeof(h);
@@ -1012,7 +1022,7 @@ static int read_rec(struct spool *sp, struct segment *g, unsigned int i, struct 
 	    rec_crc(&h, payload, (size_t)h.path_len + h.body_len) != h.crc) {
 		free(buf);
 		errno = EIO;
-		return -1;
+		return -errno;
 	}
 	/* path\0body\0 in place: the body moves up one byte. */
 	memmove(payload + h.path_len + 1, payload + h.path_len, h.body_len);
@@ -1111,7 +1121,7 @@ static int write_acks(struct spool *sp, struct segment *g)
 	seg_name(name, sizeof(name), g->first, "ack");
 	fd = openat(sp->dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if (lseek(fd, 0, SEEK_END) == 0)
 		sp->dir_dirty = true;	/* a new name: the directory needs its sync */
 	for (unsigned int i = 0; i < g->nacks && ret == 0; ) {
@@ -1119,13 +1129,15 @@ static int write_acks(struct spool *sp, struct segment *g)
 
 		for (; k < 256 && i < g->nacks; k++, i++)
 			e[k] = (struct ack_ent){ g->acks[i], ack_check(g->acks[i]), ACK_MAGIC };
-		if (write(fd, e, k * sizeof(e[0])) != (ssize_t)(k * sizeof(e[0])))
-			ret = -1;
+		ssize_t w = write(fd, e, k * sizeof(e[0]));
+
+		if (w != (ssize_t)(k * sizeof(e[0])))
+			ret = w < 0 ? -errno : -EIO;
 	}
 	/* A lost acknowledgement only means a resend, but spool_sync()
 	 * promises it is on disk like the records. */
 	if (ret == 0 && fdatasync(fd) < 0)
-		ret = -1;
+		ret = -errno;
 	close(fd);
 	g->nacks = 0;
 	return ret;
@@ -1133,21 +1145,21 @@ static int write_acks(struct spool *sp, struct segment *g)
 
 int spool_sync(struct spool *sp)
 {
-	int ret = 0;
+	int ret = 0, err;
 
 	for (size_t i = 0; sp->acks_dirty && i < sp->nsegs; i++)
-		if (sp->segs[i]->nacks && write_acks(sp, sp->segs[i]) < 0)
-			ret = -1;
+		if (sp->segs[i]->nacks && (err = write_acks(sp, sp->segs[i])) < 0)
+			ret = err;
 	sp->acks_dirty = false;
 	sync_retired(sp);
 	if (sp->data_dirty && sp->active && fdatasync(sp->active->fd) < 0)
-		ret = -1;
+		ret = -errno;
 	sp->data_dirty = false;
 	if (sp->dir_dirty && fsync(sp->dirfd) < 0)
-		ret = -1;
+		ret = -errno;
 	sp->dir_dirty = false;
 	if (ret < 0)
-		log_warn(MOD, "%s: sync failed: %s", sp->dir, strerror(errno));
+		log_warn(MOD, "%s: sync failed: %s", sp->dir, strerror(-ret));
 	return ret;
 }
 

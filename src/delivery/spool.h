@@ -52,8 +52,8 @@ struct spool *spool_open(const struct spool_config *cfg, char *err, size_t errle
 /* Append rec (svc, ep, path, body) and set rec->seq and rec->time_ms.
  * With claim, and only when spool_caught_up(), the read cursor moves past
  * the new record: the caller keeps it in memory and spool_next() will not
- * hand it out.  Drops the oldest segments when full.  Returns 0, or -1 with
- * errno set (the record is then not in the spool). */
+ * hand it out.  Drops the oldest segments when full.  Returns 0, or -errno
+ * (the record is then not in the spool; errno is set too). */
 int spool_append(struct spool *sp, struct spool_rec *rec, bool claim);
 
 /* True when spool_next() has nothing to hand out. */

@@ -3,6 +3,7 @@
  */
 #include "stdout_sink.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ int stdout_sink_print(FILE *out, char *path, char *body)
 {
 	json_t *line = json_object(), *b = json_loads(body, JSON_DECODE_ANY, NULL);
 	char *text_line = NULL, esc[256];
-	int ret = -1;
+	int ret = -EIO;
 
 	if (!b) {
 		log_warn(MOD, "record for %s is not JSON; printed as a string",

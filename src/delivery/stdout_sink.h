@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 /* Print one record to out and free path and body in every case.  Returns
- * 0, or -1 when the line could not be built or written (logged). */
+ * 0, or -EIO when the line could not be built or written (logged). */
 int stdout_sink_print(FILE *out, char *path, char *body);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "debounce.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -142,7 +143,7 @@ int debounce_change(struct debounce *d, const char *key, long long now_ms, long 
 	long long quiet, cap;
 
 	if (!e)
-		return -1;
+		return -ENOMEM;
 	if (e->kind == DEBOUNCE_DELETE) {
 		/* Deleted then re-created inside a window: a rename-save.  The
 		 * new file's burst starts now. */
@@ -164,7 +165,7 @@ int debounce_delete(struct debounce *d, const char *key, long long now_ms, long 
 	struct entry *e = entry_get(d, key, now_ms, since, &fresh);
 
 	if (!e)
-		return -1;
+		return -ENOMEM;
 	/* A pending change's content went with the file: nothing is left to
 	 * read, so the deletion stands for both.  It waits one window in case
 	 * this is the first half of a rename-save. */
@@ -183,7 +184,7 @@ int debounce_retry(struct debounce *d, const struct debounce_item *it, long long
 	struct entry *e = entry_get(d, it->key, now_ms, it->since, &fresh);
 
 	if (!e)
-		return -1;
+		return -ENOMEM;
 	/* Only a fresh entry is ours to set: one that exists already was
 	 * touched meanwhile and its own deadline is the better one. */
 	if (!fresh) {

@@ -240,11 +240,11 @@ int payload_build(const struct proc_report *r, char **path, char **body)
 	if (!r || !r->proc || !r->id || !r->hw ||
 	    (r->endpoint != ENDPOINT_BUILD && r->endpoint != ENDPOINT_RUN)) {
 		errno = EINVAL;
-		return -1;
+		return -EINVAL;
 	}
 	b.obj = json_object();
 	if (!b.obj)
-		return -1;
+		return -ENOMEM;
 	if (r->endpoint == ENDPOINT_BUILD)
 		fill_build(&b, r);
 	else
@@ -258,7 +258,7 @@ int payload_build(const struct proc_report *r, char **path, char **body)
 		free(*body);
 		*body = NULL;
 		errno = ENOMEM;
-		return -1;
+		return -ENOMEM;
 	}
 	if (b.replaced)
 		metrics_inc(M_INVALID_UTF8);

@@ -2,6 +2,7 @@
  * test_deadletter.c - what a refused record leaves for a human: one exact
  * JSON line per record, appended, whatever the body or the reply holds.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ static void test_long_reply_cut(void)
 
 static void test_unwritable(void)
 {
-	CHECK_INT(deadletter_write("/nonexistent/dir", "/p", "{}", 422, "", 0), -1);
+	CHECK_INT(deadletter_write("/nonexistent/dir", "/p", "{}", 422, "", 0), -ENOENT);
 }
 
 static long long size_of(const char *path)

@@ -47,9 +47,9 @@ static void test_write_then_read(void)
 	close(fd);
 	/* A bad fd is an error, not a crash. */
 	errno = 0;
-	CHECK_INT(fs_write_all(-1, "x", 1), -1);
+	CHECK_INT(fs_write_all(-1, "x", 1), -EBADF);
 	CHECK_INT(errno, EBADF);
-	CHECK_INT(fs_read_full(-1, buf, 1), -1);
+	CHECK_INT(fs_read_full(-1, buf, 1), -EBADF);
 }
 
 static void test_mkdir_p(void)
@@ -72,17 +72,17 @@ static void test_mkdir_p(void)
 	/* A file in the way is an error. */
 	snprintf(p, sizeof(p), "%s/f/x", dir);
 	errno = 0;
-	CHECK_INT(fs_mkdir_p(p, 0700), -1);
+	CHECK_INT(fs_mkdir_p(p, 0700), -ENOTDIR);
 	CHECK_INT(errno, ENOTDIR);
 	errno = 0;
-	CHECK_INT(fs_mkdir_p("", 0700), -1);
+	CHECK_INT(fs_mkdir_p("", 0700), -ENAMETOOLONG);
 	CHECK_INT(errno, ENAMETOOLONG);
 	huge = malloc(PATH_MAX + 1);
 	memset(huge, 'a', PATH_MAX);
 	huge[0] = '/';
 	huge[PATH_MAX] = '\0';
 	errno = 0;
-	CHECK_INT(fs_mkdir_p(huge, 0700), -1);
+	CHECK_INT(fs_mkdir_p(huge, 0700), -ENAMETOOLONG);
 	CHECK_INT(errno, ENAMETOOLONG);
 	free(huge);
 	umask(022);

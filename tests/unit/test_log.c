@@ -57,10 +57,10 @@ static void test_level_parse(void)
 	CHECK_INT(log_level_parse("warn"), LOG_WARN);
 	CHECK_INT(log_level_parse("ERROR"), LOG_ERROR);
 	CHECK_INT(log_level_parse("critical"), LOG_ERROR);
-	CHECK_INT(log_level_parse("verbose"), -1);
-	CHECK_INT(log_level_parse(""), -1);
-	CHECK_INT(log_level_parse("INFOX"), -1);
-	CHECK_INT(log_level_parse(NULL), -1);
+	CHECK_INT(log_level_parse("verbose"), -EINVAL);
+	CHECK_INT(log_level_parse(""), -EINVAL);
+	CHECK_INT(log_level_parse("INFOX"), -EINVAL);
+	CHECK_INT(log_level_parse(NULL), -EINVAL);
 }
 
 static void test_escape(void)
@@ -160,9 +160,9 @@ static void test_open_errors(void)
 
 	snprintf(path, sizeof(path), "%s/missing/agent.log", tmpdir);
 	errno = 0;
-	CHECK_INT(log_open_file(path, 100, 1), -1);
+	CHECK_INT(log_open_file(path, 100, 1), -ENOENT);
 	CHECK_INT(errno, ENOENT);
-	CHECK_INT(log_open_file("", 100, 1), -1);
+	CHECK_INT(log_open_file("", 100, 1), -EINVAL);
 	CHECK_INT(errno, EINVAL);
 }
 

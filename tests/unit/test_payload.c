@@ -1,5 +1,6 @@
 /* test_payload.c - exact API paths and bodies for build and run events. */
 #include <stdbool.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,7 +246,7 @@ static void test_bad_report(void)
 	};
 	char *path = (char *)"unset", *body = (char *)"unset";
 
-	CHECK_INT(payload_build(&r, &path, &body), -1);
+	CHECK_INT(payload_build(&r, &path, &body), -EINVAL);
 	CHECK(path == NULL);
 	CHECK(body == NULL);
 }

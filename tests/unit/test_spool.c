@@ -831,7 +831,7 @@ static void test_full_drops_oldest(void)
 
 		memset(big, 'x', 3999);
 		big[3999] = '\0';
-		CHECK_INT(spool_append(sp, &r, false), -1);
+		CHECK_INT(spool_append(sp, &r, false), -EFBIG);
 		free(big);
 	}
 	spool_stats(sp, &st);
