@@ -82,17 +82,17 @@ int check_use_headers(const struct check_env *env)
 	check_headers_env(env, &kenv);
 	if (kheaders_find(&kenv, &res, err, sizeof(err)) < 0) {
 		log_error("headers", "%s", err);
-		return -1;
+		return -ENOENT;
 	}
 	if (kheaders_prepare(&kenv, &res, err, sizeof(err)) < 0) {
 		kheaders_release(&res);
 		log_error("headers", "%s", err);
-		return -1;
+		return -EIO;
 	}
 	kheaders_release(&res);
 	if (kheaders_apply(&res) < 0) {
 		log_error("headers", "setting BCC_KERNEL_SOURCE: %s", strerror(errno));
-		return -1;
+		return -errno;
 	}
 	kheaders_describe(&kenv, &res, what, sizeof(what));
 	if (res.path[0])
@@ -228,10 +228,10 @@ static int read_capeff(const char *path, unsigned long long *caps)
 {
 	char line[256];
 	FILE *f = fopen(path, "r");
-	int rc = -1;
+	int rc = -ENOENT;
 
 	if (!f)
-		return -1;
+		return -errno;
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "CapEff: %llx", caps) == 1) {
 			rc = 0;

@@ -38,7 +38,7 @@ void check_env_from_config(struct check_env *env, const struct config *cfg);
 /*
  * Find the kernel headers, build what is needed under STATE_DIR and point
  * libbcc at them (BCC_KERNEL_SOURCE), logging which and why that is safe.
- * Call before any thread starts: it changes the environment.  -1 (logged)
+ * Call before any thread starts: it changes the environment.  A negative errno (logged)
  * when there are none to use.
  */
 int check_use_headers(const struct check_env *env);

@@ -294,19 +294,19 @@ static int setup(struct filemon *fm, const struct filemon_config *cfg, char *err
 	fm->db = debounce_create(cfg->debounce_window_ms, cfg->debounce_max_wait_ms);
 	if (!fm->root || !fm->base || !fm->buf || watches_init(fm) < 0 || !fm->db) {
 		snprintf(err, errlen, "filemon: out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	fm->rootfd = open(cfg->watch_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fm->rootfd < 0) {
 		snprintf(err, errlen, "filemon: cannot open WATCH_ROOT %s: %s", cfg->watch_root,
 			 strerror(errno));
-		return -1;
+		return -errno;
 	}
 	fm->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fm->ifd < 0) {
 		snprintf(err, errlen, "filemon: inotify_init1: %s%s", strerror(errno),
 			 errno == EMFILE ? " (raise fs.inotify.max_user_instances)" : "");
-		return -1;
+		return -errno;
 	}
 	return 0;
 }
@@ -328,11 +328,11 @@ static int start_watching(struct filemon *fm, char *err, size_t errlen)
 	if (fm->watches.count == 0) {
 		snprintf(err, errlen, "filemon: cannot watch WATCH_ROOT %s%s", fm->root,
 			 fm->limit_logged ? " (inotify watch limit reached)" : "");
-		return -1;
+		return -ENOSPC;
 	}
 	if (loop_add_fd(fm->loop, fm->ifd, LOOP_READ, on_inotify, fm) < 0) {
 		snprintf(err, errlen, "filemon: cannot poll the inotify fd: %s", strerror(errno));
-		return -1;
+		return -errno;
 	}
 	fm->hb_timer = loop_add_timer(fm->loop, HEARTBEAT_MS, on_heartbeat, fm);
 	fm->unwatched_retry_at = loop_now_ms() + UNWATCHED_RETRY_MS;

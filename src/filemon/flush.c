@@ -27,30 +27,30 @@
 
 /* Can SNAPSHOT_BASE take a write?  One byte in an unnamed file, fsync'd:
  * a full disk, a read-only mount or a missing directory all fail here.
- * 0, or -1 with errno. */
+ * 0, or -errno (errno set too). */
 int base_probe(const char *base)
 {
 	int fd, err;
 
 	if (mkdir(base, 0755) < 0 && errno != EEXIST)
-		return -1;
+		return -errno;
 	fd = open(base, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
 		char *path;
 
 		/* No O_TMPFILE here: a named file, gone at once. */
 		if (asprintf(&path, "%s/.jcode-watcher-probe.%d", base, (int)getpid()) < 0)
-			return -1;
+			return -ENOMEM;
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 		unlink(path);
 		free(path);
 	}
 	if (fd < 0)
-		return -1;
+		return -errno;
 	err = write(fd, "x", 1) == 1 && fsync(fd) == 0 ? 0 : (errno ? errno : EIO);
 	close(fd);
 	errno = err;
-	return err ? -1 : 0;
+	return -err;
 }
 
 /* Log failure cause r now?  Once, then at most every FAIL_LOG_MS: a
@@ -130,7 +130,7 @@ static int emit(struct filemon *fm, const struct snapshot_target *t, const char 
 
 	if (snapshot_write_perms(fm->base, t, &fm->perms, data, len, time(NULL), ts,
 				 sizeof(ts)) < 0)
-		return -1;
+		return -errno;
 	metrics_inc(M_FILEMON_SNAPSHOTS);
 	path = snapshot_record_path(t, ts);
 	event_id_unique(id, sizeof(id));

@@ -96,7 +96,7 @@ static int split(char *copy, char **comp, int max)
 		char *slash = strchr(p, '/');
 
 		if (n == max || !*p || slash == p)
-			return -1;
+			return -EINVAL;
 		comp[n++] = p;
 		if (!slash)
 			return n;
@@ -141,19 +141,19 @@ static int fill_target(char **comp, int n, int hw_max, struct snapshot_target *t
 	size_t len = 0;
 
 	if (!ext || identity_parse_workspace(comp[0], &t->id) < 0)
-		return -1;
+		return -EINVAL;
 	if (homework_component(comp[1], strlen(comp[1]), hw_max) < 0 ||
 	    strlen(comp[1]) >= sizeof(t->hw) || strlen(ext) >= sizeof(t->ext))
-		return -1;
+		return -EINVAL;
 	strcpy(t->hw, comp[1]);
 	strcpy(t->ext, ext);
 	for (int i = 2; i < n; i++) {
 		size_t clen = strlen(comp[i]);
 
 		if (i < n - 1 && !subdir_ok(comp[i]))
-			return -1;
+			return -EINVAL;
 		if (len + clen + 2 > sizeof(t->filename))
-			return -1;
+			return -EINVAL;
 		if (i > 2)
 			t->filename[len++] = '@';
 		memcpy(t->filename + len, comp[i], clen);
@@ -170,15 +170,15 @@ int snapshot_target_parse(const char *rel, int hw_max, struct snapshot_target *t
 	struct snapshot_target scratch;
 	char *comp[SNAPSHOT_MAX_DEPTH];
 	char *copy;
-	int n, ret = -1;
+	int n, ret = -EINVAL;
 
 	if (!rel)
-		return -1;
+		return -EINVAL;
 	if (!t)
 		t = &scratch;
 	copy = strdup(rel);
 	if (!copy)
-		return -1;
+		return -ENOMEM;
 	n = split(copy, comp, SNAPSHOT_MAX_DEPTH);
 	if (n >= SNAPSHOT_MIN_DEPTH)
 		ret = fill_target(comp, n, hw_max, t);
@@ -224,7 +224,7 @@ static int walk_open(int rootfd, const char *rel, int flags)
 	int n, fd = rootfd, next = -1, err = 0;
 
 	if (!copy)
-		return -1;
+		return -ENOMEM;
 	n = split(copy, comp, (int)(sizeof(comp) / sizeof(comp[0])));
 	for (int i = 0; i < n && !err; i++) {
 		bool last = i == n - 1;
@@ -250,7 +250,7 @@ static int walk_open(int rootfd, const char *rel, int flags)
 		if (fd >= 0 && fd != rootfd)
 			close(fd);
 		errno = err;
-		return -1;
+		return -err;
 	}
 	return fd;
 }
@@ -265,8 +265,10 @@ int snapshot_open_beneath(int rootfd, const char *rel, int flags)
 
 	if (use_openat2) {
 		fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-		if (fd >= 0 || errno != ENOSYS)
+		if (fd >= 0)
 			return (int)fd;
+		if (errno != ENOSYS)
+			return -errno;
 		use_openat2 = false;
 	}
 	return walk_open(rootfd, rel, flags);
@@ -415,7 +417,7 @@ int snapshot_timestamp(time_t when, char *out, size_t outlen)
 	struct tm tm;
 
 	if (!gmtime_r(&when, &tm) || strftime(out, outlen, "%Y%m%d_%H%M%S", &tm) == 0)
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -429,7 +431,7 @@ static int dir_open_p(int atfd, const char *path, int nofollow)
 	int fd, next, err;
 
 	if (!copy)
-		return -1;
+		return -ENOMEM;
 	fd = path[0] == '/' ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
 			      fcntl(atfd, F_DUPFD_CLOEXEC, 0);
 	for (comp = strtok_r(copy, "/", &save); comp && fd >= 0;
@@ -453,7 +455,7 @@ static int set_perms(int fd, const struct snapshot_perms *p)
 	if ((p->uid != -1 || p->gid != -1) &&
 	    fchown(fd, p->uid == -1 ? (uid_t)-1 : (uid_t)p->uid,
 		   p->gid == -1 ? (gid_t)-1 : (gid_t)p->gid) < 0)
-		return -1;
+		return -errno;
 	return fchmod(fd, (mode_t)p->mode);
 }
 
@@ -475,7 +477,7 @@ static int temp_file(int dirfd, const struct snapshot_perms *perms, const void *
 		fd = openat(dirfd, tmpname, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 	}
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if (fs_write_all(fd, data, len) < 0 || set_perms(fd, perms) < 0 || fsync(fd) < 0) {
 		int err = errno;
 
@@ -483,7 +485,7 @@ static int temp_file(int dirfd, const struct snapshot_perms *perms, const void *
 		if (tmpname[0])
 			unlinkat(dirfd, tmpname, 0);
 		errno = err;
-		return -1;
+		return -err;
 	}
 	return fd;
 }
@@ -495,14 +497,14 @@ static int link_name(int fd, int dirfd, const char *tmpname, const char *name)
 	char proc[64];
 
 	if (tmpname[0])
-		return linkat(dirfd, tmpname, dirfd, name, 0);
+		return linkat(dirfd, tmpname, dirfd, name, 0) < 0 ? -errno : 0;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
 	if (errno == EEXIST)
-		return -1;
+		return -EEXIST;
 	/* No /proc: AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, which the agent has. */
-	return linkat(fd, "", dirfd, name, AT_EMPTY_PATH);
+	return linkat(fd, "", dirfd, name, AT_EMPTY_PATH) < 0 ? -errno : 0;
 }
 
 /* The file inside a (possibly shortened) snapshot directory is
@@ -522,15 +524,17 @@ static int link_unique(int fd, int dirfd, const char *tmpname, const char *stem,
 		else
 			snprintf(cand, sizeof(cand), "%s.%d", stem, n);
 		snprintf(name, sizeof(name), "%s%s", cand, ext);
-		if (link_name(fd, dirfd, tmpname, name) == 0) {
+		int err = link_name(fd, dirfd, tmpname, name);
+
+		if (err == 0) {
 			snprintf(ts, tslen, "%s", cand);
 			return 0;
 		}
-		if (errno != EEXIST)
-			return -1;
+		if (err != -EEXIST)
+			return err;
 	}
 	errno = EEXIST;
-	return -1;
+	return -EEXIST;
 }
 
 /* The snapshot directory of t, made as needed. */
@@ -544,16 +548,16 @@ static int target_dir(const char *base, const struct snapshot_target *t)
 	if (!t->filename[0] || strchr(t->filename, '/') || strcmp(t->filename, ".") == 0 ||
 	    strcmp(t->filename, "..") == 0) {
 		errno = EINVAL;
-		return -1;
+		return -EINVAL;
 	}
 	basefd = dir_open_p(AT_FDCWD, base, 0);
 	if (basefd < 0)
-		return -1;
+		return -errno;
 	if (asprintf(&rel, "%s/%s/%s/%s", t->id.class_div, t->hw, t->id.student_id,
 		     t->filename) < 0) {
 		close(basefd);
 		errno = ENOMEM;
-		return -1;
+		return -ENOMEM;
 	}
 	fd = dir_open_p(basefd, rel, O_NOFOLLOW);
 	free(rel);
@@ -575,17 +579,17 @@ int snapshot_write_perms(const char *base, const struct snapshot_target *t,
 		perms = &defaults;
 	if (perms->mode > 0777 || snapshot_timestamp(when, stem, sizeof(stem)) < 0) {
 		errno = EINVAL;
-		return -1;
+		return -EINVAL;
 	}
 	dirfd = target_dir(base, t);
 	if (dirfd < 0)
-		return -1;
+		return -errno;
 	fd = temp_file(dirfd, perms, data, len, tmpname, sizeof(tmpname));
 	if (fd < 0) {
 		err = errno;
 		close(dirfd);
 		errno = err;
-		return -1;
+		return -err;
 	}
 	ret = link_unique(fd, dirfd, tmpname, stem, t->ext, ts, tslen);
 	err = errno;

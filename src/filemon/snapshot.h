@@ -62,7 +62,7 @@ struct snapshot_perms {
  * name, a homework component (homework_component(), hw_max), no hidden or
  * ignored directory (env, ENV, site-packages, dist-packages, lib, lib64,
  * libs), a visible file name ending .c .h .py .cpp .hpp .ipynb.  Editor
- * temp files (x.c~, .x.c.swp, 4913) fail the same rule.  Returns 0 or -1.
+ * temp files (x.c~, .x.c.swp, 4913) fail the same rule.  Returns 0 or -EINVAL.
  *
  * t->filename is the components below the homework directory joined with
  * '@', the name both of the snapshot directory and of the API path
@@ -82,7 +82,7 @@ bool snapshot_dir_wanted(int depth, const char *name, int hw_max);
  * is one, O_PATH included; only O_PATH|O_NOFOLLOW opens a trailing symlink
  * itself) and nothing outside rootfd (EXDEV): openat2(RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS), or an O_NOFOLLOW openat walk where the kernel lacks
- * openat2.  O_CLOEXEC is added.  Returns the fd or -1 with errno. */
+ * openat2.  O_CLOEXEC is added.  Returns the fd, or -errno (errno set too). */
 int snapshot_open_beneath(int rootfd, const char *rel, int flags);
 
 /* Read the regular file rel beneath rootfd in full, if it has one name
@@ -96,7 +96,7 @@ enum snapshot_status snapshot_read(int rootfd, const char *rel, long long max_si
 
 /* ---- writing ---------------------------------------------------------- */
 
-/* "YYYYMMDD_HHMMSS" in UTC.  out must hold 16 bytes.  Returns 0 or -1. */
+/* "YYYYMMDD_HHMMSS" in UTC.  out must hold 16 bytes.  Returns 0 or -EINVAL. */
 int snapshot_timestamp(time_t when, char *out, size_t outlen);
 
 /* Write data as a new file base/{class_div}/{hw}/{student_id}/{filename}/
@@ -105,8 +105,8 @@ int snapshot_timestamp(time_t when, char *out, size_t outlen);
  * link), and an existing name is never replaced: the second version in one
  * second is {ts}.1{ext}, then .2 ...  The stem used ("20261123_162846" or
  * "20261123_162846.1") goes to ts (SNAPSHOT_TS_LEN).  The file has mode
- * SNAPSHOT_MODE_DEFAULT and the agent's ids.  Returns 0, or -1 with errno
- * set. */
+ * SNAPSHOT_MODE_DEFAULT and the agent's ids.  Returns 0, or -errno (errno is
+ * set too). */
 int snapshot_write(const char *base, const struct snapshot_target *t, const void *data,
 		   size_t len, time_t when, char *ts, size_t tslen);
 /* The same with the mode and owner in perms (NULL: the defaults), set

@@ -71,7 +71,7 @@ static int find_member(const struct btf *btf, __u32 id, const char *name,
 	const struct btf_member *m;
 
 	if (!t || !btf_is_composite(t))
-		return -1;
+		return -ENOENT;
 	m = btf_members(t);
 	for (int i = 0; i < btf_vlen(t); i++, m++) {
 		const char *mname = btf__name_by_offset(btf, m->name_off);
@@ -89,7 +89,7 @@ static int find_member(const struct btf *btf, __u32 id, const char *name,
 			return 0;
 		}
 	}
-	return -1;
+	return -ENOENT;
 }
 
 static long offset_in(const struct btf *btf, const char *type, const char *member)
@@ -102,17 +102,17 @@ static long offset_in(const struct btf *btf, const char *type, const char *membe
 	if (id < 0)
 		id = btf__find_by_name_kind(btf, type, BTF_KIND_UNION);
 	if (id < 0 || strlen(member) >= sizeof(path))
-		return -1;
+		return -ENOENT;
 	cur = (__u32)id;
 	snprintf(path, sizeof(path), "%s", member);
 	for (part = strtok_r(path, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
 		long bits;
 
 		if (find_member(btf, cur, part, &bits, &cur) < 0)
-			return -1;
+			return -ENOENT;
 		total += bits;
 	}
-	return total % 8 ? -1 : total / 8;
+	return total % 8 ? -EINVAL : total / 8;
 }
 
 static struct btf *load_btf(const char *btf_path)
@@ -131,7 +131,7 @@ long btf_offset(const char *btf_path, const char *type, const char *member)
 	long off;
 
 	if (!btf)
-		return -1;
+		return -ENOENT;
 	off = offset_in(btf, type, member);
 	btf__free(btf);
 	return off;
@@ -141,12 +141,12 @@ int btf_offsets_cflags(const char *btf_path, char **flags, int max_flags,
 		       char *err, size_t errlen)
 {
 	struct btf *btf = load_btf(btf_path);
-	int n = 0;
+	int n = 0, ret = -ENOENT;
 
 	if (!btf) {
 		snprintf(err, errlen, "cannot load BTF from %s: %s",
 			 btf_path ? btf_path : "/sys/kernel/btf/vmlinux", strerror(errno));
-		return -1;
+		return -ENOENT;
 	}
 	for (const struct btf_field *f = btf_fields; f->macro; f++) {
 		long off = offset_in(btf, f->type, f->member);
@@ -157,6 +157,7 @@ int btf_offsets_cflags(const char *btf_path, char **flags, int max_flags,
 		}
 		if (asprintf(&flags[n], "-D%s=%ld", f->macro, off) < 0) {
 			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
 			goto fail;
 		}
 		n++;
@@ -167,5 +168,5 @@ fail:
 	while (n > 0)
 		free(flags[--n]);
 	btf__free(btf);
-	return -1;
+	return ret;
 }

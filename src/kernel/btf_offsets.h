@@ -24,12 +24,12 @@ extern const struct btf_field btf_fields[];
 
 /* Offset in bytes of a (possibly dotted, possibly inside anonymous
  * struct/union) member of struct/union `type` in BTF file `btf_path`
- * (NULL: the running kernel's).  -1 when not found. */
+ * (NULL: the running kernel's).  -ENOENT when not found. */
 long btf_offset(const char *btf_path, const char *type, const char *member);
 
 /*
  * Append "-DOFF_x=N" flags for every field in btf_fields to flags (each a
- * malloc'd string).  Returns the number of flags added, or -1 when the BTF
+ * malloc'd string).  Returns the number of flags added, or a negative errno when the BTF
  * cannot be loaded (err says why) or a field is missing from it.
  */
 int btf_offsets_cflags(const char *btf_path, char **flags, int max_flags,

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "decoder.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ int decoder_split_args(const char *args, size_t len, struct process *out)
 	size_t i;
 
 	if (!buf)
-		return -1;
+		return -ENOMEM;
 	memcpy(buf, args, len);
 	buf[len] = '\0';
 	for (i = 0; i < len; i++)
@@ -53,7 +54,7 @@ int decoder_split_args(const char *args, size_t len, struct process *out)
 	out->argv = calloc((size_t)argc + 1, sizeof(char *));
 	if (!out->argv) {
 		free(buf);
-		return -1;
+		return -ENOMEM;
 	}
 	out->argc = argc;
 	for (int k = 0, start = 0; k < argc; k++) {
@@ -99,16 +100,16 @@ int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
 
 	memset(out, 0, sizeof(*out));
 	if (!raw || size < head)
-		return -1;
+		return -EINVAL;
 	memcpy(&ev, raw, head);
 	if (ev.args_size > PROCMON_ARGS_LEN || head + ev.args_size > size)
-		return -1;
+		return -EINVAL;
 	if (strnlen(ev.hostname, sizeof(ev.hostname)) == sizeof(ev.hostname))
-		return -1;
+		return -EINVAL;
 	/* CLOCK_MONOTONIC ns past LLONG_MAX is 292 years of uptime: not a time
 	 * the kernel wrote, and it would not fit the signed arithmetic below. */
 	if (ev.exec_ns > (__u64)LLONG_MAX || ev.exit_ns > (__u64)LLONG_MAX)
-		return -1;
+		return -EINVAL;
 
 	out->pid = ev.tgid;
 	out->ppid = ev.ppid;
@@ -125,7 +126,7 @@ int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
 	if (!out->exe || !out->cwd ||
 	    decoder_split_args((const char *)raw + head, ev.args_size, out) < 0) {
 		process_free(out);
-		return -1;
+		return -ENOMEM;
 	}
 	return 0;
 }

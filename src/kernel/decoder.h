@@ -16,7 +16,7 @@
 /* CLOCK_REALTIME minus CLOCK_MONOTONIC, in ns: converts bpf_ktime_get_ns(). */
 long long decoder_clock_offset(void);
 
-/* Returns 0 and fills out (free with process_free), or -1 when the record is
+/* Returns 0 and fills out (free with process_free), or -EINVAL (-ENOMEM) when the record is
  * malformed (out is then zeroed). */
 int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
 		   struct process *out);

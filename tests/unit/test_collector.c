@@ -4,6 +4,7 @@
  * the probes is covered by the kernel end-to-end tests.
  */
 #include <limits.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,9 @@ static void test_nested_offsets(void)
 	/* mm_struct keeps its fields in an anonymous struct. */
 	CHECK(btf_offset(NULL, "mm_struct", "arg_end") ==
 	      btf_offset(NULL, "mm_struct", "arg_start") + 8);
-	CHECK_INT(btf_offset(NULL, "task_struct", "no_such_field"), -1);
-	CHECK_INT(btf_offset(NULL, "no_such_struct", "x"), -1);
-	CHECK_INT(btf_offset(NULL, "dentry", "d_name.nope"), -1);
+	CHECK_INT(btf_offset(NULL, "task_struct", "no_such_field"), -ENOENT);
+	CHECK_INT(btf_offset(NULL, "no_such_struct", "x"), -ENOENT);
+	CHECK_INT(btf_offset(NULL, "dentry", "d_name.nope"), -ENOENT);
 }
 
 static void test_cflags(void)
@@ -95,10 +96,10 @@ static void test_cflags(void)
 		CHECK(off >= 0);
 		free(flags[i]);
 	}
-	CHECK_INT(btf_offsets_cflags("/nonexistent/vmlinux", flags, 64, err, sizeof(err)), -1);
+	CHECK_INT(btf_offsets_cflags("/nonexistent/vmlinux", flags, 64, err, sizeof(err)), -ENOENT);
 	CHECK(strstr(err, "/nonexistent/vmlinux") != NULL);
 	/* Too small an array is an error, not an overflow. */
-	CHECK_INT(btf_offsets_cflags(NULL, flags, 3, err, sizeof(err)), -1);
+	CHECK_INT(btf_offsets_cflags(NULL, flags, 3, err, sizeof(err)), -ENOENT);
 }
 
 static void ignore_record(void *arg, const void *data, size_t size)

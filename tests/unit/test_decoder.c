@@ -2,6 +2,7 @@
  * test_decoder.c - raw kernel records to struct process: exact fields, and
  * malformed records rejected rather than read past.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,16 +124,16 @@ static void test_malformed(void)
 	size_t size = make_record(&ev, "gcc\0", 4, 0);
 	struct process p;
 
-	CHECK_INT(decoder_decode(NULL, size, 0, &p), -1);
-	CHECK_INT(decoder_decode(&ev, 10, 0, &p), -1);
+	CHECK_INT(decoder_decode(NULL, size, 0, &p), -EINVAL);
+	CHECK_INT(decoder_decode(&ev, 10, 0, &p), -EINVAL);
 	/* Claims more argv than the record holds. */
-	CHECK_INT(decoder_decode(&ev, size - 1, 0, &p), -1);
+	CHECK_INT(decoder_decode(&ev, size - 1, 0, &p), -EINVAL);
 	ev.args_size = PROCMON_ARGS_LEN + 1;
-	CHECK_INT(decoder_decode(&ev, sizeof(ev), 0, &p), -1);
+	CHECK_INT(decoder_decode(&ev, sizeof(ev), 0, &p), -EINVAL);
 	/* Hostname without its NUL. */
 	make_record(&ev, "gcc\0", 4, 0);
 	memset(ev.hostname, 'h', sizeof(ev.hostname));
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), -1);
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), -EINVAL);
 	CHECK(p.exe == NULL && p.argv == NULL);
 	/* exe without a NUL is cut at the field's end, never read past. */
 	make_record(&ev, "gcc\0", 4, 0);
@@ -188,13 +189,13 @@ static void test_time_extremes(void)
 	process_free(&p);
 
 	ev.exit_ns = ~0ULL;
-	CHECK_INT(decoder_decode(&ev, size, 1000, &p), -1);
+	CHECK_INT(decoder_decode(&ev, size, 1000, &p), -EINVAL);
 	CHECK(p.exe == NULL && p.argv == NULL);
 	ev.exit_ns = (unsigned long long)LLONG_MAX + 1;
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), -1);
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), -EINVAL);
 	ev.exit_ns = 5;
 	ev.exec_ns = ~0ULL;
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), -1);
+	CHECK_INT(decoder_decode(&ev, size, 0, &p), -EINVAL);
 }
 
 static void test_clock_offset(void)

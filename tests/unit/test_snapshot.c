@@ -67,39 +67,39 @@ static void test_target_parse(void)
 	CHECK_INT(snapshot_target_parse("os-1-1/hw0/x.py", 20, NULL), 0);
 
 	/* Depth: 3..6 components. */
-	CHECK_INT(snapshot_target_parse("os-1-1/a.c", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/a/b/c/d/e.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/a.c", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/a/b/c/d/e.c", 20, NULL), -EINVAL);
 	/* Workspace and homework names. */
-	CHECK_INT(snapshot_target_parse("os-1-x/hw1/a.c", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw21/a.c", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw01/a.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-x/hw1/a.c", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw21/a.c", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw01/a.c", 20, NULL), -EINVAL);
 	CHECK_INT(snapshot_target_parse("os-1-1/hw21/a.c", 30, NULL), 0);
-	CHECK_INT(snapshot_target_parse("os-1-1/lab1/a.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/lab1/a.c", 20, NULL), -EINVAL);
 	/* Ignored directories. */
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.venv/x.py", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.cache/x.py", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/env/x.py", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/ENV/x.py", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/v/site-packages/x.py", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/dist-packages/x.py", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/lib/x.c", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/lib64/x.c", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/libs/x.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.venv/x.py", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.cache/x.py", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/env/x.py", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/ENV/x.py", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/v/site-packages/x.py", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/dist-packages/x.py", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/lib/x.c", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/lib64/x.c", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/libs/x.c", 20, NULL), -EINVAL);
 	CHECK_INT(snapshot_target_parse("os-1-1/hw1/library/x.c", 20, NULL), 0);
 	/* Extensions and editor temp files. */
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.txt", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.C", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.c~", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.x.c.swp", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/4913", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.x.c", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.c.tmp", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.c", 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.txt", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.C", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.c~", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.x.c.swp", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/4913", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.x.c", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/x.c.tmp", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/.c", 20, NULL), -EINVAL);
 	/* Malformed. */
-	CHECK_INT(snapshot_target_parse("os-1-1//hw1/a.c", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("os-1-1/hw1/a.c/", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse("", 20, NULL), -1);
-	CHECK_INT(snapshot_target_parse(NULL, 20, NULL), -1);
+	CHECK_INT(snapshot_target_parse("os-1-1//hw1/a.c", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("os-1-1/hw1/a.c/", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse("", 20, NULL), -EINVAL);
+	CHECK_INT(snapshot_target_parse(NULL, 20, NULL), -EINVAL);
 }
 
 static void test_dir_wanted(void)
@@ -157,7 +157,7 @@ static void test_naming(void)
 	/* 2026-11-23 16:28:46 UTC */
 	CHECK_INT(snapshot_timestamp(1795451326, ts, sizeof(ts)), 0);
 	CHECK_STR(ts, "20261123_162846");
-	CHECK_INT(snapshot_timestamp(0, ts, 8), -1);
+	CHECK_INT(snapshot_timestamp(0, ts, 8), -EINVAL);
 
 	s = snapshot_encode_segment("src@util@a b%c/ü~-._.c");
 	CHECK_STR(s, "src%40util%40a%20b%25c%2F%C3%BC~-._.c");
@@ -219,7 +219,7 @@ static void check_reads(int rootfd)
 	CHECK(buf == NULL);
 	/* Asked for an O_PATH fd, a trailing symlink is still refused. */
 	errno = 0;
-	CHECK_INT(snapshot_open_beneath(rootfd, "w/hw1/passwd.c", O_PATH), -1);
+	CHECK_INT(snapshot_open_beneath(rootfd, "w/hw1/passwd.c", O_PATH), -ELOOP);
 	CHECK_INT(errno, ELOOP);
 }
 
@@ -570,7 +570,7 @@ static void test_write(void)
 
 	/* A name that is not one component is refused. */
 	snprintf(t.filename, sizeof(t.filename), "..");
-	CHECK_INT(snapshot_write(base, &t, "x", 1, 1795451327, ts, sizeof(ts)), -1);
+	CHECK_INT(snapshot_write(base, &t, "x", 1, 1795451327, ts, sizeof(ts)), -EINVAL);
 }
 
 /* Snapshots are not world-readable by default, and take the configured
