@@ -3,6 +3,7 @@
  */
 #include "classifier.h"
 
+#include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,12 +67,12 @@ int process_type_parse(const char *name)
 	size_t i;
 
 	if (!name)
-		return -1;
+		return -EINVAL;
 	for (i = 0; i < N_TYPES; i++) {
 		if (strcmp(name, type_names[i]) == 0)
 			return (int)i;
 	}
-	return -1;
+	return -EINVAL;
 }
 
 bool process_type_is_compiler(enum process_type t)
@@ -129,10 +130,10 @@ int classifier_compiler_name(const char *exe, char *buf, size_t len)
 	int n;
 
 	if (!exe || !buf || !len)
-		return -1;
+		return -EINVAL;
 	name = base_name(exe);
 	if (!*name)
-		return -1;
+		return -EINVAL;
 	/* Drop the triplet: everything before the compiler's own name. */
 	for (p = name; *p && !is_compiler_stem(p); p++) {
 		p = strchr(p, '-');
@@ -146,7 +147,7 @@ int classifier_compiler_name(const char *exe, char *buf, size_t len)
 		n = snprintf(buf, len, "%s-%.*s", p, (int)vlen, ver);
 	else
 		n = snprintf(buf, len, "%s", p);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
 
 /* "X.Y" at s, X in 2..3, when followed by the end of the component or by
@@ -158,15 +159,15 @@ static int version_at(const char *s, const char *end, char *buf, size_t len)
 	int n;
 
 	if (end - s < 3 || (s[0] != '2' && s[0] != '3') || s[1] != '.')
-		return -1;
+		return -ENOENT;
 	minor = strspn(s + 2, "0123456789");
 	if (minor == 0 || minor > 4 || s + 2 + minor > end)
-		return -1;
+		return -ENOENT;
 	next = s + 2 + minor < end ? s[2 + minor] : '\0';
 	if (next && next != '.' && next != '-' && next != '+' && !(next >= 'a' && next <= 'z'))
-		return -1;
+		return -ENOENT;
 	n = snprintf(buf, len, "%c.%.*s", s[0], (int)minor, s + 2);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
 
 int classifier_python_version(const char *exe, char *buf, size_t len)
@@ -174,7 +175,7 @@ int classifier_python_version(const char *exe, char *buf, size_t len)
 	const char *name, *end, *comp;
 
 	if (!exe || !buf || !len)
-		return -1;
+		return -EINVAL;
 	name = base_name(exe);
 	if (starts_with(name, "python") &&
 	    version_at(name + 6, name + strlen(name), buf, len) == 0 &&
@@ -182,7 +183,7 @@ int classifier_python_version(const char *exe, char *buf, size_t len)
 		return 0;
 	/* Directories, nearest first: pyenv's versions/3.12.1, uv's cpython-3.12.1-... */
 	if (name == exe)
-		return -1;
+		return -ENOENT;
 	for (end = name - 1; end > exe; end = comp - 1) {
 		for (comp = end; comp > exe && comp[-1] != '/'; comp--)
 			;
@@ -192,7 +193,7 @@ int classifier_python_version(const char *exe, char *buf, size_t len)
 		    version_at(comp + 8, end, buf, len) == 0)
 			return 0;
 	}
-	return -1;
+	return -ENOENT;
 }
 
 static bool type_classifies(enum process_type t)
@@ -240,18 +241,18 @@ int classifier_add(struct classifier *c, enum process_type type, const char *pat
 	if (!c || !pattern) {
 		if (err && errlen)
 			snprintf(err, errlen, "bad regex: no pattern");
-		return -1;
+		return -EINVAL;
 	}
 	if (!type_classifies(type)) {
 		if ((unsigned int)type < N_TYPES)
 			snprintf(err, err ? errlen : 0, "unknown type \"%s\"", type_names[type]);
 		else
 			snprintf(err, err ? errlen : 0, "unknown type \"%d\"", (int)type);
-		return -1;
+		return -EINVAL;
 	}
 	if (grow(c) < 0) {
 		snprintf(err, err ? errlen : 0, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 
 	/* Anchor here so a rule written as "/usr/bin/gcc" cannot match "/usr/bin/gcc-evil". */
@@ -259,7 +260,7 @@ int classifier_add(struct classifier *c, enum process_type type, const char *pat
 	anchored = malloc(plen + sizeof("^()$"));
 	if (!anchored) {
 		snprintf(err, err ? errlen : 0, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	memcpy(anchored, "^(", 2);
 	memcpy(anchored + 2, pattern, plen);
@@ -273,7 +274,7 @@ int classifier_add(struct classifier *c, enum process_type type, const char *pat
 
 		regerror(rc, &rule->re, msg, sizeof(msg));
 		snprintf(err, err ? errlen : 0, "bad regex: %s", msg);
-		return -1;
+		return -EINVAL;
 	}
 	rule->type = type;
 	c->count++;

@@ -31,7 +31,7 @@ struct classifier *classifier_create(void);
 struct classifier *classifier_create_default(void);
 
 /* Add a rule; pattern is a POSIX extended regex that must match the WHOLE path.
- * Returns 0, or -1 with a human message in err ("bad regex: ..." / "unknown type \"x\"").
+ * Returns 0, or -EINVAL (-ENOMEM) with a human message in err ("bad regex: ..." / "unknown type \"x\"").
  * type must be a classifying type (gcc, g++, clang, python), not unknown/binary.
  * err may be NULL when errlen is 0. */
 int classifier_add(struct classifier *c, enum process_type type, const char *pattern,
@@ -45,7 +45,7 @@ void classifier_free(struct classifier *c);
 /* "unknown", "gcc", "g++", "clang", "python", "binary"; "unknown" for out-of-range values. */
 const char *process_type_name(enum process_type t);
 
-/* Inverse of process_type_name(); -1 if unknown name. */
+/* Inverse of process_type_name(); -EINVAL if unknown name. */
 int process_type_parse(const char *name);
 
 /* gcc, g++, clang */
@@ -58,7 +58,7 @@ bool process_type_is_compiler(enum process_type t);
  * ("/usr/bin/x86_64-linux-gnu-gcc-12" -> "gcc-12", "clang-16", "g++",
  * "tcc" when no such part).  A plain "clang" or "clang++" in a directory
  * "llvm-N" (Debian, Ubuntu) becomes "clang-N" / "clang++-N".  Returns 0, or
- * -1 when exe has no name or the result does not fit len.
+ * -EINVAL when exe has no name, -ENOSPC when the result does not fit len.
  */
 int classifier_compiler_name(const char *exe, char *buf, size_t len);
 
@@ -67,7 +67,8 @@ int classifier_compiler_name(const char *exe, char *buf, size_t len);
  * from the directory component nearest the executable that is a version
  * X.Y[...] ("3.12.1" in pyenv's versions/3.12.1, "cpython-3.12.1-linux-..."
  * in uv's tree), X being 2 or 3.
- * Returns 0, or -1 when the path shows no version (or len is too small).
+ * Returns 0, or -ENOENT when the path shows no version (-ENOSPC when len
+ * is too small).
  */
 int classifier_python_version(const char *exe, char *buf, size_t len);
 

@@ -3,6 +3,7 @@
  */
 #include "identity.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -58,20 +59,20 @@ static int parse_body(const char *s, bool allow_suffix, struct identity *out)
 
 	subj = span(p, is_alnum, IDENTITY_FIELD_LEN - 1);
 	if (subj == 0 || p[subj] != '-')
-		return -1;
+		return -EINVAL;
 	p += subj + 1;
 	div = span(p, is_digit, IDENTITY_FIELD_LEN - 1);
 	if (div == 0 || p[div] != '-')
-		return -1;
+		return -EINVAL;
 	/* class_div must fit its field as a whole. */
 	if (subj + 1 + div > IDENTITY_FIELD_LEN - 1)
-		return -1;
+		return -EINVAL;
 	p += div + 1;
 	id = span(p, is_digit, IDENTITY_ID_MAX);
 	if (id == 0 || id > IDENTITY_ID_MAX)
-		return -1;
+		return -EINVAL;
 	if (p[id] != '\0' && !(allow_suffix && p[id] == '-' && suffix_ok(p + id + 1)))
-		return -1;
+		return -EINVAL;
 
 	copy_field(out->subject, s, subj);
 	copy_field(out->division, s + subj + 1, div);
@@ -85,20 +86,20 @@ int identity_parse(const char *hostname, const char *prefix, struct identity *ou
 	size_t plen;
 
 	if (!out)
-		return -1;
+		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	if (!hostname)
-		return -1;
+		return -EINVAL;
 	if (!prefix)
 		prefix = IDENTITY_DEFAULT_PREFIX;
 	if (strnlen(hostname, IDENTITY_HOST_MAX + 1) > IDENTITY_HOST_MAX)
-		return -1;
+		return -EINVAL;
 	plen = strlen(prefix);
 	if (strncmp(hostname, prefix, plen) != 0)
-		return -1;
+		return -EINVAL;
 	if (parse_body(hostname + plen, true, out) < 0) {
 		memset(out, 0, sizeof(*out));
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -106,9 +107,9 @@ int identity_parse(const char *hostname, const char *prefix, struct identity *ou
 int identity_parse_workspace(const char *name, struct identity *out)
 {
 	if (!out)
-		return -1;
+		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	if (!name)
-		return -1;
+		return -EINVAL;
 	return parse_body(name, false, out);
 }

@@ -21,7 +21,7 @@ struct identity {
 /* Parse a UTS hostname "jcode-{subject}-{division}-{student_id}[-suffix]".
  * subject [A-Za-z0-9]+, division [0-9]+, student_id [0-9]+ (1..20 digits); after the id
  * only end of string or '-' followed by anything (a Kubernetes pod hash). Prefix is
- * given (default "jcode-"). Returns 0, or -1 when malformed (out is then zeroed).
+ * given (default "jcode-"). Returns 0, or -EINVAL when malformed (out is then zeroed).
  *
  * A NULL prefix means "jcode-".  "Anything" in the suffix is printable ASCII
  * without spaces: a hostname longer than a UTS name (64 bytes), or carrying

@@ -3,6 +3,7 @@
  */
 #include "pathrules.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,14 +54,14 @@ int path_normalize(const char *path, char *out, size_t outlen)
 	size_t len;
 
 	if (!path || path[0] != '/' || !out)
-		return -1;
+		return -EINVAL;
 	buf = malloc(strlen(path) + 2);
 	if (!buf)
-		return -1;
+		return -ENOMEM;
 	len = normalize_into(path, buf);
 	if (len >= outlen) {
 		free(buf);
-		return -1;
+		return -ENAMETOOLONG;
 	}
 	memcpy(out, buf, len + 1);
 	free(buf);
@@ -74,16 +75,16 @@ int path_resolve(const char *cwd, const char *path, char *out, size_t outlen)
 	int rc;
 
 	if (!path || !path[0])
-		return -1;
+		return -EINVAL;
 	if (path[0] == '/')
 		return path_normalize(path, out, outlen);
 	if (!cwd || cwd[0] != '/')
-		return -1;
+		return -EINVAL;
 	clen = strlen(cwd);
 	plen = strlen(path);
 	joined = malloc(clen + plen + 2);
 	if (!joined)
-		return -1;
+		return -ENOMEM;
 	memcpy(joined, cwd, clen);
 	joined[clen] = '/';
 	memcpy(joined + clen + 1, path, plen + 1);
@@ -98,16 +99,16 @@ int homework_component(const char *s, size_t len, int hw_max)
 	size_t i;
 
 	if (!s || len < 3 || s[0] != 'h' || s[1] != 'w' || hw_max < 0)
-		return -1;
+		return -EINVAL;
 	if (s[2] == '0' && len > 3)
-		return -1;
+		return -EINVAL;
 	for (i = 2; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			return -1;
+			return -EINVAL;
 		/* Checked at every digit, so n stays <= INT_MAX * 10 + 9: no overflow. */
 		n = n * 10 + (s[i] - '0');
 		if (n > hw_max)
-			return -1;
+			return -EINVAL;
 	}
 	return (int)n;
 }
@@ -162,7 +163,7 @@ static int add_segment(struct root *r, enum seg_kind kind, const char *text, siz
 	if (kind == SEG_LITERAL && len == 0)
 		return 0;
 	if (r->nseg == ROOT_MAX_SEGMENTS)
-		return -1;
+		return -E2BIG;
 	r->seg[r->nseg++] = (struct segment){ kind, text, len };
 	return 0;
 }
@@ -191,12 +192,12 @@ static int compile_root(struct root *r, const char *spec, char *err, size_t errl
 	if (!root_path_ok(spec)) {
 		snprintf(err, err ? errlen : 0, "\"%s\" is not an absolute, normalised directory",
 			 spec ? spec : "");
-		return -1;
+		return -EINVAL;
 	}
 	r->spec = strdup(spec);
 	if (!r->spec) {
 		snprintf(err, err ? errlen : 0, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	for (p = lit = r->spec; *p; p++) {
 		if (*p != '{' && *p != '}')
@@ -210,7 +211,7 @@ static int compile_root(struct root *r, const char *spec, char *err, size_t errl
 			snprintf(err, err ? errlen : 0,
 				 "\"%s\": placeholders are {subject}, {division}, {student_id}, each at most once",
 				 spec);
-			return -1;
+			return -EINVAL;
 		}
 		seen[placeholders[i].kind] = true;
 		r->templated = true;
@@ -219,7 +220,7 @@ static int compile_root(struct root *r, const char *spec, char *err, size_t errl
 	}
 	if (add_segment(r, SEG_LITERAL, lit, (size_t)(p - lit)) < 0) {
 		snprintf(err, err ? errlen : 0, "\"%s\": too many parts", spec);
-		return -1;
+		return -E2BIG;
 	}
 	return 0;
 }
@@ -329,11 +330,11 @@ static int homework_below(const char *norm, size_t rlen, int hw_max, bool requir
 	const char *end;
 
 	if (rlen == 0 || norm[rlen] != '/')
-		return -1;
+		return -ENOENT;
 	*comp = norm + rlen + 1;
 	end = *comp + strcspn(*comp, "/");
 	if (require_child && *end == '\0')
-		return -1;
+		return -ENOENT;
 	*clen = (size_t)(end - *comp);
 	return homework_component(*comp, *clen, hw_max);
 }
@@ -362,7 +363,7 @@ static int find_homework(const struct workspace_roots *roots, const struct ident
 		if (homework_below(norm, rlen, hw_max, require_child, comp, clen) >= 0)
 			return PATH_HW_OTHER_STUDENT;
 	}
-	return -1;
+	return -ENOENT;
 }
 
 int path_homework_in(const struct workspace_roots *roots, const struct identity *id,
@@ -372,19 +373,19 @@ int path_homework_in(const struct workspace_roots *roots, const struct identity 
 	const char *comp = NULL;
 	size_t len, clen = 0;
 	char *norm;
-	int n = -1;
+	int n = -ENOENT;
 
 	if (!roots || !abs_path || abs_path[0] != '/')
-		return -1;
+		return -EINVAL;
 	len = strlen(abs_path);
 	norm = malloc(len + 2);
 	if (!norm)
-		return -1;
+		return -ENOMEM;
 	if (path_normalize(abs_path, norm, len + 2) == 0)
 		n = find_homework(roots, id, norm, hw_max, require_child, &comp, &clen);
 	if (n >= 0 && (hw || hwlen)) {
 		if (!hw || clen >= hwlen) {
-			n = -1;
+			n = -ENOSPC;
 		} else {
 			memcpy(hw, comp, clen);
 			hw[clen] = '\0';

@@ -9,6 +9,7 @@
 #ifndef JCW_PATHRULES_H
 #define JCW_PATHRULES_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -39,21 +40,22 @@ void workspace_roots_free(struct workspace_roots *r);
 
 /* path_homework_in(): the path lies in a homework directory, but below a
  * templated root filled in with ANOTHER student's names. */
-#define PATH_HW_OTHER_STUDENT (-2)
+#define PATH_HW_OTHER_STUDENT (-EACCES)	/* another student's directory */
 
 /* Lexically normalise an absolute path: collapse repeated '/', drop "." components,
  * ".." removes the previous component (never above "/"), no trailing '/' except "/" itself.
- * Returns 0, or -1 if path is not absolute, empty, or the result would not fit outlen
+ * Returns 0, or -EINVAL if path is not absolute or empty, -ENAMETOOLONG if the
+ * result would not fit outlen
  * (or on ENOMEM). */
 int path_normalize(const char *path, char *out, size_t outlen);
 
 /* Absolute path stays; relative path is joined to cwd (which must be absolute), then normalised.
- * An empty path names nothing and gives -1. */
+ * An empty path names nothing and gives -EINVAL. */
 int path_resolve(const char *cwd, const char *path, char *out, size_t outlen);
 
 /* Is this one path component (not NUL-terminated: s,len) a homework directory name?
  * "hw" then a decimal N, 0 <= N <= hw_max, no sign, no leading zero except "hw0".
- * Returns N or -1. */
+ * Returns N or -EINVAL. */
 int homework_component(const char *s, size_t len, int hw_max);
 
 /* For an absolute path, find the homework directory: the FIRST component under a
@@ -62,7 +64,8 @@ int homework_component(const char *s, size_t len, int hw_max);
  * of the homework dir.  The path must have at least one component below the homework
  * dir when require_child is true (a source file, a binary) and may BE the homework dir
  * when false (a cwd).  Writes e.g. "hw1" to hw (size hwlen; hw may be NULL when hwlen
- * is 0) and returns N, else -1 (also when hw is too small). */
+ * is 0) and returns N, else -ENOENT (-ENOSPC when hw is too small, -EINVAL for a
+ * relative path). */
 int path_homework(const char *abs_path, int hw_max, bool require_child, char *hw, size_t hwlen);
 
 /*
@@ -72,7 +75,7 @@ int path_homework(const char *abs_path, int hw_max, bool require_child, char *hw
  * student's root only; a path that would be in a homework directory below
  * the same root filled in with other names gives PATH_HW_OTHER_STUDENT.
  * With id NULL (nothing to check against), a placeholder matches any name
- * identity_parse_workspace() would accept for it.  Returns N, -1 or
+ * identity_parse_workspace() would accept for it.  Returns N, -ENOENT or
  * PATH_HW_OTHER_STUDENT; hw as for path_homework().
  */
 int path_homework_in(const struct workspace_roots *roots, const struct identity *id,

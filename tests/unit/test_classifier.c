@@ -1,6 +1,7 @@
 /*
  * test_classifier.c - exe path classification and the rule table.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -191,8 +192,8 @@ static void test_compiler_name(void)
 	CHECK_STR(compiler(NULL), NULL);
 	CHECK_INT(classifier_compiler_name("/usr/bin/gcc-12", small, sizeof(small)), 0);
 	CHECK_STR(small, "gcc-12");
-	CHECK_INT(classifier_compiler_name("/usr/bin/gcc-123", small, sizeof(small)), -1);
-	CHECK_INT(classifier_compiler_name("/usr/bin/gcc", NULL, 0), -1);
+	CHECK_INT(classifier_compiler_name("/usr/bin/gcc-123", small, sizeof(small)), -ENOSPC);
+	CHECK_INT(classifier_compiler_name("/usr/bin/gcc", NULL, 0), -EINVAL);
 }
 
 static void test_python_version(void)
@@ -225,7 +226,7 @@ static void test_python_version(void)
 	CHECK_STR(pyver("python3.12"), "3.12");
 	CHECK_STR(pyver(""), NULL);
 	CHECK_STR(pyver(NULL), NULL);
-	CHECK_INT(classifier_python_version("/usr/bin/python3.11", small, sizeof(small)), -1);
+	CHECK_INT(classifier_python_version("/usr/bin/python3.11", small, sizeof(small)), -ENOENT);
 	CHECK_INT(classifier_python_version("/usr/bin/python3.9", small, sizeof(small)), 0);
 	CHECK_STR(small, "3.9");
 }
@@ -281,25 +282,25 @@ static void test_errors(void)
 	struct classifier *c = classifier_create();
 	char err[128];
 
-	CHECK_INT(classifier_add(c, PROCESS_GCC, "/usr/bin/(gcc", err, sizeof(err)), -1);
+	CHECK_INT(classifier_add(c, PROCESS_GCC, "/usr/bin/(gcc", err, sizeof(err)), -EINVAL);
 	CHECK(strncmp(err, "bad regex: ", 11) == 0);
 	CHECK(strlen(err) > 11);
-	CHECK_INT(classifier_add(c, PROCESS_GCC, "[z-a]", err, sizeof(err)), -1);
+	CHECK_INT(classifier_add(c, PROCESS_GCC, "[z-a]", err, sizeof(err)), -EINVAL);
 	CHECK(strncmp(err, "bad regex: ", 11) == 0);
 
-	CHECK_INT(classifier_add(c, PROCESS_UNKNOWN, "/x", err, sizeof(err)), -1);
+	CHECK_INT(classifier_add(c, PROCESS_UNKNOWN, "/x", err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "unknown type \"unknown\"");
-	CHECK_INT(classifier_add(c, PROCESS_USER_BINARY, "/x", err, sizeof(err)), -1);
+	CHECK_INT(classifier_add(c, PROCESS_USER_BINARY, "/x", err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "unknown type \"binary\"");
-	CHECK_INT(classifier_add(c, (enum process_type)42, "/x", err, sizeof(err)), -1);
+	CHECK_INT(classifier_add(c, (enum process_type)42, "/x", err, sizeof(err)), -EINVAL);
 	CHECK_STR(err, "unknown type \"42\"");
 
 	/* a tiny or absent buffer still reports failure, truncated or not at all */
-	CHECK_INT(classifier_add(c, PROCESS_GCC, "(", err, 4), -1);
+	CHECK_INT(classifier_add(c, PROCESS_GCC, "(", err, 4), -EINVAL);
 	CHECK_STR(err, "bad");
-	CHECK_INT(classifier_add(c, PROCESS_GCC, "(", NULL, 0), -1);
-	CHECK_INT(classifier_add(c, PROCESS_GCC, NULL, err, sizeof(err)), -1);
-	CHECK_INT(classifier_add(NULL, PROCESS_GCC, "/x", err, sizeof(err)), -1);
+	CHECK_INT(classifier_add(c, PROCESS_GCC, "(", NULL, 0), -EINVAL);
+	CHECK_INT(classifier_add(c, PROCESS_GCC, NULL, err, sizeof(err)), -EINVAL);
+	CHECK_INT(classifier_add(NULL, PROCESS_GCC, "/x", err, sizeof(err)), -EINVAL);
 
 	/* failed adds leave no rule behind */
 	CHECK_INT(classifier_classify(c, "/x"), PROCESS_UNKNOWN);
@@ -327,11 +328,11 @@ static void test_names(void)
 
 	for (t = PROCESS_UNKNOWN; t <= PROCESS_USER_BINARY; t++)
 		CHECK_INT(process_type_parse(process_type_name(t)), t);
-	CHECK_INT(process_type_parse("GCC"), -1);
-	CHECK_INT(process_type_parse("gxx"), -1);
-	CHECK_INT(process_type_parse(""), -1);
-	CHECK_INT(process_type_parse(NULL), -1);
-	CHECK_INT(process_type_parse("gcc "), -1);
+	CHECK_INT(process_type_parse("GCC"), -EINVAL);
+	CHECK_INT(process_type_parse("gxx"), -EINVAL);
+	CHECK_INT(process_type_parse(""), -EINVAL);
+	CHECK_INT(process_type_parse(NULL), -EINVAL);
+	CHECK_INT(process_type_parse("gcc "), -EINVAL);
 
 	CHECK(process_type_is_compiler(PROCESS_GCC));
 	CHECK(process_type_is_compiler(PROCESS_GXX));

@@ -1,6 +1,7 @@
 /*
  * test_identity.c - hostname and workspace-name parsing.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ static void check_bad_host(const char *host, int line)
 	rc = identity_parse(host, NULL, &id);
 	if (rc != -1 || !is_zeroed(&id))
 		fprintf(stderr, "  (bad hostname case at line %d)\n", line);
-	CHECK_INT(rc, -1);
+	CHECK_INT(rc, -EINVAL);
 	CHECK(is_zeroed(&id));
 }
 
@@ -71,7 +72,7 @@ static void test_prefix(void)
 	CHECK_INT(identity_parse("lab-c-3-42", "lab-", &id), 0);
 	CHECK_STR(id.class_div, "c-3");
 	CHECK_STR(id.student_id, "42");
-	CHECK_INT(identity_parse("jcode-os-1-2", "lab-", &id), -1);
+	CHECK_INT(identity_parse("jcode-os-1-2", "lab-", &id), -EINVAL);
 	CHECK_INT(identity_parse("os-1-2", "", &id), 0);
 	CHECK_STR(id.class_div, "os-1");
 }
@@ -119,7 +120,7 @@ static void test_bad(void)
 	memcpy(longname + 190, "-1-2", 5);
 	BAD_HOST(longname);
 
-	CHECK_INT(identity_parse("jcode-os-1-2", NULL, NULL), -1);
+	CHECK_INT(identity_parse("jcode-os-1-2", NULL, NULL), -EINVAL);
 }
 
 static void test_limits(void)
@@ -139,7 +140,7 @@ static void test_limits(void)
 	memset(host + 13, 'z', 64 - 13);
 	CHECK_INT(identity_parse(host, NULL, &id), 0);
 	host[64] = 'z';
-	CHECK_INT(identity_parse(host, NULL, &id), -1);
+	CHECK_INT(identity_parse(host, NULL, &id), -EINVAL);
 }
 
 static void test_workspace(void)
@@ -153,24 +154,24 @@ static void test_workspace(void)
 	CHECK_STR(id.student_id, "202012345");
 	CHECK_STR(id.class_div, "os-1");
 
-	CHECK_INT(identity_parse_workspace("os-1-202012345-abc", &id), -1);
+	CHECK_INT(identity_parse_workspace("os-1-202012345-abc", &id), -EINVAL);
 	CHECK(is_zeroed(&id));
-	CHECK_INT(identity_parse_workspace("os-1-202012345-", &id), -1);
-	CHECK_INT(identity_parse_workspace("jcode-os-1-202012345", &id), -1);
-	CHECK_INT(identity_parse_workspace("os-1-", &id), -1);
-	CHECK_INT(identity_parse_workspace("os-1-2x", &id), -1);
-	CHECK_INT(identity_parse_workspace("-1-2", &id), -1);
-	CHECK_INT(identity_parse_workspace("", &id), -1);
-	CHECK_INT(identity_parse_workspace(NULL, &id), -1);
-	CHECK_INT(identity_parse_workspace("os-1-2\n", &id), -1);
-	CHECK_INT(identity_parse_workspace("os-1-2/", &id), -1);
-	CHECK_INT(identity_parse_workspace("os-1-2", NULL), -1);
+	CHECK_INT(identity_parse_workspace("os-1-202012345-", &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace("jcode-os-1-202012345", &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace("os-1-", &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace("os-1-2x", &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace("-1-2", &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace("", &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace(NULL, &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace("os-1-2\n", &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace("os-1-2/", &id), -EINVAL);
+	CHECK_INT(identity_parse_workspace("os-1-2", NULL), -EINVAL);
 
 	/* subject fits its field (64) but class_div would not */
 	memset(name, 0, sizeof(name));
 	memset(name, 's', 64);
 	memcpy(name + 64, "-1-2", 4);
-	CHECK_INT(identity_parse_workspace(name, &id), -1);
+	CHECK_INT(identity_parse_workspace(name, &id), -EINVAL);
 	CHECK(is_zeroed(&id));
 	name[63] = '\0';
 	memcpy(name + 62, "-1-2", 5);            /* 62-char subject: class_div 64 */
@@ -178,7 +179,7 @@ static void test_workspace(void)
 	CHECK_INT(strlen(id.class_div), 64);
 	memset(name, 's', 250);
 	memcpy(name + 250, "-1-2", 5);
-	CHECK_INT(identity_parse_workspace(name, &id), -1);
+	CHECK_INT(identity_parse_workspace(name, &id), -EINVAL);
 }
 
 int main(void)

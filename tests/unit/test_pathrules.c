@@ -1,6 +1,7 @@
 /*
  * test_pathrules.c - normalisation, homework dirs and argv source rules.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,14 +53,14 @@ static void test_normalize_sizes(void)
 
 	CHECK_INT(path_normalize("/abcdef", out, sizeof(out)), 0);     /* 7 + NUL */
 	CHECK_STR(out, "/abcdef");
-	CHECK_INT(path_normalize("/abcdefg", out, sizeof(out)), -1);
+	CHECK_INT(path_normalize("/abcdefg", out, sizeof(out)), -ENAMETOOLONG);
 	CHECK_INT(path_normalize("/abcdefg/..", out, sizeof(out)), 0);
 	CHECK_STR(out, "/");
 	CHECK_INT(path_normalize("//////////a", out, sizeof(out)), 0); /* fits once collapsed */
 	CHECK_STR(out, "/a");
 	CHECK_INT(path_normalize("/", out, 2), 0);
-	CHECK_INT(path_normalize("/", out, 1), -1);
-	CHECK_INT(path_normalize("/", out, 0), -1);
+	CHECK_INT(path_normalize("/", out, 1), -ENAMETOOLONG);
+	CHECK_INT(path_normalize("/", out, 0), -ENAMETOOLONG);
 
 	/* a long detour that comes back fits; a long result does not */
 	memset(big, 'x', sizeof(big));
@@ -68,7 +69,7 @@ static void test_normalize_sizes(void)
 	CHECK_INT(path_normalize(big, out, sizeof(out)), 0);
 	CHECK_STR(out, "/");
 	big[sizeof(big) - 5] = '\0';
-	CHECK_INT(path_normalize(big, out, sizeof(out)), -1);
+	CHECK_INT(path_normalize(big, out, sizeof(out)), -ENAMETOOLONG);
 }
 
 static void test_resolve(void)
@@ -93,7 +94,7 @@ static void test_resolve(void)
 	CHECK_STR(resolve("/a", ""), NULL);
 	CHECK_STR(resolve("/a", NULL), NULL);
 
-	CHECK_INT(path_resolve("/home/coder/project", "hw1/main.c", out, sizeof(out)), -1);
+	CHECK_INT(path_resolve("/home/coder/project", "hw1/main.c", out, sizeof(out)), -ENAMETOOLONG);
 	CHECK_INT(path_resolve("/aaaaaaaaaaaaaaaaaaaaaaaaaa", "../b", out, sizeof(out)), 0);
 	CHECK_STR(out, "/b");
 }
@@ -103,30 +104,30 @@ static void test_homework_component(void)
 	CHECK_INT(homework_component("hw0", 3, 20), 0);
 	CHECK_INT(homework_component("hw1", 3, 20), 1);
 	CHECK_INT(homework_component("hw20", 4, 20), 20);
-	CHECK_INT(homework_component("hw21", 4, 20), -1);
+	CHECK_INT(homework_component("hw21", 4, 20), -EINVAL);
 	CHECK_INT(homework_component("hw21", 4, 30), 21);
-	CHECK_INT(homework_component("hw2x", 4, 20), -1);
-	CHECK_INT(homework_component("hw", 2, 20), -1);
-	CHECK_INT(homework_component("HW1", 3, 20), -1);
-	CHECK_INT(homework_component("hw01", 4, 20), -1);
-	CHECK_INT(homework_component("hw00", 4, 20), -1);
-	CHECK_INT(homework_component("hw-1", 4, 20), -1);
-	CHECK_INT(homework_component("hw+1", 4, 20), -1);
-	CHECK_INT(homework_component("hw 1", 4, 20), -1);
-	CHECK_INT(homework_component("hw1", 3, 0), -1);
+	CHECK_INT(homework_component("hw2x", 4, 20), -EINVAL);
+	CHECK_INT(homework_component("hw", 2, 20), -EINVAL);
+	CHECK_INT(homework_component("HW1", 3, 20), -EINVAL);
+	CHECK_INT(homework_component("hw01", 4, 20), -EINVAL);
+	CHECK_INT(homework_component("hw00", 4, 20), -EINVAL);
+	CHECK_INT(homework_component("hw-1", 4, 20), -EINVAL);
+	CHECK_INT(homework_component("hw+1", 4, 20), -EINVAL);
+	CHECK_INT(homework_component("hw 1", 4, 20), -EINVAL);
+	CHECK_INT(homework_component("hw1", 3, 0), -EINVAL);
 	CHECK_INT(homework_component("hw0", 3, 0), 0);
-	CHECK_INT(homework_component("hw0", 3, -1), -1);
-	CHECK_INT(homework_component("hw5", 3, 4), -1);
-	CHECK_INT(homework_component("hw99999999999999999999", 22, 2147483647), -1);
+	CHECK_INT(homework_component("hw0", 3, -1), -EINVAL);
+	CHECK_INT(homework_component("hw5", 3, 4), -EINVAL);
+	CHECK_INT(homework_component("hw99999999999999999999", 22, 2147483647), -EINVAL);
 	CHECK_INT(homework_component("hw2147483647", 12, 2147483647), 2147483647);
-	CHECK_INT(homework_component("hw2147483648", 12, 2147483647), -1);
+	CHECK_INT(homework_component("hw2147483648", 12, 2147483647), -EINVAL);
 	/* only len bytes count: "hw1" out of "hw12/..." */
 	CHECK_INT(homework_component("hw12/a.c", 3, 20), 1);
 	CHECK_INT(homework_component("hw12/a.c", 4, 20), 12);
-	CHECK_INT(homework_component("hw1\n", 4, 20), -1);
-	CHECK_INT(homework_component("hw\xd9\xa1", 4, 20), -1);
-	CHECK_INT(homework_component("", 0, 20), -1);
-	CHECK_INT(homework_component(NULL, 3, 20), -1);
+	CHECK_INT(homework_component("hw1\n", 4, 20), -EINVAL);
+	CHECK_INT(homework_component("hw\xd9\xa1", 4, 20), -EINVAL);
+	CHECK_INT(homework_component("", 0, 20), -EINVAL);
+	CHECK_INT(homework_component(NULL, 3, 20), -EINVAL);
 }
 
 static int hw_of(const char *path, bool child, const char *want_name)
@@ -147,56 +148,56 @@ static void test_path_homework(void)
 	CHECK_INT(hw_of("/home/coder/project/hw20/a.c", true, "hw20"), 20);
 	CHECK_INT(hw_of("/home/coder/project/hw0/src/util/a.c", true, "hw0"), 0);
 	CHECK_INT(hw_of("/home/coder/project/hw1/sub/hw9/a.c", true, "hw1"), 1);
-	CHECK_INT(hw_of("/home/coder/project/x/hw1/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/projectX/hw1/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/project/hw21/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/project/hw01/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/project/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/project", false, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/project/", false, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/hw1/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/tmp/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/x/hw1/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/projectX/hw1/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/project/hw21/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/project/hw01/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/project/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/project", false, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/project/", false, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/hw1/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/tmp/hw1/a.c", true, NULL), -ENOENT);
 
 	/* the homework dir itself: a cwd, not a file */
 	CHECK_INT(hw_of("/home/coder/project/hw3", false, "hw3"), 3);
-	CHECK_INT(hw_of("/home/coder/project/hw3", true, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/project/hw3/", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/hw3", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/project/hw3/", true, NULL), -ENOENT);
 	CHECK_INT(hw_of("/home/coder/project/hw3/a", false, "hw3"), 3);
 
 	/* normalised first: no stepping out, no spelling tricks */
-	CHECK_INT(hw_of("/home/coder/project/hw1/../../../etc/x.c", true, NULL), -1);
-	CHECK_INT(hw_of("/home/coder/project/hw1/..", false, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/hw1/../../../etc/x.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/home/coder/project/hw1/..", false, NULL), -ENOENT);
 	CHECK_INT(hw_of("//home/coder//project/./hw2//a.c", true, "hw2"), 2);
 	CHECK_INT(hw_of("/home/coder/project/x/../hw4/a.c", true, "hw4"), 4);
-	CHECK_INT(hw_of("home/coder/project/hw1/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("", true, NULL), -1);
-	CHECK_INT(hw_of(NULL, true, NULL), -1);
+	CHECK_INT(hw_of("home/coder/project/hw1/a.c", true, NULL), -EINVAL);
+	CHECK_INT(hw_of("", true, NULL), -EINVAL);
+	CHECK_INT(hw_of(NULL, true, NULL), -EINVAL);
 
 	/* host-side workspace */
 	CHECK_INT(hw_of("/workspace/os-1-202012345/hw5/main.c", true, "hw5"), 5);
 	CHECK_INT(hw_of("/workspace/os-1-202012345/hw5", false, "hw5"), 5);
-	CHECK_INT(hw_of("/workspace/os-1-202012345/x/hw5/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/workspace/os-1-2020x/hw5/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/workspace/os-1-202012345-abc/hw5/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/workspace/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/workspace/os-1-202012345/x/hw5/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/workspace/os-1-2020x/hw5/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/workspace/os-1-202012345-abc/hw5/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/workspace/hw5/a.c", true, NULL), -ENOENT);
 	CHECK_INT(hw_of("/workspace/os-1-2/hw5/a.c", true, "hw5"), 5);
-	CHECK_INT(hw_of("/workspacex/os-1-2/hw5/a.c", true, NULL), -1);
-	CHECK_INT(hw_of("/workspace", false, NULL), -1);
-	CHECK_INT(hw_of("/workspace/os-1-2", false, NULL), -1);
+	CHECK_INT(hw_of("/workspacex/os-1-2/hw5/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_of("/workspace", false, NULL), -ENOENT);
+	CHECK_INT(hw_of("/workspace/os-1-2", false, NULL), -ENOENT);
 
 	/* bytes are bytes */
 	CHECK_INT(hw_of("/home/coder/project/hw1/a\nb.c", true, "hw1"), 1);
 	CHECK_INT(hw_of("/home/coder/project/hw1/\xff\xfe.c", true, "hw1"), 1);
-	CHECK_INT(hw_of("/home/coder/project/hw1\n/a.c", true, NULL), -1);
+	CHECK_INT(hw_of("/home/coder/project/hw1\n/a.c", true, NULL), -ENOENT);
 
 	/* custom hw_max, NULL and small output */
 	CHECK_INT(path_homework("/home/coder/project/hw25/a.c", 30, true, NULL, 0), 25);
-	CHECK_INT(path_homework("/home/coder/project/hw25/a.c", 20, true, NULL, 0), -1);
+	CHECK_INT(path_homework("/home/coder/project/hw25/a.c", 20, true, NULL, 0), -ENOENT);
 	CHECK_INT(path_homework("/home/coder/project/hw25/a.c", 30, true, small, sizeof(small)), 25);
 	CHECK_STR(small, "hw25");
-	CHECK_INT(path_homework("/home/coder/project/hw125/a.c", 200, true, small, sizeof(small)), -1);
-	CHECK_INT(path_homework("/home/coder/project/hw1/a.c", 20, true, NULL, 8), -1);
-	CHECK_INT(path_homework("/home/coder/project/hw20/a.c", 20, true, small, 4), -1);
+	CHECK_INT(path_homework("/home/coder/project/hw125/a.c", 200, true, small, sizeof(small)), -ENOSPC);
+	CHECK_INT(path_homework("/home/coder/project/hw1/a.c", 20, true, NULL, 8), -ENOSPC);
+	CHECK_INT(path_homework("/home/coder/project/hw20/a.c", 20, true, small, 4), -ENOSPC);
 }
 
 
@@ -228,19 +229,19 @@ static void test_roots_default(void)
 	/* linuxserver/code-server */
 	CHECK_INT(hw_in(r, &STUDENT, "/config/workspace/hw1/main.c", true, "hw1"), 1);
 	CHECK_INT(hw_in(r, &STUDENT, "/config/workspace/hw1", false, "hw1"), 1);
-	CHECK_INT(hw_in(r, &STUDENT, "/config/workspace/hw1", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, "/config/workspaceX/hw1/a.c", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, "/config/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/config/workspace/hw1", true, NULL), -ENOENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/config/workspaceX/hw1/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/config/hw1/a.c", true, NULL), -ENOENT);
 	CHECK_INT(hw_in(r, NULL, "/config/workspace/hw2/a.c", true, "hw2"), 2);
 	/* codercom/code-server */
 	CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/hw3/a.c", true, "hw3"), 3);
-	CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/x/hw3/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/x/hw3/a.c", true, NULL), -ENOENT);
 	/* the templated root: this student's own workspace */
 	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/hw5/a.c", true, "hw5"), 5);
 	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/hw5", false, "hw5"), 5);
-	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/x/hw5/a.c", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/hw21/a.c", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345-x/hw5/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/x/hw5/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/hw21/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345-x/hw5/a.c", true, NULL), -ENOENT);
 	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-2020123456/hw5/a.c", true,
 			NULL), PATH_HW_OTHER_STUDENT);
 	/* ... and another student's: never reported as this one's */
@@ -255,16 +256,16 @@ static void test_roots_default(void)
 	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202012345/../os-1-202099999/hw1/a.c", true,
 			NULL), PATH_HW_OTHER_STUDENT);
 	/* another student's workspace but not a homework path: just outside */
-	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202099999/notes/a.c", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202099999/hw1", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-2x/hw1/a.c", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1/hw1/a.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202099999/notes/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-202099999/hw1", true, NULL), -ENOENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1-2x/hw1/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_in(r, &STUDENT, "/workspace/os-1/hw1/a.c", true, NULL), -ENOENT);
 	/* no identity to check: any valid workspace name, as filemon sees them */
 	CHECK_INT(hw_in(r, NULL, "/workspace/os-1-202099999/hw1/a.c", true, "hw1"), 1);
-	CHECK_INT(hw_in(r, NULL, "/workspace/os-1-202099999-x/hw1/a.c", true, NULL), -1);
-	CHECK_INT(hw_in(NULL, &STUDENT, "/home/coder/project/hw3/a.c", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, "home/coder/project/hw3/a.c", true, NULL), -1);
-	CHECK_INT(hw_in(r, &STUDENT, NULL, true, NULL), -1);
+	CHECK_INT(hw_in(r, NULL, "/workspace/os-1-202099999-x/hw1/a.c", true, NULL), -ENOENT);
+	CHECK_INT(hw_in(NULL, &STUDENT, "/home/coder/project/hw3/a.c", true, NULL), -EINVAL);
+	CHECK_INT(hw_in(r, &STUDENT, "home/coder/project/hw3/a.c", true, NULL), -EINVAL);
+	CHECK_INT(hw_in(r, &STUDENT, NULL, true, NULL), -EINVAL);
 	workspace_roots_free(r);
 	workspace_roots_free(NULL);
 }
@@ -281,16 +282,16 @@ static void test_roots_custom(void)
 	CHECK(r != NULL);
 	CHECK_INT(hw_in(r, &ai, "/srv/7/code/hw0/a.py", true, "hw0"), 0);
 	CHECK_INT(hw_in(r, &ai, "/srv/8/code/hw0/a.py", true, NULL), PATH_HW_OTHER_STUDENT);
-	CHECK_INT(hw_in(r, &ai, "/srv/x/code/hw0/a.py", true, NULL), -1);
+	CHECK_INT(hw_in(r, &ai, "/srv/x/code/hw0/a.py", true, NULL), -ENOENT);
 	CHECK_INT(hw_in(r, &ai, "/data/ai12/7/hw4/a.c", true, "hw4"), 4);
 	CHECK_INT(hw_in(r, &ai, "/data/ai1/27/hw4/a.c", true, NULL), PATH_HW_OTHER_STUDENT);
 	CHECK_INT(hw_in(r, &ai, "/w/127/hw4/a.c", true, "hw4"), 4);
 	/* "12" + "70" or "1" + "270": another student either way */
 	CHECK_INT(hw_in(r, &ai, "/w/1270/hw4/a.c", true, NULL), PATH_HW_OTHER_STUDENT);
-	CHECK_INT(hw_in(r, &ai, "/w/1/hw4/a.c", true, NULL), -1);	/* needs two numbers */
+	CHECK_INT(hw_in(r, &ai, "/w/1/hw4/a.c", true, NULL), -ENOENT);	/* needs two numbers */
 	CHECK_INT(hw_in(r, NULL, "/w/1270/hw4/a.c", true, "hw4"), 4);
 	CHECK_INT(hw_in(r, &ai, "/opt/ws/hw2/x.c", true, "hw2"), 2);
-	CHECK_INT(hw_in(r, &ai, "/home/coder/project/hw2/x.c", true, NULL), -1);
+	CHECK_INT(hw_in(r, &ai, "/home/coder/project/hw2/x.c", true, NULL), -ENOENT);
 	workspace_roots_free(r);
 
 	/* nested roots: the first that yields a homework dir wins */
@@ -326,7 +327,7 @@ static void test_roots_errors(void)
 		struct workspace_roots *r = workspace_roots_create(NULL, 0, err, sizeof(err));
 
 		CHECK(r != NULL);
-		CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/hw1/a.c", true, NULL), -1);
+		CHECK_INT(hw_in(r, &STUDENT, "/home/coder/project/hw1/a.c", true, NULL), -ENOENT);
 		workspace_roots_free(r);
 	}
 }
@@ -341,8 +342,8 @@ static void test_roots_hostile(void)
 	memset(path, '1', sizeof(path));
 	memcpy(path, "/w/", 3);
 	memcpy(path + sizeof(path) - 8, "/hw1/a", 7);
-	CHECK_INT(hw_in(r, &STUDENT, path, true, NULL), -1);
-	CHECK_INT(hw_in(r, NULL, path, true, NULL), -1);
+	CHECK_INT(hw_in(r, &STUDENT, path, true, NULL), -ENOENT);
+	CHECK_INT(hw_in(r, NULL, path, true, NULL), -ENOENT);
 	CHECK_INT(hw_in(r, NULL, "/w/a12x/hw1/a", true, "hw1"), 1);
 	CHECK_INT(hw_in(r, &STUDENT, "/w/a12x/hw1/a", true, NULL), PATH_HW_OTHER_STUDENT);
 	CHECK_INT(hw_in(r, &STUDENT, "/w/os1202012345x/hw1/a", true, "hw1"), 1);
