@@ -82,12 +82,12 @@ static int get_uname(const struct kheaders_env *env, struct uname_info *u)
 	struct utsname uts;
 
 	if ((!env->release || !env->machine) && uname(&uts) < 0)
-		return -1;
+		return -errno;
 	snprintf(u->release, sizeof(u->release), "%s", env->release ? env->release : uts.release);
 	kernel_arch(env->machine ? env->machine : uts.machine, u->arch, sizeof(u->arch));
 	/* The release names a directory under ours: keep it a single name. */
 	if (!u->release[0] || strchr(u->release, '/') || u->release[0] == '.')
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -293,12 +293,14 @@ static int run_program(char *const argv[])
 	pid_t pid;
 	int status;
 
-	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
-		return -1;
+	int err = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+
+	if (err)
+		return -err;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
 static bool kernel_tarball(const struct kheaders_env *env, struct kheaders_result *res)
@@ -390,7 +392,7 @@ static int find_explicit(const struct kheaders_env *env, const struct uname_info
 		snprintf(err, errlen,
 			 "KERNEL_HEADERS=%s holds no usable kernel headers (want include/linux/kconfig.h, include/generated/autoconf.h and arch/%s/include, or a linux-headers-* flavour dir next to its -common dir) -- fix: point KERNEL_HEADERS at a linux-headers-* directory, or unset it to search",
 			 env->explicit_dir, u->arch);
-		return -1;
+		return -ENOENT;
 	}
 	res->kind = KHEADERS_EXPLICIT;
 	if (!env->have_btf && !res->exact) {
@@ -398,7 +400,7 @@ static int find_explicit(const struct kheaders_env *env, const struct uname_info
 			 "KERNEL_HEADERS=%s are for %s, not the running %s, and without BTF the struct offsets come from the headers -- fix: install linux-headers-%s and point KERNEL_HEADERS at them",
 			 env->explicit_dir, res->version[0] ? res->version : "an unknown release",
 			 u->release, u->release);
-		return -1;
+		return -ENOENT;
 	}
 	return 0;
 }
@@ -424,7 +426,7 @@ int kheaders_find(const struct kheaders_env *env, struct kheaders_result *res,
 	memset(res, 0, sizeof(*res));
 	if (get_uname(env, &u) < 0) {
 		snprintf(err, errlen, "cannot tell the running kernel's release");
-		return -1;
+		return -EINVAL;
 	}
 	if (env->explicit_dir)
 		return find_explicit(env, &u, res, err, errlen);
@@ -438,13 +440,13 @@ int kheaders_find(const struct kheaders_env *env, struct kheaders_result *res,
 			 "no headers for %s: %s, %s missing, no linux-headers-%s in %s; without BTF the struct offsets come from the headers, so they must be this exact kernel's -- fix: install linux-headers-%s (or use a kernel with CONFIG_DEBUG_INFO_BTF=y)",
 			 u.release, mods,
 			 env->kheaders_tar ? env->kheaders_tar : "kheaders", u.release, dirs, u.release);
-		return -1;
+		return -ENOENT;
 	}
 	snprintf(err, errlen,
 		 "no kernel headers found for %s: %s, %s missing, no usable linux-headers-* in %s -- fix: install a headers package (Debian: linux-headers-cloud-amd64 or linux-headers-amd64, Ubuntu: linux-headers-generic), or set KERNEL_HEADERS",
 		 u.release, mods,
 		 env->kheaders_tar ? env->kheaders_tar : "kheaders", dirs);
-	return -1;
+	return -ENOENT;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -458,7 +460,7 @@ static int rm_tree(const char *path)
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
+		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))
 		return unlink(path);
 	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -484,13 +486,15 @@ static int merge(const char *dst, const char *a, const char *b, int depth)
 	const char *src[2] = { a, b };
 	int rc = 0;
 
+	if (depth > MAX_MERGE_DEPTH)
+		errno = ELOOP;
 	if (depth > MAX_MERGE_DEPTH || (mkdir(dst, 0755) < 0 && errno != EEXIST))
-		return -1;
+		return -errno;
 	for (int side = 0; side < 2 && rc == 0; side++) {
 		DIR *d = opendir(src[side]);
 
 		if (!d)
-			return -1;
+			return -errno;
 		while (rc == 0 && (de = readdir(d))) {
 			struct stat st;
 
@@ -499,7 +503,8 @@ static int merge(const char *dst, const char *a, const char *b, int depth)
 			if ((size_t)snprintf(pa, sizeof(pa), "%s/%s", a, de->d_name) >= sizeof(pa) ||
 			    (size_t)snprintf(pb, sizeof(pb), "%s/%s", b, de->d_name) >= sizeof(pb) ||
 			    (size_t)snprintf(pd, sizeof(pd), "%s/%s", dst, de->d_name) >= sizeof(pd)) {
-				rc = -1;
+				errno = ENAMETOOLONG;
+				rc = -ENAMETOOLONG;
 				break;
 			}
 			if (side == 1 && lstat(pa, &st) == 0)
@@ -507,7 +512,7 @@ static int merge(const char *dst, const char *a, const char *b, int depth)
 			if (side == 0 && is_dir(pa) && is_dir(pb) && !same_file(pa, pb))
 				rc = merge(pd, pa, pb, depth + 1);
 			else
-				rc = symlink(side == 0 ? pa : pb, pd);
+				rc = symlink(side == 0 ? pa : pb, pd) < 0 ? -errno : 0;
 		}
 		closedir(d);
 	}
@@ -545,24 +550,24 @@ static int write_marker(const char *dir, const char *text)
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/" MARKER, dir) >= sizeof(path)) {
 		errno = ENAMETOOLONG;
-		return -1;
+		return -ENAMETOOLONG;
 	}
 	f = fopen(path, "w");
 	if (!f)
-		return -1;
+		return -errno;
 	if (fputs(text, f) < 0) {
 		fclose(f);
-		return -1;
+		return -EIO;
 	}
 	return fclose(f);
 }
 
-/* Give up on the half-made tmp: res names no tree.  Returns -1. */
-static int discard(const char *tmp, struct kheaders_result *res)
+/* Give up on the half-made tmp: res names no tree.  Returns err. */
+static int discard(const char *tmp, struct kheaders_result *res, int err)
 {
 	rm_tree(tmp);
 	res->path[0] = '\0';
-	return -1;
+	return err;
 }
 
 /* Move the finished tmp to dst; if another start got there first with the
@@ -576,7 +581,7 @@ static int install_tree(const char *tmp, const char *dst, const char *source,
 	}
 	if (rm_tree(dst) < 0 || rename(tmp, dst) < 0) {
 		snprintf(err, errlen, "replacing %s: %s", dst, strerror(errno));
-		return discard(tmp, res);
+		return discard(tmp, res, -errno);
 	}
 	return 0;
 }
@@ -589,7 +594,7 @@ static int assemble(const struct uname_info *u,
 
 	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", top, name) >= sizeof(dst)) {
 		snprintf(err, errlen, "STATE_DIR path too long");
-		return -1;
+		return -ENAMETOOLONG;
 	}
 	snprintf(res->path, sizeof(res->path), "%s", dst);
 	snprintf(source, sizeof(source), "%s\n%s\n", res->found, res->partner);
@@ -600,12 +605,12 @@ static int assemble(const struct uname_info *u,
 	if (merge(tmp, res->found, res->partner, 0) < 0 || write_marker(tmp, source) < 0) {
 		snprintf(err, errlen, "assembling %s + %s in %s: %s", res->found, res->partner,
 			 tmp, strerror(errno));
-		return discard(tmp, res);
+		return discard(tmp, res, -errno);
 	}
 	if (!tree_complete(tmp, u->arch)) {
 		snprintf(err, errlen, "%s + %s do not make a whole kernel tree for arch %s",
 			 res->found, res->partner, u->arch);
-		return discard(tmp, res);
+		return discard(tmp, res, -ENOENT);
 	}
 	return install_tree(tmp, dst, source, u->arch, res, err, errlen);
 }
@@ -622,7 +627,7 @@ static int extract(const struct uname_info *u,
 	if (stat(res->found, &st) < 0 ||
 	    (size_t)snprintf(dst, sizeof(dst), "%s/kheaders-%s", top, u->release) >= sizeof(dst)) {
 		snprintf(err, errlen, "%s: %s", res->found, strerror(errno));
-		return -1;
+		return -errno;
 	}
 	snprintf(res->path, sizeof(res->path), "%s", dst);
 	snprintf(source, sizeof(source), "%s\n%lld\n", res->found, (long long)st.st_size);
@@ -633,15 +638,15 @@ static int extract(const struct uname_info *u,
 	if (mkdir(tmp, 0755) < 0 || run_program(tar) < 0) {
 		snprintf(err, errlen, "extracting %s into %s failed (tar and xz installed?)",
 			 res->found, tmp);
-		return discard(tmp, res);
+		return discard(tmp, res, -EIO);
 	}
 	if (!tree_complete(tmp, u->arch)) {
 		snprintf(err, errlen, "%s holds no whole kernel tree for arch %s", res->found, u->arch);
-		return discard(tmp, res);
+		return discard(tmp, res, -ENOENT);
 	}
 	if (write_marker(tmp, source) < 0) {
 		snprintf(err, errlen, "writing %s/" MARKER ": %s", tmp, strerror(errno));
-		return discard(tmp, res);
+		return discard(tmp, res, -errno);
 	}
 	return install_tree(tmp, dst, source, u->arch, res, err, errlen);
 }
@@ -654,7 +659,7 @@ int kheaders_prepare(const struct kheaders_env *env, struct kheaders_result *res
 
 	if (get_uname(env, &u) < 0) {
 		snprintf(err, errlen, "cannot tell the running kernel's release");
-		return -1;
+		return -EINVAL;
 	}
 	if (res->kind == KHEADERS_MODULES)
 		return 0;
@@ -666,7 +671,7 @@ int kheaders_prepare(const struct kheaders_env *env, struct kheaders_result *res
 	    fs_mkdir_p(top, 0755) < 0) {
 		snprintf(err, errlen, "cannot create %s/" SUBDIR ": %s (set STATE_DIR to a writable directory)",
 			 env->state_dir, strerror(errno));
-		return -1;
+		return -errno;
 	}
 	if (res->kind == KHEADERS_KERNEL)
 		return extract(&u, res, top, err, errlen);

@@ -65,12 +65,12 @@ struct kheaders_result {
 	char path[PATH_MAX];
 };
 
-/* Which headers to use; writes nothing.  -1 with the reason and its fix in err. */
+/* Which headers to use; writes nothing.  A negative errno with the reason and its fix in err. */
 int kheaders_find(const struct kheaders_env *env, struct kheaders_result *res,
 		  char *err, size_t errlen);
 
 /* Extract or assemble res under env->state_dir as needed (res->path is then
- * ready to use).  -1 with err on failure. */
+ * ready to use).  A negative errno with err on failure. */
 int kheaders_prepare(const struct kheaders_env *env, struct kheaders_result *res,
 		     char *err, size_t errlen);
 

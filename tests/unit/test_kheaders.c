@@ -384,7 +384,7 @@ static void test_kernel_tarball(void)
 	/* a broken tarball: a clear error, nothing left behind */
 	put("sys/kernel/kheaders.tar.xz", "not xz");
 	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), 0);
-	CHECK_INT(kheaders_prepare(&env, &res, err, sizeof(err)), -1);
+	CHECK_INT(kheaders_prepare(&env, &res, err, sizeof(err)), -EIO);
 	snprintf(want, sizeof(want), "extracting %s/sys/kernel/kheaders.tar.xz into %s/state/kernel-headers/kheaders-6.18.44.tmp-",
 		 root, root);
 	CHECK(strncmp(err, want, strlen(want)) == 0);
@@ -412,7 +412,7 @@ static void test_explicit_override(void)
 	CHECK_STR(res.path, at("state/kernel-headers/linux-headers-6.1.0-27-cloud-amd64"));
 	/* without BTF another version is refused */
 	env.have_btf = false;
-	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), -1);
+	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), -ENOENT);
 	snprintf(want, sizeof(want),
 		 "KERNEL_HEADERS=%s are for 6.1.0-27-cloud-amd64, not the running 6.18.44, and without BTF the struct offsets come from the headers -- fix: install linux-headers-6.18.44 and point KERNEL_HEADERS at them",
 		 env.explicit_dir);
@@ -420,7 +420,7 @@ static void test_explicit_override(void)
 	/* junk: no fallback to the search, a clear error */
 	env.have_btf = true;
 	env.explicit_dir = at("junk");
-	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), -1);
+	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), -ENOENT);
 	snprintf(want, sizeof(want),
 		 "KERNEL_HEADERS=%s holds no usable kernel headers (want include/linux/kconfig.h, include/generated/autoconf.h and arch/x86/include, or a linux-headers-* flavour dir next to its -common dir) -- fix: point KERNEL_HEADERS at a linux-headers-* directory, or unset it to search",
 		 env.explicit_dir);
@@ -436,7 +436,7 @@ static void test_none_found(void)
 	fresh_root();
 	shared_half("usr/src/linux-headers-6.1.0-27-common");
 	env_init(&env, "6.18.44", true);
-	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), -1);
+	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), -ENOENT);
 	snprintf(want, sizeof(want),
 		 "no kernel headers found for 6.18.44: %s/lib/modules/6.18.44/build missing, %s/sys/kernel/kheaders.tar.xz missing, no usable linux-headers-* in %s/usr/src, %s/opt/kernel-headers -- fix: install a headers package (Debian: linux-headers-cloud-amd64 or linux-headers-amd64, Ubuntu: linux-headers-generic), or set KERNEL_HEADERS",
 		 root, root, root, root);
@@ -453,7 +453,7 @@ static void test_no_btf_needs_exact(void)
 	fresh_root();
 	whole_tree("usr/src/linux-headers-6.1.0-27-cloud-amd64", "6.1.0-27-cloud-amd64");
 	env_init(&env, "6.18.44", false);
-	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), -1);
+	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), -ENOENT);
 	snprintf(want, sizeof(want),
 		 "no headers for 6.18.44: %s/lib/modules/6.18.44/build missing, %s/sys/kernel/kheaders.tar.xz missing, no linux-headers-6.18.44 in %s/usr/src, %s/opt/kernel-headers; without BTF the struct offsets come from the headers, so they must be this exact kernel's -- fix: install linux-headers-6.18.44 (or use a kernel with CONFIG_DEBUG_INFO_BTF=y)",
 		 root, root, root, root);
@@ -478,7 +478,7 @@ static void test_state_dir_unwritable(void)
 	env_init(&env, "6.18.44", true);
 	env.state_dir = at("state-file");
 	CHECK_INT(kheaders_find(&env, &res, err, sizeof(err)), 0);
-	CHECK_INT(kheaders_prepare(&env, &res, err, sizeof(err)), -1);
+	CHECK_INT(kheaders_prepare(&env, &res, err, sizeof(err)), -ENOTDIR);
 	snprintf(want, sizeof(want),
 		 "cannot create %s/state-file/kernel-headers: Not a directory (set STATE_DIR to a writable directory)",
 		 root);
