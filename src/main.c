@@ -30,9 +30,18 @@
 #include "version.h"
 
 #define SHUTDOWN_FLUSH_MS 10000
-/* start() failed because of a setting (exit 2, as for bad configuration),
- * not of the machine (exit 1). */
-#define START_BAD_SETTING (-2)
+/*
+ * Inside the agent errors are negative errno values; here, once, they
+ * become the exit status: -EINVAL means a setting is wrong (exit 2, as
+ * for bad configuration, and systemd does not restart), anything else that
+ * the machine failed us (exit 1).
+ */
+static int exit_status(int err)
+{
+	if (err >= 0)
+		return 0;
+	return err == -EINVAL ? CONFIG_EXIT_BAD : 1;
+}
 
 struct agent {
 	struct config cfg;
@@ -84,10 +93,10 @@ static int setup_signals(struct agent *a)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
+		return -errno;
 	a->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (a->signal_fd < 0)
-		return -1;
+		return -errno;
 	return loop_add_fd(a->loop, a->signal_fd, LOOP_READ, on_signal, a);
 }
 
@@ -129,15 +138,15 @@ static int start_procmon(struct agent *a)
 
 	a->classifier = build_classifier(&a->cfg);
 	if (!a->classifier)
-		return -1;
+		return -ENOMEM;
 	pc.classifier = a->classifier;
 	a->pipeline = pipeline_create(&pc);
 	if (!a->pipeline)
-		return -1;
+		return -ENOMEM;
 	a->collector = collector_open(a->loop, &cc, pipeline_record, a->pipeline, err, sizeof(err));
 	if (!a->collector) {
 		log_error("procmon", "%s", err);
-		return -1;
+		return -EIO;
 	}
 	log_info("procmon", "probes attached to sched:sched_process_exec/exit, "
 		 "hostnames \"%s*\", offsets from %s", a->cfg.host_prefix,
@@ -165,7 +174,7 @@ static int start_filemon(struct agent *a)
 	a->filemon = filemon_start(a->loop, &fc, a->sender, err, sizeof(err));
 	if (!a->filemon) {
 		log_error("filemon", "%s", err);
-		return -1;
+		return -EIO;
 	}
 	log_info("filemon", "watching %s (%zu directories), snapshots in %s", a->cfg.watch_root,
 		 filemon_watch_count(a->filemon), a->cfg.snapshot_base);
@@ -184,11 +193,11 @@ static int sender_failed(const struct config *cfg)
 {
 	if (!spooling(cfg)) {
 		log_error("main", "cannot start the sender");
-		return -1;
+		return -ENOMEM;
 	}
 	log_error("main", "SPOOL_DIR=%s: cannot open the spool (see the line above)",
 		  cfg->spool_dir);
-	return START_BAD_SETTING;
+	return -EINVAL;
 }
 
 static int start(struct agent *a)
@@ -210,11 +219,13 @@ static int start(struct agent *a)
 		.timeout_ms = a->cfg.metrics_timeout_ms,
 	};
 	char err[256];
+	int rc;
 
 	a->loop = loop_create();
-	if (!a->loop || setup_signals(a) < 0) {
-		log_error("main", "event loop: %s", strerror(errno));
-		return -1;
+	rc = a->loop ? setup_signals(a) : -errno;
+	if (rc < 0) {
+		log_error("main", "event loop: %s", strerror(-rc));
+		return rc == -EINVAL ? -EIO : rc;	/* not a setting's fault */
 	}
 	if (a->cfg.monitors & MONITOR_PROCMON)
 		metrics_require_ready(SERVICE_PROCMON);
@@ -225,17 +236,17 @@ static int start(struct agent *a)
 		log_error("main", "METRICS_PORT=%d%s%s: metrics server: %s", a->cfg.metrics_port,
 			  a->cfg.metrics_addr ? ", METRICS_ADDR=" : "",
 			  a->cfg.metrics_addr ? a->cfg.metrics_addr : "", err);
-		return START_BAD_SETTING;
+		return -EINVAL;
 	}
 	a->sender = sender_create(a->loop, &sc);
 	if (!a->sender)
 		return sender_failed(&a->cfg);
 	beat(a);
 	loop_add_timer(a->loop, 1000, heartbeat, a);
-	if ((a->cfg.monitors & MONITOR_PROCMON) && start_procmon(a) < 0)
-		return -1;
-	if ((a->cfg.monitors & MONITOR_FILEMON) && start_filemon(a) < 0)
-		return -1;
+	if ((a->cfg.monitors & MONITOR_PROCMON) && (rc = start_procmon(a)) < 0)
+		return rc;
+	if ((a->cfg.monitors & MONITOR_FILEMON) && (rc = start_filemon(a)) < 0)
+		return rc;
 	log_info("main", "jcode-watcher %s running: events to %s, metrics on port %d",
 		 JCW_VERSION, a->cfg.api_server && *a->cfg.api_server ? a->cfg.api_server : "stdout",
 		 metrics_server_port(a->metrics));
@@ -280,7 +291,7 @@ static int check_dir(const char *key, const char *path, bool missing_ok)
 		return 0;
 	}
 	log_error("main", "%s=%s: %s", key, path, strerror(errno));
-	return -1;
+	return -EINVAL;
 }
 
 /*
@@ -292,11 +303,11 @@ static int check_dir(const char *key, const char *path, bool missing_ok)
 static int check_settings(const struct config *cfg)
 {
 	if (spooling(cfg) && check_dir("SPOOL_DIR", cfg->spool_dir, true) < 0)
-		return -1;
+		return -EINVAL;
 	if (!(cfg->monitors & MONITOR_FILEMON))
 		return 0;
 	if (check_dir("WATCH_ROOT", cfg->watch_root, false) < 0)
-		return -1;
+		return -EINVAL;
 	return check_dir("SNAPSHOT_BASE", cfg->snapshot_base, true);
 }
 
@@ -326,7 +337,7 @@ static int setup_logging(const struct config *cfg)
 					   cfg->log_backup_count) < 0) {
 		fprintf(stderr, "jcode-watcher: LOG_FILE_PATH %s: %s\n", cfg->log_file,
 			strerror(errno));
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -338,9 +349,9 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	rc = config_load(&a.cfg, argc, argv, err, sizeof(err));
-	if (rc != 0) {
+	if (rc < 0) {
 		fprintf(stderr, "jcode-watcher: %s\n", err);
-		return rc;
+		return exit_status(rc);
 	}
 	switch (a.cfg.command) {
 	case CONFIG_HELP:
@@ -355,8 +366,11 @@ int main(int argc, char **argv)
 	case CONFIG_RUN:
 		break;
 	}
-	if (setup_logging(&a.cfg) < 0 || check_settings(&a.cfg) < 0) {
-		rc = 2;
+	rc = setup_logging(&a.cfg);
+	if (rc == 0)
+		rc = check_settings(&a.cfg);
+	if (rc < 0) {
+		rc = exit_status(rc);
 		goto out;
 	}
 	if (!a.cfg.skip_check && preflight(&a.cfg, stderr) > 0) {
@@ -373,8 +387,7 @@ int main(int argc, char **argv)
 	rc = start(&a);
 	if (rc == 0)
 		loop_run(a.loop);
-	else
-		rc = rc == START_BAD_SETTING ? 2 : 1;
+	rc = exit_status(rc);
 	stop(&a);
 	log_info("main", "stopped");
 out:

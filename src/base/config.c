@@ -170,7 +170,7 @@ static int fail(struct loader *ld, const char *fmt, ...)
 		vsnprintf(ld->err, ld->errlen, fmt, ap);
 		va_end(ap);
 	}
-	return -1;
+	return -EINVAL;
 }
 
 /* A value shown in a message: bounded, and no control bytes to forge lines. */
@@ -219,10 +219,10 @@ static const char *key_name(const struct loader *ld, const struct opt *o, enum o
 static int parse_ll(const char *s, long long *v, char **end)
 {
 	if (!isdigit((unsigned char)s[0]) && !(s[0] == '-' && isdigit((unsigned char)s[1])))
-		return -1;
+		return -EINVAL;
 	errno = 0;
 	*v = strtoll(s, end, 10);
-	return errno ? -1 : 0;
+	return errno ? -EINVAL : 0;
 }
 
 static int parse_int(const char *s, const struct opt *o, int *out)
@@ -231,9 +231,9 @@ static int parse_int(const char *s, const struct opt *o, int *out)
 	char *end;
 
 	if (parse_ll(s, &v, &end) || *end || v < o->min || v > o->max)
-		return -1;
+		return -EINVAL;
 	if (o->kind == K_POW2 && (v & (v - 1)))
-		return -1;
+		return -EINVAL;
 	*out = (int)v;
 	return 0;
 }
@@ -256,19 +256,19 @@ static int parse_size(const char *s, const struct opt *o, long long *out)
 	size_t i;
 
 	if (parse_ll(s, &v, &end) || v < 0)
-		return -1;
+		return -EINVAL;
 	for (i = 0; i < sizeof(size_suffixes) / sizeof(size_suffixes[0]); i++) {
 		if (strcmp(end, size_suffixes[i].suffix))
 			continue;
 		if (v > LLONG_MAX / size_suffixes[i].mult)
-			return -1;
+			return -EINVAL;
 		v *= size_suffixes[i].mult;
 		if (v < o->min || v > o->max)
-			return -1;
+			return -EINVAL;
 		*out = v;
 		return 0;
 	}
-	return -1;
+	return -EINVAL;
 }
 
 /* Seconds as upstream takes them ("0.6"), or with an explicit s/ms unit. */
@@ -278,18 +278,18 @@ static int parse_ms(const char *s, const struct opt *o, long *out)
 	char *end;
 
 	if (!isdigit((unsigned char)s[0]) && s[0] != '.')
-		return -1;
+		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || !isfinite(v))
-		return -1;
+		return -EINVAL;
 	if (!strcmp(end, "ms"))
 		v /= 1000;
 	else if (*end && strcmp(end, "s"))
-		return -1;
+		return -EINVAL;
 	v *= 1000;
 	if (v < (double)o->min || v > (double)o->max)
-		return -1;
+		return -EINVAL;
 	*out = lround(v);
 	return 0;
 }
@@ -307,7 +307,7 @@ static int parse_monitors(const char *s, unsigned *out)
 		else if (n == 7 && !strncmp(p, "filemon", 7))
 			m |= MONITOR_FILEMON;
 		else
-			return -1;
+			return -EINVAL;
 		if (!p[n])
 			break;
 		p += n + 1;
@@ -327,21 +327,21 @@ static int parse_url(const char *s, char **out)
 	else if (!strncasecmp(s, "https://", 8))
 		host = s + 8;
 	else
-		return -1;
+		return -EINVAL;
 	if (!*host || *host == '/')
-		return -1;
+		return -EINVAL;
 	/* A fragment, query or user info would be sent nowhere or to the wrong
 	 * place once "/api/..." is appended: refuse them. */
 	if (strpbrk(s, "#?") || memchr(host, '@', strcspn(host, "/")))
-		return -1;
+		return -EINVAL;
 	for (i = 0; s[i]; i++)
 		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-			return -1;
+			return -EINVAL;
 	n = strlen(s);
 	while (n > (size_t)(host - s) && s[n - 1] == '/')
 		n--;
 	*out = strndup(s, n);
-	return *out ? 0 : -1;
+	return *out ? 0 : -ENOMEM;
 }
 
 /* One of the list's items: 0, or -1 with nothing changed. */
@@ -350,11 +350,11 @@ static int strlist_push(struct strlist *l, const char *item)
 	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
 
 	if (!v)
-		return -1;
+		return -ENOMEM;
 	l->v = v;
 	v[l->n] = strdup(item);
 	if (!v[l->n])
-		return -1;
+		return -ENOMEM;
 	l->n++;
 	return 0;
 }
@@ -378,7 +378,7 @@ static int root_field_at(const char *s, size_t *len)
 		if (!strncmp(s, root_fields[i], *len))
 			return i;
 	}
-	return -1;
+	return -EINVAL;
 }
 
 int config_check_root(const char *r, char *err, size_t errlen)
@@ -412,7 +412,7 @@ int config_check_root(const char *r, char *err, size_t errlen)
 		return 0;
 	if (errlen)
 		snprintf(err, errlen, "%s", why);
-	return -1;
+	return -EINVAL;
 }
 
 /* Split "a,b" into a list, checking each item; append to l or replace it. */
@@ -420,21 +420,21 @@ static int parse_list(const char *s, enum opt_kind kind, struct strlist *l, bool
 {
 	struct strlist nl = { 0 };
 	char *copy = strdup(s), *save = NULL, *item;
-	int rc = copy ? 0 : -1;
+	int rc = copy ? 0 : -ENOMEM;
 
 	for (item = copy ? strtok_r(copy, ",", &save) : NULL; item && !rc;
 	     item = strtok_r(NULL, ",", &save)) {
 		if (kind == K_ROOTS ? config_check_root(item, NULL, 0) : item[0] != '/')
-			rc = -1;
+			rc = -EINVAL;
 		else
 			rc = strlist_push(&nl, item);
 	}
 	free(copy);
 	if (!rc && !nl.n)
-		rc = -1;	/* an empty list would watch nothing: say so */
+		rc = -EINVAL;	/* an empty list would watch nothing: say so */
 	if (rc) {
 		strlist_clear(&nl);
-		return -1;
+		return -EINVAL;
 	}
 	if (!append)
 		strlist_clear(l);
@@ -450,11 +450,11 @@ static int parse_mode(const char *s, const struct opt *o, int *out)
 	long v;
 
 	if (!isdigit((unsigned char)s[0]))
-		return -1;
+		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 8);
 	if (errno || *end || v < o->min || v > o->max)
-		return -1;
+		return -EINVAL;
 	*out = (int)v;
 	return 0;
 }
@@ -468,16 +468,16 @@ static long lookup_id(const char *name, bool group)
 	if (isdigit((unsigned char)name[0])) {
 		errno = 0;
 		v = strtol(name, &end, 10);
-		return errno || *end || v > INT_MAX ? -1 : v;
+		return errno || *end || v > INT_MAX ? -EINVAL : v;
 	}
 	if (group) {
 		struct group *g = getgrnam(name);
 
-		return g ? (long)g->gr_gid : -1;
+		return g ? (long)g->gr_gid : -ENOENT;
 	}
 	struct passwd *pw = getpwnam(name);
 
-	return pw ? (long)pw->pw_uid : -1;
+	return pw ? (long)pw->pw_uid : -ENOENT;
 }
 
 static int parse_owner(struct config *cfg, const char *s)
@@ -494,19 +494,19 @@ static int parse_owner(struct config *cfg, const char *s)
 		return 0;
 	}
 	if (ulen >= sizeof(user))
-		return -1;
+		return -EINVAL;
 	memcpy(user, s, ulen);
 	user[ulen] = '\0';
 	if (ulen && (uid = lookup_id(user, false)) < 0)
-		return -1;
+		return -EINVAL;
 	if (colon && (!colon[1] || (gid = lookup_id(colon + 1, true)) < 0))
-		return -1;
+		return -EINVAL;
 	if (!ulen && !colon)
-		return -1;
+		return -EINVAL;
 	free(cfg->snapshot_owner);
 	cfg->snapshot_owner = strdup(s);
 	if (!cfg->snapshot_owner)
-		return -1;
+		return -EINVAL;
 	cfg->snapshot_uid = uid;
 	cfg->snapshot_gid = gid;
 	return 0;
@@ -519,9 +519,9 @@ static int parse_prefix(const char *s, char **out)
 
 	if (n < 1 || n > 32 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				       "0123456789._-") != n)
-		return -1;
+		return -EINVAL;
 	*out = strdup(s);
-	return *out ? 0 : -1;
+	return *out ? 0 : -ENOMEM;
 }
 
 static int parse_string(const char *s, enum opt_kind kind, char **out)
@@ -543,10 +543,10 @@ static int parse_string(const char *s, enum opt_kind kind, char **out)
 		break;
 	default:
 		if (!*s)
-			return -1;
+			return -EINVAL;
 	}
 	*out = strdup(s);
-	return *out ? 0 : -1;
+	return *out ? 0 : -ENOMEM;
 }
 
 static bool is_string_kind(enum opt_kind k)
@@ -571,7 +571,7 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 		char *v;
 
 		if (parse_string(s, o->kind, &v))
-			return -1;
+			return -EINVAL;
 		free(*(char **)field);
 		*(char **)field = v;
 		return 0;
@@ -580,7 +580,7 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 	case K_LEVEL:
 		level = log_level_parse(s);
 		if (level < 0)
-			return -1;
+			return -EINVAL;
 		*(int *)field = level;
 		return 0;
 	case K_INT:
@@ -599,7 +599,7 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 	case K_MODE:
 		return parse_mode(s, o, field);
 	default:
-		return -1;
+		return -EINVAL;
 	}
 }
 
@@ -693,10 +693,10 @@ static int json_join_array(const json_t *arr, char *buf, size_t n)
 	buf[0] = '\0';
 	json_array_foreach(arr, i, v) {
 		if (!json_is_string(v))
-			return -1;
+			return -EINVAL;
 		o += snprintf(buf + o, o < n ? n - o : 0, "%s%s", i ? "," : "", json_string_value(v));
 		if (o >= n)
-			return -1;
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -706,14 +706,14 @@ static int json_to_text(const struct opt *o, const json_t *v, char *buf, size_t 
 {
 	if (json_is_string(v)) {
 		snprintf(buf, n, "%s", json_string_value(v));
-		return strlen(json_string_value(v)) < n ? 0 : -1;
+		return strlen(json_string_value(v)) < n ? 0 : -ENAMETOOLONG;
 	}
 	if (json_is_null(v) && (o->kind == K_NSTR || o->kind == K_URL)) {
 		buf[0] = '\0';
 		return 0;
 	}
 	if (is_string_kind(o->kind) || o->kind == K_LEVEL || is_list_kind(o->kind))
-		return -1;
+		return -EINVAL;
 	if (json_is_array(v) && o->kind == K_MONITORS)
 		return json_join_array(v, buf, n);
 	if (json_is_integer(v) && o->kind != K_MONITORS) {
@@ -724,7 +724,7 @@ static int json_to_text(const struct opt *o, const json_t *v, char *buf, size_t 
 		snprintf(buf, n, "%.17g", json_real_value(v));
 		return 0;
 	}
-	return -1;
+	return -EINVAL;
 }
 
 static const char *json_type_wanted(const struct opt *o)
@@ -996,7 +996,7 @@ static int load_env(struct loader *ld)
 		const char *v = getenv(opts[i].env);
 
 		if (v && set_value(ld, &opts[i], SRC_ENV, v))
-			return -1;
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -1048,13 +1048,13 @@ static int load_layers(struct loader *ld, const struct args *a)
 		if (!ld->cfg->config_file)
 			return fail(ld, "out of memory");
 		if (load_file(ld, file))
-			return -1;
+			return -EINVAL;
 	}
 	if (load_env(ld))
-		return -1;
+		return -EINVAL;
 	for (i = 0; i < a->nvals; i++)
 		if (set_flag(ld, a, i))
-			return -1;
+			return -EINVAL;
 	return check_consistency(ld);
 }
 
@@ -1075,7 +1075,7 @@ int config_load(struct config *cfg, int argc, char **argv, char *err, size_t err
 	if (!rc)
 		return 0;
 	config_free(cfg);
-	return CONFIG_EXIT_BAD;
+	return -EINVAL;
 }
 
 void config_free(struct config *cfg)

@@ -17,7 +17,8 @@
 #define MONITOR_PROCMON 0x1u
 #define MONITOR_FILEMON 0x2u
 
-/* Exit status for a configuration the agent refuses to start with. */
+/* Exit status for a configuration the agent refuses to start with (main.c
+ * maps -EINVAL from config_load() and start-up to it). */
 #define CONFIG_EXIT_BAD 2
 
 enum config_command { CONFIG_RUN, CONFIG_CHECK, CONFIG_HELP, CONFIG_VERSION };
@@ -80,7 +81,7 @@ struct config {
 
 /*
  * Fill cfg from defaults, file, environment (getenv) and argv.  Returns 0, or
- * CONFIG_EXIT_BAD (2) with a one-line message in err that names the bad key
+ * -EINVAL with a one-line message in err that names the bad key
  * (env var, JSON key or --flag) and the value.  With --help or --version the
  * command is set and nothing but argv is looked at.  On error cfg is already
  * released; calling config_free() on it again is harmless.  argv is not
@@ -91,7 +92,7 @@ void config_free(struct config *cfg);
 
 /* Is this a valid workspace root: absolute, normalised, "{subject}",
  * "{division}" and "{student_id}" each at most once and no other braces?
- * 0, or -1 with the reason in err. */
+ * 0, or -EINVAL with the reason in err. */
 int config_check_root(const char *root, char *err, size_t errlen);
 
 /* The --help text: every flag, its env var and its default. */

@@ -27,7 +27,7 @@ struct heap {
 
 void heap_init(struct heap *h, heap_less_fn *less, heap_moved_fn *moved);
 void heap_free(struct heap *h);		/* the array only, not the items */
-int heap_push(struct heap *h, void *item);	/* 0, or -1 on ENOMEM */
+int heap_push(struct heap *h, void *item);	/* 0, or -ENOMEM */
 void *heap_top(const struct heap *h);	/* NULL when empty */
 void *heap_pop(struct heap *h);		/* NULL when empty */
 /* The item at index i changed its key: restore the order. */

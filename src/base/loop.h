@@ -17,8 +17,10 @@ struct loop;
 
 /* Called with the ready events (LOOP_READ/LOOP_WRITE; errors are reported as both). */
 typedef void loop_fd_fn(struct loop *loop, int fd, unsigned events, void *arg);
-/* Return the delay in ms until the next run, or a negative value to stop the timer. */
+/* Return the delay in ms until the next run, or LOOP_TIMER_STOP (any negative
+ * value: a verdict, not an error) to stop the timer. */
 typedef long long loop_timer_fn(struct loop *loop, long long id, void *arg);
+#define LOOP_TIMER_STOP (-1)
 
 struct loop *loop_create(void);
 void loop_destroy(struct loop *loop);
@@ -33,7 +35,7 @@ long long loop_add_timer(struct loop *loop, long long ms, loop_timer_fn *fn, voi
 void loop_del_timer(struct loop *loop, long long id);
 
 /* Run one iteration, waiting at most max_wait_ms (-1: until something happens).
- * Returns the number of callbacks run, or -1 on an epoll error. */
+ * Returns the number of callbacks run, or -errno on an epoll error. */
 int loop_run_once(struct loop *loop, int max_wait_ms);
 /* Run until loop_stop(). */
 void loop_run(struct loop *loop);

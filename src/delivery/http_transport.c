@@ -280,7 +280,7 @@ static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void
 	if (loop_add_fd(s->loop, fd, events, on_fd, s) == 0)
 		return 0;
 	log_error(MOD, "cannot watch socket %d: %s", (int)fd, strerror(errno));
-	return -1;
+	return -1;	/* CURLMOPT_SOCKETFUNCTION's error value, not an errno */
 }
 
 static long long on_curl_timeout(struct loop *loop, long long id, void *arg)
@@ -292,7 +292,7 @@ static long long on_curl_timeout(struct loop *loop, long long id, void *arg)
 	s->curl_timer = 0;
 	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	reap(s);
-	return -1;
+	return LOOP_TIMER_STOP;
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -307,7 +307,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	s->curl_timer = loop_add_timer(s->loop, timeout_ms, on_curl_timeout, s);
 	if (s->curl_timer < 0) {
 		s->curl_timer = 0;
-		return -1;
+		return -1;	/* CURLMOPT_TIMERFUNCTION's error value */
 	}
 	return 0;
 }

@@ -120,7 +120,7 @@ static long long on_sync(struct loop *loop, long long id, void *arg)
 
 	s->sync_timer = 0;
 	spool_sync(s->spool);
-	return -1;
+	return LOOP_TIMER_STOP;
 }
 
 /* Group fdatasync: one per SPOOL_SYNC_MS while records come, none when idle. */
@@ -191,7 +191,7 @@ static long long on_kick(struct loop *loop, long long id, void *arg)
 
 	s->kick_timer = 0;
 	dispatch(s);
-	return -1;
+	return LOOP_TIMER_STOP;
 }
 
 static void arm_kick(struct sender *s, long long at)

@@ -984,7 +984,7 @@ static int seg_open_read(struct spool *sp, struct segment *g)
 		return 0;
 	seg_name(name, sizeof(name), g->first, "seg");
 	g->fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
-	return g->fd < 0 ? -1 : 0;
+	return g->fd < 0 ? -errno : 0;
 }
 
 /* Read record i of g into out; -errno when it cannot be read or fails its

@@ -49,7 +49,7 @@ void debounce_destroy(struct debounce *d);
  * smallest since it was given, through merges and retries, and
  * debounce_oldest() returns the smallest of all.  filemon passes a wall
  * time the change is known to be younger than, so its restart marker
- * never passes a change still waiting.  Returns 0, or -1 on allocation
+ * never passes a change still waiting.  Returns 0, or -ENOMEM on allocation
  * failure.
  */
 int debounce_change(struct debounce *d, const char *key, long long now_ms, long long since);

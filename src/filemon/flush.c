@@ -322,7 +322,7 @@ static long long on_flush(struct loop *loop, long long id, void *arg)
 	next = debounce_next(fm->db);
 	if (next < 0) {
 		fm->flush_timer = 0;
-		return -1;
+		return LOOP_TIMER_STOP;
 	}
 	/* While SNAPSHOT_BASE fails, wait for the next probe. */
 	if (!fm->base_ok && next < fm->base_retry_at)

@@ -33,7 +33,8 @@ struct proc_report {                 /* what the pipeline decided about one proc
 
 /* Build the endpoint path ("/api/os-1/hw1/202012345/logs/build") and the JSON
  * body (compact, one line, no trailing newline).  Both malloc'd.  Returns 0,
- * or -1 on ENOMEM or a report that names no endpoint (*path, *body NULL). */
+ * or -ENOMEM, or -EINVAL for a report that names no endpoint (*path, *body
+ * NULL). */
 int payload_build(const struct proc_report *r, char **path, char **body);
 
 /* ISO 8601 UTC with microseconds and explicit offset:

@@ -85,16 +85,16 @@ int collector_prefix_flag(const char *prefix, char *buf, size_t len)
 	int w = snprintf(buf, len, "-DHOST_PREFIX_MATCH(h)=(1");
 
 	if (n == 0 || n > 32 || w < 0 || (size_t)w >= len)
-		return -1;
+		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		int k = snprintf(buf + w, len - w, "&&(h)[%zu]==%d", i, (unsigned char)prefix[i]);
 
 		if (k < 0 || (size_t)k >= len - w)
-			return -1;
+			return -EINVAL;
 		w += k;
 	}
 	if ((size_t)w + 2 > len)
-		return -1;
+		return -EINVAL;
 	strcpy(buf + w, ")");
 	return 0;
 }
@@ -108,10 +108,10 @@ static int read_cpu_list(const char *file, bool *cpus, int max)
 	int count = 0;
 
 	if (!f)
-		return -1;
+		return -errno;
 	if (!fgets(line, sizeof(line), f)) {
 		fclose(f);
-		return -1;
+		return -EIO;
 	}
 	fclose(f);
 	while (*p && *p != '\n') {
@@ -119,7 +119,7 @@ static int read_cpu_list(const char *file, bool *cpus, int max)
 		long a = strtol(p, &end, 10), b = a;
 
 		if (end == p)
-			return -1;
+			return -EINVAL;
 		if (*end == '-')
 			b = strtol(end + 1, &end, 10);
 		for (long i = a; i <= b && i < max; i++)
@@ -158,7 +158,7 @@ oom:
 fail:
 	while (n > 0)
 		free(flags[--n]);
-	return -1;
+	return -EINVAL;
 }
 
 static int load_probe(struct collector *c, struct probe *p, char *err, size_t errlen)
@@ -169,7 +169,7 @@ static int load_probe(struct collector *c, struct probe *p, char *err, size_t er
 
 	if (!insns) {
 		snprintf(err, errlen, "BPF function %s not found", p->func);
-		return -1;
+		return -ENOENT;
 	}
 	log[0] = '\0';
 	/* Log level 4 (BPF_LOG_STATS) asks only for the verifier's summary:
@@ -196,14 +196,14 @@ static int load_probe(struct collector *c, struct probe *p, char *err, size_t er
 
 			snprintf(err, errlen, "loading %s failed: %s; verifier: %s", p->func,
 				 strerror(errno), l > 1500 ? log + l - 1500 : log);
-			return -1;
+			return -errno;
 		}
 	}
 	p->perf_fd = bpf_attach_tracepoint(p->prog_fd, p->category, p->name);
 	if (p->perf_fd < 0) {
 		snprintf(err, errlen, "attaching %s:%s failed: %s (is tracefs mounted? "
 			 "try `jcode-watcher check`)", p->category, p->name, strerror(errno));
-		return -1;
+		return -errno;
 	}
 	return 0;
 }
@@ -226,7 +226,7 @@ static int open_buffers(struct collector *c, int pages, char *err, size_t errlen
 
 	if (n < 0 || map_fd < 0) {
 		snprintf(err, errlen, "cannot list online CPUs or find the events map");
-		return -1;
+		return -ENOENT;
 	}
 	for (int cpu = 0; cpu < n; cpu++) {
 		struct perf_reader *r;
@@ -241,14 +241,14 @@ static int open_buffers(struct collector *c, int pages, char *err, size_t errlen
 		r = bpf_open_perf_buffer_opts(on_raw, on_lost, c, pages, &opts);
 		if (!r) {
 			snprintf(err, errlen, "perf buffer for CPU %d: %s", cpu, strerror(errno));
-			return -1;
+			return -errno;
 		}
 		c->readers[c->nreaders++] = r;
 		fd = perf_reader_fd(r);
 		if (bpf_update_elem(map_fd, &cpu, &fd, 0) < 0 ||
 		    loop_add_fd(c->loop, fd, LOOP_READ, on_readable, r) < 0) {
 			snprintf(err, errlen, "registering perf buffer %d: %s", cpu, strerror(errno));
-			return -1;
+			return -errno;
 		}
 	}
 	return 0;
@@ -261,7 +261,7 @@ static int compile(struct collector *c, const struct collector_config *cfg,
 	int n = build_cflags(cfg, flags, &c->uses_btf, err, errlen);
 
 	if (n < 0)
-		return -1;
+		return -EINVAL;
 	c->mod = bpf_module_create_c_from_string(procmon_bpf_text, 0, (const char **)flags, n,
 						 true, NULL);
 	while (n > 0)
@@ -273,7 +273,7 @@ static int compile(struct collector *c, const struct collector_config *cfg,
 		snprintf(err, errlen, "libbcc could not compile the BPF program against the kernel "
 			 "headers in %s (see `jcode-watcher check`; KERNEL_HEADERS picks others)",
 			 src ? src : "/lib/modules/$(uname -r)/build");
-		return -1;
+		return -ENOEXEC;
 	}
 	return 0;
 }
@@ -325,11 +325,11 @@ fail:
 int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STAT__COUNT])
 {
 	if (c->stats_fd < 0)
-		return -1;
+		return -EBADF;
 	for (int k = 0; k < PROCMON_STAT__COUNT; k++) {
 		out[k] = 0;
 		if (bpf_lookup_elem(c->stats_fd, &k, c->percpu) < 0)
-			return -1;
+			return -errno;
 		for (int cpu = 0; cpu < c->ncpus_possible; cpu++)
 			out[k] += c->percpu[cpu];
 	}
@@ -352,7 +352,7 @@ int collector_export_stats(struct collector *c)
 	unsigned long long st[PROCMON_STAT__COUNT];
 
 	if (collector_read_stats(c, st) < 0)
-		return -1;
+		return -EIO;
 	/* The kernel's counts are absolute: the series mirror them. */
 	for (int k = 0; k < PROCMON_STAT__COUNT; k++)
 		metrics_set(stat_metrics[k], 0, 0, (double)st[k]);

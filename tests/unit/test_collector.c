@@ -26,9 +26,9 @@ static void test_prefix_flag(void)
 	 * text as characters. */
 	CHECK_INT(collector_prefix_flag("a\"b", buf, sizeof(buf)), 0);
 	CHECK_STR(buf, "-DHOST_PREFIX_MATCH(h)=(1&&(h)[0]==97&&(h)[1]==34&&(h)[2]==98)");
-	CHECK_INT(collector_prefix_flag("", buf, sizeof(buf)), -1);
-	CHECK_INT(collector_prefix_flag("0123456789012345678901234567890123", buf, sizeof(buf)), -1);
-	CHECK_INT(collector_prefix_flag("jcode-", buf, 20), -1);
+	CHECK_INT(collector_prefix_flag("", buf, sizeof(buf)), -EINVAL);
+	CHECK_INT(collector_prefix_flag("0123456789012345678901234567890123", buf, sizeof(buf)), -EINVAL);
+	CHECK_INT(collector_prefix_flag("jcode-", buf, 20), -EINVAL);
 }
 
 extern const char procmon_bpf_text[];
