@@ -52,7 +52,7 @@ struct collector {
 	long long poll_timer;
 	int ncpus_possible;		/* as the kernel counts them: per-CPU values */
 	unsigned long long *percpu;	/* ncpus_possible values, for the stats map */
-	int uses_btf;
+	bool uses_btf;
 	collector_record_fn *on_record;
 	void *arg;
 };
@@ -131,7 +131,7 @@ static int read_cpu_list(const char *file, bool *cpus, int max)
 	return count;
 }
 
-static int build_cflags(const struct collector_config *cfg, char **flags, int *uses_btf,
+static int build_cflags(const struct collector_config *cfg, char **flags, bool *uses_btf,
 			char *err, size_t errlen)
 {
 	char btf_err[256], prefix[1024];
@@ -359,7 +359,7 @@ int collector_export_stats(struct collector *c)
 	return 0;
 }
 
-int collector_uses_btf(const struct collector *c)
+bool collector_uses_btf(const struct collector *c)
 {
 	return c->uses_btf;
 }

@@ -6,6 +6,7 @@
 #ifndef JCW_COLLECTOR_H
 #define JCW_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "loop.h"
@@ -41,7 +42,7 @@ int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STA
 int collector_export_stats(struct collector *c);
 
 /* Whether offsets came from BTF (true) or from the headers (false). */
-int collector_uses_btf(const struct collector *c);
+bool collector_uses_btf(const struct collector *c);
 
 /* Build the HOST_PREFIX_MATCH(h) definition for prefix into buf. */
 int collector_prefix_flag(const char *prefix, char *buf, size_t len);
