@@ -2,6 +2,7 @@
  * fuzz_config.c - the JSON configuration file (--config FILE), written to a
  * real temporary file and loaded as the agent does.
  */
+#include <errno.h>
 #include <unistd.h>
 
 #include "config.h"
