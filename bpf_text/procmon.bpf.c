@@ -2,12 +2,15 @@
 /*
  * procmon.bpf.c - kernel side of jcode-watcher's process monitor.
  *
- * Compiled by libbcc at agent start-up.  Two tracepoints:
- *   sched:sched_process_exec  collects one record per exec in a student
- *                             container (UTS hostname with the prefix) into
- *                             an LRU map keyed by tgid;
- *   sched:sched_process_exit  when the thread group's last task exits, adds
- *                             the exit status and time and emits the record.
+ * Compiled by libbcc at agent start-up (in a short-lived child, see
+ * src/kernel/bpf_loader.c).  Two tracepoints:
+ *   sched:sched_process_exec  in a student container (UTS hostname with the
+ *                             prefix): emits an exec record at once (argv,
+ *                             exe, cwd, hostname, ids) and notes the tgid's
+ *                             start time in `live`;
+ *   sched:sched_process_exit  when the thread group's last task of a noted
+ *                             process exits: emits a 32-byte exit record.
+ * User space joins the two by (tgid, start time) (src/judge/proctable.c).
  *
  * Kernel structs are never dereferenced directly: headers on the node may
  * not match the running kernel.  Every read is base + OFF_x, where OFF_x is
@@ -15,8 +18,9 @@
  * fallbacks below are used only on kernels without BTF.
  *
  * Build-time -D parameters: HOST_PREFIX_MATCH(h) (the hostname prefix test,
- * spelled out byte by byte so no string constant lands in .rodata) and
- * MAX_PROCESSES (size of the LRU map).
+ * spelled out byte by byte so no string constant lands in .rodata),
+ * JCW_RINGBUF with RINGBUF_PAGES (the ring buffer; else the per-CPU perf
+ * buffer, for kernels before 5.8) and MAX_PROCESSES (noted at once).
  */
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -33,7 +37,10 @@
 /* The collector always passes -DMAX_PROCESSES from the config; this fallback
  * is the config's default (config.c), checked by test_collector. */
 #ifndef MAX_PROCESSES
-#define MAX_PROCESSES 4096
+#define MAX_PROCESSES 65536
+#endif
+#ifndef RINGBUF_PAGES
+#define RINGBUF_PAGES 1024
 #endif
 #ifndef HOST_PREFIX_MATCH
 #define HOST_PREFIX_MATCH(h) ((h)[0] == 'j' && (h)[1] == 'c' && (h)[2] == 'o' && \
@@ -84,17 +91,35 @@ struct jcw_mount_head {
 
 /* Per-CPU working space: the record is far larger than the 512-byte stack. */
 struct scratch {
-	struct procmon_event ev;
+	struct procmon_exec ev;
 	char path[2 * PROCMON_PATH_LEN];     /* twice the size: lets the verifier
 					      * see every masked access in bounds */
 };
 
 BPF_PERCPU_ARRAY(scratch, struct scratch, 1);
 BPF_PERCPU_ARRAY(stats, __u64, PROCMON_STAT__COUNT);
-/* LRU: a process whose exit we never see (agent restarted, pid namespace
- * torn down) is evicted instead of filling the map. */
-BPF_TABLE("lru_hash", __u32, struct procmon_event, procs, MAX_PROCESSES);
+/* tgid -> start time of the student processes alive now: all the kernel
+ * keeps per process (16 bytes, allocated as used), so that the exit probe
+ * emits only for processes whose exec was reported. */
+BPF_F_TABLE("hash", __u32, __u64, live, MAX_PROCESSES, BPF_F_NO_PREALLOC);
+#ifdef JCW_RINGBUF
+/* One ring for every CPU: records arrive in the order they were emitted.
+ * No wakeup per record: the agent drains the ring every 10 ms. */
+BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
+#else
 BPF_PERF_OUTPUT(events);
+#endif
+
+/* One record out; 0, or negative when the buffer had no room.  (A
+ * function, not a macro: libbcc rewrites map calls only outside macros.) */
+static __always_inline int emit(void *ctx, void *rec, __u32 size)
+{
+#ifdef JCW_RINGBUF
+	return events.ringbuf_output(rec, size, BPF_RB_NO_WAKEUP);
+#else
+	return events.perf_submit(ctx, rec, size);
+#endif
+}
 
 static __always_inline void stat_inc(int idx)
 {
@@ -213,7 +238,7 @@ static __always_inline __u32 exit_status(__u64 task, __u64 signal)
 	return read_u32(task, OFF_task_struct__exit_code);
 }
 
-static __always_inline void read_args(struct procmon_event *ev, __u64 mm)
+static __always_inline void read_args(struct procmon_exec *ev, __u64 mm)
 {
 	__u64 start = read_ptr(mm, OFF_mm_struct__arg_start);
 	__u64 end = read_ptr(mm, OFF_mm_struct__arg_end);
@@ -238,9 +263,9 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 {
 	int zero = 0;
 	struct scratch *s;
-	struct procmon_event *ev;
+	struct procmon_exec *ev;
 	__u64 task, uts, mm, fs, file, leader;
-	__u32 tgid;
+	__u32 tgid, n;
 
 	stat_inc(PROCMON_STAT_EXEC_SEEN);
 	s = scratch.lookup(&zero);
@@ -260,16 +285,15 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 	}
 
 	tgid = bpf_get_current_pid_tgid() >> 32;
-	ev->tgid = tgid;
+	ev->head.kind = PROCMON_EXEC;
+	ev->head.tgid = tgid;
+	leader = read_ptr(task, OFF_task_struct__group_leader);
+	ev->head.start_time = read_ptr(leader, OFF_task_struct__start_time);
 	ev->ppid = read_u32(read_ptr(task, OFF_task_struct__real_parent), OFF_task_struct__tgid);
 	ev->uid = (__u32)bpf_get_current_uid_gid();
 	ev->exec_ns = bpf_ktime_get_ns();
-	ev->exit_ns = 0;
-	ev->exit_code = 0;
 	ev->flags = 0;
 	ev->pad = 0;
-	leader = read_ptr(task, OFF_task_struct__group_leader);
-	ev->start_time = read_ptr(leader, OFF_task_struct__start_time);
 
 	mm = read_ptr(task, OFF_task_struct__mm);
 	read_args(ev, mm);
@@ -285,10 +309,15 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 	if (!read_path(s, fs + OFF_fs_struct__pwd, fs + OFF_fs_struct__root, ev->cwd))
 		ev->flags |= PROCMON_F_CWD_TRUNCATED;
 
-	/* A second exec by the same process replaces the first: the record
-	 * describes the program that finally exits. */
-	if (procs.update(&tgid, ev) != 0) {
+	/* Noted first: an exit on another CPU right after must find it.  A
+	 * second exec by the same process finds its entry and keeps it. */
+	if (live.update(&tgid, &ev->head.start_time) != 0)
 		stat_inc(PROCMON_STAT_MAP_FULL);
+	n = ev->args_size;
+	if (n > PROCMON_ARGS_LEN)
+		n = PROCMON_ARGS_LEN;
+	if (emit(args, ev, offsetof(struct procmon_exec, args) + n) != 0) {
+		stat_inc(PROCMON_STAT_OUTPUT_FAILED);
 		return 0;
 	}
 	stat_inc(PROCMON_STAT_EXEC_TRACKED);
@@ -297,14 +326,12 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 
 TRACEPOINT_PROBE(sched, sched_process_exit)
 {
-	int zero = 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct procmon_event *ev = procs.lookup(&tgid);
-	struct scratch *s;
+	__u64 *start = live.lookup(&tgid);
+	struct procmon_exit ex = {};
 	__u64 task, signal, leader;
-	__u32 n;
 
-	if (!ev)
+	if (!start)
 		return 0;
 	task = bpf_get_current_task();
 	/* Threads leaving a live group emit nothing: the process ends with
@@ -312,29 +339,25 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 	signal = read_ptr(task, OFF_task_struct__signal);
 	if (signal && read_u32(signal, OFF_signal_struct__live) != 0)
 		return 0;
-	s = scratch.lookup(&zero);
-	if (!s)
-		return 0;
-	n = ev->args_size;
-	if (n > PROCMON_ARGS_LEN)
-		n = PROCMON_ARGS_LEN;
-	/* Copy out before deleting: a deleted LRU element may be reused at
-	 * once by an exec on another CPU. */
-	bpf_probe_read_kernel(&s->ev, offsetof(struct procmon_event, args) + n, ev);
+	ex.head.start_time = *start;
 	/* Only the CPU whose delete succeeds emits, so two tasks of a group
 	 * exiting at once cannot both report it. */
-	if (procs.delete(&tgid) != 0)
+	if (live.delete(&tgid) != 0)
 		return 0;
-
 	leader = read_ptr(task, OFF_task_struct__group_leader);
-	if (read_ptr(leader, OFF_task_struct__start_time) != s->ev.start_time) {
+	if (read_ptr(leader, OFF_task_struct__start_time) != ex.head.start_time) {
 		/* The pid was reused by a process we never saw exec. */
 		stat_inc(PROCMON_STAT_EXIT_STALE);
 		return 0;
 	}
-	s->ev.exit_ns = bpf_ktime_get_ns();
-	s->ev.exit_code = exit_status(task, signal);
-	events.perf_submit(args, &s->ev, offsetof(struct procmon_event, args) + n);
+	ex.head.kind = PROCMON_EXIT;
+	ex.head.tgid = tgid;
+	ex.exit_ns = bpf_ktime_get_ns();
+	ex.exit_code = exit_status(task, signal);
+	if (emit(args, &ex, sizeof(ex)) != 0) {
+		stat_inc(PROCMON_STAT_OUTPUT_FAILED);
+		return 0;
+	}
 	stat_inc(PROCMON_STAT_EXIT_EMITTED);
 	return 0;
 }

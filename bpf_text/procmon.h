@@ -1,5 +1,5 @@
 /*
- * procmon.h - the one struct shared by the kernel side (procmon.bpf.c, beside
+ * procmon.h - the records shared by the kernel side (procmon.bpf.c, beside
  * it) and the user side (src/kernel/collector.c, decoder.c).
  *
  * The BPF text gets this file inlined at build time (see cmake/EmbedBpf.cmake),
@@ -30,35 +30,19 @@
 enum procmon_stat {
 	PROCMON_STAT_EXEC_SEEN,      /* every exec the probe ran for */
 	PROCMON_STAT_EXEC_OTHER_HOST,/* skipped: hostname lacks the prefix */
-	PROCMON_STAT_EXEC_TRACKED,   /* stored in the process map */
-	PROCMON_STAT_MAP_FULL,       /* map update failed */
-	PROCMON_STAT_EXIT_EMITTED,   /* one record per process, at its end */
-	PROCMON_STAT_EXIT_STALE,     /* map entry belonged to a reused pid */
+	PROCMON_STAT_EXEC_TRACKED,   /* exec record emitted, process noted in `live` */
+	PROCMON_STAT_MAP_FULL,       /* `live` was full: its exit will not be reported */
+	PROCMON_STAT_EXIT_EMITTED,   /* exit record emitted, at the group's end */
+	PROCMON_STAT_EXIT_STALE,     /* `live` entry belonged to a reused pid */
+	PROCMON_STAT_OUTPUT_FAILED,  /* a record the ring/perf buffer had no room for */
 	PROCMON_STAT__COUNT
 };
 
-struct procmon_event {
-	__u64 exec_ns;        /* bpf_ktime_get_ns() at exec (CLOCK_MONOTONIC) */
-	__u64 exit_ns;        /* ... at the exit of the thread group's last task */
-	__u64 start_time;     /* task start_time: tells a reused pid apart */
-	__u32 tgid;
-	__u32 ppid;
-	__u32 uid;
-	__u32 exit_code;      /* raw task->exit_code: status << 8 | core 0x80 | signal */
-	__u32 flags;          /* PROCMON_F_* */
-	__u32 args_size;      /* bytes used in args, NULs included */
-	__u32 args_total;     /* arg_end - arg_start as the kernel saw it */
-	__u32 pad;
-	char hostname[PROCMON_HOST_LEN];
-	char exe[PROCMON_PATH_LEN];
-	char cwd[PROCMON_PATH_LEN];
-	char args[PROCMON_ARGS_LEN];
-};
-
 /*
- * The lean records (issue #10): one at exec, one at the group's end,
- * instead of a 10 KiB map entry per live process.  User space joins them by
- * (tgid, start_time).  Every record starts with struct procmon_head.
+ * Two records per process: one at exec, one at the group's end.  User
+ * space joins them by (tgid, start_time) (src/judge/proctable.c); the
+ * kernel keeps only the start time of a live student process.  Every
+ * record starts with struct procmon_head.
  */
 enum procmon_kind { PROCMON_EXEC = 1, PROCMON_EXIT = 2 };
 
@@ -93,21 +77,6 @@ struct procmon_exit {
 /* The layout both compilers must agree on: clang -target bpf inside libbcc
  * and the host's cc.  A field moved or resized on one side only would make
  * the decoder read garbage silently; here it fails to compile on both. */
-#define PROCMON_ASSERT_AT(field, off) \
-	_Static_assert(__builtin_offsetof(struct procmon_event, field) == (off), \
-		       "struct procmon_event: " #field " moved")
-PROCMON_ASSERT_AT(exec_ns, 0);
-PROCMON_ASSERT_AT(exit_ns, 8);
-PROCMON_ASSERT_AT(start_time, 16);
-PROCMON_ASSERT_AT(tgid, 24);
-PROCMON_ASSERT_AT(exit_code, 36);
-PROCMON_ASSERT_AT(args_total, 48);
-PROCMON_ASSERT_AT(hostname, 56);
-PROCMON_ASSERT_AT(exe, 56 + PROCMON_HOST_LEN);
-PROCMON_ASSERT_AT(cwd, 56 + PROCMON_HOST_LEN + PROCMON_PATH_LEN);
-PROCMON_ASSERT_AT(args, 56 + PROCMON_HOST_LEN + 2 * PROCMON_PATH_LEN);
-_Static_assert(sizeof(struct procmon_event) == 10368, "struct procmon_event: size changed");
-
 #define PROCMON_ASSERT_EXEC(field, off) \
 	_Static_assert(__builtin_offsetof(struct procmon_exec, field) == (off), \
 		       "struct procmon_exec: " #field " moved")

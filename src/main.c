@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "collector.h"
 #include "config.h"
 #include "filemon.h"
+#include "fsutil.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -120,10 +122,51 @@ static struct classifier *build_classifier(const struct config *cfg)
 	return c;
 }
 
+/* RING_BUFFER=auto: the ring buffer where the kernel has it (5.8+). */
+static bool use_ringbuf(const struct config *cfg)
+{
+	bool have = collector_ringbuf_supported();
+
+	if (cfg->ring_buffer == 1 && !have)
+		log_warn("procmon", "RING_BUFFER=on, but this kernel has no BPF ring buffer; "
+			 "using the per-CPU perf buffer");
+	return cfg->ring_buffer != 0 && have;
+}
+
+/* The BPF text from JCW_TEST_BPF_TEXT, a file: for tests that need a
+ * program that does not compile.  NULL (the built-in text) without it. */
+static char *test_bpf_text(void)
+{
+	const char *path = getenv("JCW_TEST_BPF_TEXT");
+	long long len;
+	char *text;
+	int fd;
+
+	if (!path || !*path)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	text = fd >= 0 ? fs_read_file(fd, 1 << 20, &len) : NULL;
+	if (fd >= 0)
+		close(fd);
+	if (text) {
+		char *t = realloc(text, (size_t)len + 1);
+
+		if (!t) {
+			free(text);
+			return NULL;
+		}
+		t[len] = '\0';
+		text = t;
+		log_warn("procmon", "test only: BPF text from JCW_TEST_BPF_TEXT=%s", path);
+	}
+	return text;
+}
+
 static int start_procmon(struct agent *a)
 {
 	struct collector_config cc = {
 		.host_prefix = a->cfg.host_prefix,
+		.ringbuf_bytes = a->cfg.ringbuf_bytes,
 		.perf_pages = a->cfg.perf_pages,
 		.max_processes = a->cfg.max_processes,
 	};
@@ -133,9 +176,15 @@ static int start_procmon(struct agent *a)
 		.sender = a->sender,
 		.workspace_roots = a->cfg.workspace_roots.v,
 		.n_workspace_roots = a->cfg.workspace_roots.n,
+		.max_processes = a->cfg.max_processes,
 	};
-	char err[2048];
+	char err[4096], *text;
 
+	if (a->cfg.ringbuf_bytes & (a->cfg.ringbuf_bytes - 1)) {
+		log_error("procmon", "RINGBUF_BYTES=%lld is not a power of two", a->cfg.ringbuf_bytes);
+		return -EINVAL;
+	}
+	cc.ringbuf = use_ringbuf(&a->cfg);
 	a->classifier = build_classifier(&a->cfg);
 	if (!a->classifier)
 		return -ENOMEM;
@@ -143,14 +192,18 @@ static int start_procmon(struct agent *a)
 	a->pipeline = pipeline_create(&pc);
 	if (!a->pipeline)
 		return -ENOMEM;
+	text = test_bpf_text();
+	cc.bpf_text = text;
 	a->collector = collector_open(a->loop, &cc, pipeline_record, a->pipeline, err, sizeof(err));
+	free(text);
 	if (!a->collector) {
 		log_error("procmon", "%s", err);
 		return -EIO;
 	}
 	log_info("procmon", "probes attached to sched:sched_process_exec/exit, "
-		 "hostnames \"%s*\", offsets from %s", a->cfg.host_prefix,
-		 collector_uses_btf(a->collector) ? "BTF" : "kernel headers");
+		 "hostnames \"%s*\", offsets from %s, records through the %s", a->cfg.host_prefix,
+		 collector_uses_btf(a->collector) ? "BTF" : "kernel headers",
+		 collector_uses_ringbuf(a->collector) ? "ring buffer" : "per-CPU perf buffer");
 	metrics_set_ready(SERVICE_PROCMON, true);
 	return 0;
 }

@@ -46,6 +46,7 @@ enum opt_kind {
 	K_DIRS,		/* list of absolute directories, likewise */
 	K_MODE,		/* file mode in octal, 0..0777 */
 	K_OWNER,	/* "user[:group]", names or numeric ids, "" = NULL */
+	K_AUTO,		/* "auto", "on" or "off": CONFIG_AUTO, 1, 0 */
 };
 
 enum opt_src { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_FLAG };
@@ -110,10 +111,14 @@ static const struct opt opts[] = {
 	    "{subject} {division} {student_id} must match the hostname)"),
 	OPT("MONITORS", "monitors", "LIST", K_MONITORS, monitors, 0, 0, "procmon",
 	    "procmon, filemon or procmon,filemon"),
-	OPT("PERF_PAGES", "perf-pages", "N", K_POW2, perf_pages, 8, 16384, "256",
-	    "perf buffer pages per CPU, a power of two"),
-	OPT("MAX_PROCESSES", "max-processes", "N", K_INT, max_processes, 256, 1048576, "4096",
-	    "processes tracked at once in the kernel"),
+	OPT("RING_BUFFER", "ring-buffer", "auto|on|off", K_AUTO, ring_buffer, 0, 0, "auto",
+	    "one BPF ring buffer for every CPU (kernel 5.8+); off: the per-CPU perf buffer"),
+	OPT("RINGBUF_BYTES", "ringbuf-bytes", "BYTES", K_SIZE, ringbuf_bytes, 65536, 1LL << 30,
+	    "4MiB", "size of the ring buffer, a power of two"),
+	OPT("PERF_PAGES", "perf-pages", "N", K_POW2, perf_pages, 8, 16384, "64",
+	    "perf buffer pages per CPU, a power of two (RING_BUFFER=off or kernels before 5.8)"),
+	OPT("MAX_PROCESSES", "max-processes", "N", K_INT, max_processes, 256, 1048576, "65536",
+	    "student processes followed at once from exec to exit"),
 	OPT("KERNEL_HEADERS", "kernel-headers", "DIR", K_NSTR, kernel_headers, 0, 0, NULL,
 	    "kernel headers for libbcc (default: /lib/modules/$(uname -r)/build, else searched)"),
 	OPT("KERNEL_HEADERS_SEARCH", "kernel-headers-search", "DIRS", K_DIRS, headers_search, 0, 0,
@@ -559,7 +564,20 @@ static bool is_list_kind(enum opt_kind k)
 	return k == K_ROOTS || k == K_DIRS;
 }
 
-/* Parse s into the field of o; 0 or -1 (bad value or out of memory). */
+static int parse_auto(const char *s, int *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = CONFIG_AUTO;
+	else if (!strcmp(s, "on"))
+		*out = 1;
+	else if (!strcmp(s, "off"))
+		*out = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Parse s into the field of o; 0 or a negative errno (bad value, no memory). */
 static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 {
 	void *field = (char *)cfg + o->off;
@@ -598,6 +616,8 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 		return parse_list(s, o->kind, field, false);
 	case K_MODE:
 		return parse_mode(s, o, field);
+	case K_AUTO:
+		return parse_auto(s, field);
 	default:
 		return -EINVAL;
 	}
@@ -619,6 +639,8 @@ static const char *expected(const struct opt *o, char *buf, size_t n)
 		return "is not a port number (1-65535)";
 	case K_MONITORS:
 		return "is not a monitor list (procmon, filemon or procmon,filemon)";
+	case K_AUTO:
+		return "is not auto, on or off";
 	case K_ROOTS:
 		return "is not a list of workspace roots (absolute, normalised, placeholders "
 		       "{subject} {division} {student_id} at most once each)";
@@ -712,7 +734,8 @@ static int json_to_text(const struct opt *o, const json_t *v, char *buf, size_t 
 		buf[0] = '\0';
 		return 0;
 	}
-	if (is_string_kind(o->kind) || o->kind == K_LEVEL || is_list_kind(o->kind))
+	if (is_string_kind(o->kind) || o->kind == K_LEVEL || o->kind == K_AUTO ||
+	    is_list_kind(o->kind))
 		return -EINVAL;
 	if (json_is_array(v) && o->kind == K_MONITORS)
 		return json_join_array(v, buf, n);
@@ -735,7 +758,7 @@ static const char *json_type_wanted(const struct opt *o)
 		return "a string or an array of strings";
 	if (o->kind == K_NSTR || o->kind == K_URL)
 		return "a string or null";
-	if (is_string_kind(o->kind) || o->kind == K_LEVEL)
+	if (is_string_kind(o->kind) || o->kind == K_LEVEL || o->kind == K_AUTO)
 		return "a string";
 	return "a number or a string";
 }

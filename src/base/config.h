@@ -21,6 +21,9 @@
  * maps -EINVAL from config_load() and start-up to it). */
 #define CONFIG_EXIT_BAD 2
 
+/* A tri-state setting left to the agent (RING_BUFFER=auto). */
+#define CONFIG_AUTO (-1)
+
 enum config_command { CONFIG_RUN, CONFIG_CHECK, CONFIG_HELP, CONFIG_VERSION };
 
 /* A list setting: WORKSPACE_ROOTS, KERNEL_HEADERS_SEARCH. */
@@ -56,8 +59,10 @@ struct config {
 	struct config_rule *rules;/* JSON "classifier"; NULL = built-in rules */
 	size_t nrules;
 	unsigned monitors;        /* MONITORS, MONITOR_* bits; default procmon */
-	int perf_pages;           /* PERF_PAGES per CPU, 256, power of two 8..16384 */
-	int max_processes;        /* MAX_PROCESSES, 4096 (256..1048576) */
+	int ring_buffer;          /* RING_BUFFER: CONFIG_AUTO (probe the kernel), 1 on, 0 off */
+	long long ringbuf_bytes;  /* RINGBUF_BYTES, 4 MiB, a power of two */
+	int perf_pages;           /* PERF_PAGES per CPU, 64, power of two 8..16384 */
+	int max_processes;        /* MAX_PROCESSES, 65536 (256..1048576) */
 	char *kernel_headers;     /* KERNEL_HEADERS, NULL = search (see kheaders.h) */
 	struct strlist headers_search; /* KERNEL_HEADERS_SEARCH, dirs holding linux-headers-* */
 	char *state_dir;          /* STATE_DIR, /var/lib/jcode-watcher: what the agent builds */

@@ -79,6 +79,7 @@ static const char *const drop_values[DROP__COUNT] = {
 	[DROP_OTHER_STUDENT] = "other_student",
 };
 static const char *const trunc_values[TRUNC__COUNT] = { "argv", "exe", "cwd" };
+static const char *const evict_values[EVICT__COUNT] = { "full", "stale" };
 static const char *const bpf_filter_values[BPF_FILTER__COUNT] = { "hostname" };
 static const char *const skip_values[SKIP__COUNT] = {
 	"size", "not_regular", "unstable", "symlink", "hardlink", "error",
@@ -108,6 +109,13 @@ static const struct metric_def metrics[M__COUNT] = {
 	LABELLED(M_PIPELINE_DROPPED, "pipeline_dropped_total", COUNTER, PROCMON,
 		 "reason", drop_values,
 		 "compilers, Python runs and student programs not reported, by reason"),
+	PLAIN(M_PIPELINE_UNMATCHED, "pipeline_unmatched_exits_total", COUNTER, PROCMON,
+	      "Exit records whose exec record was not kept: not a target, or never seen "
+	      "(agent started later, record lost)."),
+	LABELLED(M_PIPELINE_EVICTED, "pipeline_evicted_total", COUNTER, PROCMON,
+		 "reason", evict_values,
+		 "Followed processes dropped before their exit: MAX_PROCESSES reached (full), "
+		 "or their pid exec'd anew (stale)."),
 	LABELLED(M_EVENTS_TRUNCATED, "events_truncated_total", COUNTER, PROCMON,
 		 "field", trunc_values, "Events where the kernel hit a size limit, by field."),
 	PLAIN(M_IDENTITY_INVALID, "identity_invalid_total", COUNTER, PROCMON,
@@ -118,21 +126,23 @@ static const struct metric_def metrics[M__COUNT] = {
 			     "Hosts with a build or run in the last 10 minutes." },
 
 	PLAIN(M_BPF_COLLECTED, "bpf_events_collected_total", COUNTER, PROCMON,
-	      "Events read from the perf buffer."),
+	      "Records read from the ring (or perf) buffer."),
 	PLAIN(M_BPF_LOST, "bpf_events_lost_total", COUNTER, PROCMON,
-	      "Events the perf buffer dropped."),
+	      "Records the perf buffer dropped (perf buffer only; see bpf_output_failed_total)."),
 	LABELLED(M_BPF_EXEC_FILTERED, "bpf_exec_filtered_total", COUNTER, PROCMON,
 		 "reason", bpf_filter_values, "Execs skipped in the kernel, by reason."),
 	PLAIN(M_BPF_EXECS, "bpf_execs_total", COUNTER, PROCMON,
 	      "Execs the probe ran for, node-wide."),
 	PLAIN(M_BPF_TRACKED, "bpf_processes_tracked_total", COUNTER, PROCMON,
-	      "Execs in student containers stored in the kernel map."),
+	      "Execs in student containers reported by the kernel."),
 	PLAIN(M_BPF_MAP_FULL, "bpf_map_full_total", COUNTER, PROCMON,
-	      "Execs the kernel map could not store."),
+	      "Execs whose process the kernel could not note (MAX_PROCESSES live at once)."),
 	PLAIN(M_BPF_EMITTED, "bpf_processes_emitted_total", COUNTER, PROCMON,
 	      "Processes reported at the exit of their last task."),
 	PLAIN(M_BPF_STALE, "bpf_processes_stale_total", COUNTER, PROCMON,
-	      "Map entries dropped because their pid had been reused."),
+	      "Noted processes dropped because their pid had been reused."),
+	PLAIN(M_BPF_OUTPUT_FAILED, "bpf_output_failed_total", COUNTER, PROCMON,
+	      "Records the kernel could not write: the ring (or perf) buffer was full."),
 
 	PLAIN(M_QUEUE_DROPPED, "queue_events_dropped_total", COUNTER, PER_SERVICE,
 	      "Events dropped because the send queue was full."),

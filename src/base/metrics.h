@@ -28,6 +28,8 @@ enum metric {
 	M_PIPELINE_EVENTS,		/* value: enum pipeline_result */
 	M_PIPELINE_DURATION,		/* histogram */
 	M_PIPELINE_DROPPED,		/* value: enum drop_reason */
+	M_PIPELINE_UNMATCHED,		/* exits whose exec was not kept (or never seen) */
+	M_PIPELINE_EVICTED,		/* value: enum evict_reason */
 	M_EVENTS_TRUNCATED,		/* value: enum trunc_field */
 	M_IDENTITY_INVALID,
 	M_INVALID_UTF8,
@@ -41,6 +43,7 @@ enum metric {
 	M_BPF_MAP_FULL,
 	M_BPF_EMITTED,
 	M_BPF_STALE,
+	M_BPF_OUTPUT_FAILED,
 	/* delivery/: dim = service */
 	M_QUEUE_DROPPED,
 	M_QUEUE_SIZE,
@@ -91,6 +94,9 @@ enum pipeline_result {
 
 /* pipeline_dropped_total{reason=...}: targets not reported, and why. */
 enum drop_reason { DROP_NONE, DROP_NO_SOURCE, DROP_OUTSIDE, DROP_OTHER_STUDENT, DROP__COUNT };
+
+/* pipeline_evicted_total{reason=...}: followed processes dropped unreported. */
+enum evict_reason { EVICT_FULL, EVICT_STALE, EVICT__COUNT };
 
 /* events_truncated_total{field=...}: the kernel hit a limit and said so. */
 enum trunc_field { TRUNC_ARGV, TRUNC_EXE, TRUNC_CWD, TRUNC__COUNT };

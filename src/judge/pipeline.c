@@ -15,12 +15,15 @@
 #include "log.h"
 #include "loop.h"
 #include "pathrules.h"
+#include "proctable.h"
 
 struct pipeline {
 	struct pipeline_config cfg;
 	struct workspace_roots *roots;
 	long long clock_offset_ns;
 	long long clock_checked_ms;
+	struct proctable table;		/* student processes from exec to exit */
+	unsigned long long stale, evicted;	/* of the table's, already counted */
 };
 
 /* What the rules decided, before the payload is built. */
@@ -36,6 +39,27 @@ static void count_drop(enum drop_reason why, unsigned long long n)
 {
 	if (why > DROP_NONE && why < DROP__COUNT)
 		metrics_add(M_PIPELINE_DROPPED, 0, why, n);
+}
+
+/* A target between its exec and its exit. */
+struct followed {
+	struct proc_entry e;
+	struct process proc;
+	struct identity id;
+	struct verdict v;
+};
+
+static void release(struct proc_entry *e)
+{
+	struct followed *f;
+
+	if (!e->followed) {
+		free(e);
+		return;
+	}
+	f = hashmap_entry(e, struct followed, e);
+	process_free(&f->proc);
+	free(f);
 }
 
 struct pipeline *pipeline_create(const struct pipeline_config *cfg)
@@ -56,6 +80,11 @@ struct pipeline *pipeline_create(const struct pipeline_config *cfg)
 		free(p);
 		return NULL;
 	}
+	if (proctable_init(&p->table, cfg->max_processes, release) < 0) {
+		workspace_roots_free(p->roots);
+		free(p);
+		return NULL;
+	}
 	p->clock_offset_ns = decoder_clock_offset();
 	p->clock_checked_ms = loop_now_ms();
 	return p;
@@ -65,6 +94,7 @@ void pipeline_destroy(struct pipeline *p)
 {
 	if (!p)
 		return;
+	proctable_fini(&p->table);
 	workspace_roots_free(p->roots);
 	free(p);
 }
@@ -175,14 +205,15 @@ static enum pipeline_result send_report(struct pipeline *p, const struct process
 	return PIPELINE_SUCCESS;
 }
 
-enum pipeline_result pipeline_process(struct pipeline *p, const struct process *proc)
+/* Everything that can be decided at exec: who (the hostname), and whether
+ * and as what the process is reported. */
+static enum pipeline_result judge_exec(struct pipeline *p, const struct process *proc,
+				       struct identity *id, struct verdict *v)
 {
-	struct identity id;
-	struct verdict v = { 0 };
 	enum pipeline_result result;
 
 	count_truncation(proc);
-	if (identity_parse(proc->hostname, p->cfg.host_prefix, &id) < 0) {
+	if (identity_parse(proc->hostname, p->cfg.host_prefix, id) < 0) {
 		char esc[256];
 
 		metrics_inc(M_IDENTITY_INVALID);
@@ -190,16 +221,25 @@ enum pipeline_result pipeline_process(struct pipeline *p, const struct process *
 			  log_escape(proc->hostname, esc, sizeof(esc)), proc->pid);
 		return PIPELINE_NONTARGET;
 	}
-	result = judge(p, proc, &id, &v);
+	result = judge(p, proc, id, v);
 	if (result == PIPELINE_FILTERED) {
 		char esc[512];
 
-		count_drop(v.drop, 1);
+		count_drop(v->drop, 1);
 		log_debug("pipeline", "%s pid %u of %s not reported (%s): %s",
-			  process_type_name(v.type), proc->pid, proc->hostname,
-			  metrics_value_name(M_PIPELINE_DROPPED, v.drop),
-			  log_escape(v.target, esc, sizeof(esc)));
+			  process_type_name(v->type), proc->pid, proc->hostname,
+			  metrics_value_name(M_PIPELINE_DROPPED, v->drop),
+			  log_escape(v->target, esc, sizeof(esc)));
 	}
+	return result;
+}
+
+enum pipeline_result pipeline_process(struct pipeline *p, const struct process *proc)
+{
+	struct identity id;
+	struct verdict v = { 0 };
+	enum pipeline_result result = judge_exec(p, proc, &id, &v);
+
 	if (result != PIPELINE_SUCCESS)
 		return result;
 	return send_report(p, proc, &id, &v);
@@ -218,20 +258,97 @@ static long long clock_offset(struct pipeline *p)
 	return p->clock_offset_ns;
 }
 
+/* The table's drops since last time, into pipeline_evicted_total. */
+static void count_evictions(struct pipeline *p)
+{
+	metrics_add(M_PIPELINE_EVICTED, 0, EVICT_FULL, p->table.evicted - p->evicted);
+	metrics_add(M_PIPELINE_EVICTED, 0, EVICT_STALE, p->table.stale - p->stale);
+	p->evicted = p->table.evicted;
+	p->stale = p->table.stale;
+}
+
+/*
+ * An exec: judged at once.  A target is followed to its exit; anything
+ * else is counted now and remembered only as "seen" (the bare entry), so
+ * that its exit is not mistaken for one whose exec was lost.
+ */
+static int on_exec_record(struct pipeline *p, const void *data, size_t size)
+{
+	struct followed *f = calloc(1, sizeof(*f));
+	struct proc_entry *bare;
+	enum pipeline_result result;
+
+	if (!f)
+		return PIPELINE_FAILURE;
+	if (decoder_decode_exec(data, size, &f->proc) < 0) {
+		log_warn("pipeline", "malformed exec record of %zu bytes dropped", size);
+		free(f);
+		return PIPELINE_FAILURE;
+	}
+	result = judge_exec(p, &f->proc, &f->id, &f->v);
+	if (result == PIPELINE_SUCCESS) {
+		f->e.followed = true;
+		proctable_exec(&p->table, f->proc.pid, f->proc.start_time, &f->e);
+		count_evictions(p);
+		return -1;	/* counted at its exit */
+	}
+	bare = calloc(1, sizeof(*bare));
+	proctable_exec(&p->table, f->proc.pid, f->proc.start_time, bare);
+	count_evictions(p);
+	process_free(&f->proc);
+	free(f);
+	return result;
+}
+
+/* An exit: the report of a followed target; nothing for the rest. */
+static int on_exit_record(struct pipeline *p, const void *data, size_t size)
+{
+	struct proc_exit ex;
+	struct proc_entry *e;
+	struct followed *f;
+	enum pipeline_result result;
+
+	if (decoder_decode_exit(data, size, &ex) < 0) {
+		log_warn("pipeline", "malformed exit record of %zu bytes dropped", size);
+		return PIPELINE_FAILURE;
+	}
+	e = proctable_exit(&p->table, ex.tgid, ex.start_time);
+	count_evictions(p);
+	if (!e) {
+		metrics_inc(M_PIPELINE_UNMATCHED);
+		return -1;
+	}
+	if (!e->followed) {
+		release(e);
+		return -1;
+	}
+	f = hashmap_entry(e, struct followed, e);
+	decoder_apply_exit(&f->proc, &ex, clock_offset(p));
+	result = send_report(p, &f->proc, &f->id, &f->v);
+	release(e);
+	return result;
+}
+
 void pipeline_record(void *arg, const void *data, size_t size)
 {
 	struct pipeline *p = arg;
 	long long start = loop_now_ns();
-	struct process proc;
-	enum pipeline_result result;
+	int result;
 
-	if (decoder_decode(data, size, clock_offset(p), &proc) < 0) {
-		log_warn("pipeline", "malformed kernel record of %zu bytes dropped", size);
+	switch (decoder_kind(data, size)) {
+	case PROCMON_EXEC:
+		result = on_exec_record(p, data, size);
+		break;
+	case PROCMON_EXIT:
+		result = on_exit_record(p, data, size);
+		break;
+	default:
+		log_warn("pipeline", "kernel record of %zu bytes and unknown kind dropped", size);
 		result = PIPELINE_FAILURE;
-	} else {
-		result = pipeline_process(p, &proc);
-		process_free(&proc);
+		break;
 	}
-	metrics_add(M_PIPELINE_EVENTS, 0, result, 1);
+	if (result < 0)
+		return;
+	metrics_add(M_PIPELINE_EVENTS, 0, (unsigned)result, 1);
 	metrics_observe(M_PIPELINE_DURATION, 0, (double)(loop_now_ns() - start) / 1e9);
 }

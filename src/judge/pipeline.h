@@ -31,6 +31,7 @@ struct pipeline_config {
 	/* WORKSPACE_ROOTS (see pathrules.h); NULL = PATHRULES_DEFAULT_ROOTS. */
 	char *const *workspace_roots;
 	size_t n_workspace_roots;
+	int max_processes;	/* followed from exec to exit at once; 0: the default */
 };
 
 struct pipeline;

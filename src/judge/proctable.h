@@ -15,6 +15,7 @@
 #ifndef JCW_PROCTABLE_H
 #define JCW_PROCTABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "hashmap.h"
@@ -24,6 +25,7 @@ struct proc_entry {
 	struct proc_entry *older, *newer;
 	unsigned int tgid;
 	unsigned long long start_time;
+	bool followed;			/* the caller's record goes on after it */
 };
 
 typedef void proctable_release_fn(struct proc_entry *e);

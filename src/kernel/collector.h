@@ -1,7 +1,7 @@
 /*
- * collector.h - the kernel side's user-space half: compile the BPF text with
- * libbcc, attach the two sched tracepoints, and drain the per-CPU perf
- * buffers from the event loop.
+ * collector.h - the kernel side's user-space half: have the BPF program
+ * compiled, loaded and attached (bpf_loader.h: in a short-lived child),
+ * then drain its ring buffer (or per-CPU perf buffer) from the event loop.
  */
 #ifndef JCW_COLLECTOR_H
 #define JCW_COLLECTOR_H
@@ -14,10 +14,16 @@
 
 struct collector_config {
 	const char *host_prefix;   /* only hostnames starting with this are collected */
-	int perf_pages;            /* per CPU, power of two */
-	int max_processes;         /* LRU map size */
+	bool ringbuf;              /* the ring buffer (collector_ringbuf_supported()) */
+	long long ringbuf_bytes;   /* its size, a power of two */
+	int perf_pages;            /* else: per CPU, power of two */
+	int max_processes;         /* student processes noted in the kernel at once */
 	const char *btf_path;      /* NULL: the running kernel's BTF */
+	const char *bpf_text;      /* NULL: the built-in text (tests give broken ones) */
 };
+
+/* Does this kernel have BPF ring buffers (5.8+)?  Asks the kernel. */
+bool collector_ringbuf_supported(void);
 
 /*
  * Called for every record, with a pointer into the mmapped ring: valid only
@@ -27,8 +33,9 @@ typedef void collector_record_fn(void *arg, const void *data, size_t size);
 
 struct collector;
 
-/* Compile, load and attach; register the perf buffers with loop.  Returns
- * NULL with a message in err on failure (compile errors, verifier log). */
+/* Compile, load and attach (in the loader child); register the buffer with
+ * loop.  Returns NULL with a message in err on failure (compile errors,
+ * verifier log, a crashed loader). */
 struct collector *collector_open(struct loop *loop, const struct collector_config *cfg,
 				 collector_record_fn *on_record, void *arg,
 				 char *err, size_t errlen);
@@ -38,14 +45,14 @@ int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STA
 
 /* Copy the kernel counters into /metrics (bpf_exec_filtered_total,
  * bpf_execs_total, bpf_processes_{tracked,emitted,stale}_total,
- * bpf_map_full_total).  Call now and then from the loop. */
+ * bpf_map_full_total, bpf_output_failed_total).  Call now and then. */
 int collector_export_stats(struct collector *c);
 
 /* Whether offsets came from BTF (true) or from the headers (false). */
 bool collector_uses_btf(const struct collector *c);
 
-/* Build the HOST_PREFIX_MATCH(h) definition for prefix into buf. */
-int collector_prefix_flag(const char *prefix, char *buf, size_t len);
+/* Whether records come through the ring buffer (or the perf buffer). */
+bool collector_uses_ringbuf(const struct collector *c);
 
 /* Detach the probes and free everything. */
 void collector_close(struct collector *c);

@@ -92,34 +92,41 @@ static void decode_status(unsigned int code, struct process *p)
 	p->exit_code = p->signal ? 128 + p->signal : p->exit_status;
 }
 
-int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
-		   struct process *out)
+int decoder_kind(const void *raw, size_t size)
 {
-	const size_t head = offsetof(struct procmon_event, args);
-	struct procmon_event ev;  /* aligned copy of the fixed part */
+	struct procmon_head h;
+
+	if (!raw || size < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, raw, sizeof(h));
+	return (int)h.kind;
+}
+
+int decoder_decode_exec(const void *raw, size_t size, struct process *out)
+{
+	const size_t head = offsetof(struct procmon_exec, args);
+	struct procmon_exec ev;  /* aligned copy of the fixed part */
 
 	memset(out, 0, sizeof(*out));
 	if (!raw || size < head)
 		return -EINVAL;
 	memcpy(&ev, raw, head);
-	if (ev.args_size > PROCMON_ARGS_LEN || head + ev.args_size > size)
+	if (ev.head.kind != PROCMON_EXEC || ev.args_size > PROCMON_ARGS_LEN ||
+	    head + ev.args_size > size)
 		return -EINVAL;
 	if (strnlen(ev.hostname, sizeof(ev.hostname)) == sizeof(ev.hostname))
 		return -EINVAL;
 	/* CLOCK_MONOTONIC ns past LLONG_MAX is 292 years of uptime: not a time
-	 * the kernel wrote, and it would not fit the signed arithmetic below. */
-	if (ev.exec_ns > (__u64)LLONG_MAX || ev.exit_ns > (__u64)LLONG_MAX)
+	 * the kernel wrote, and it would not fit the signed arithmetic later. */
+	if (ev.exec_ns > (__u64)LLONG_MAX)
 		return -EINVAL;
 
-	out->pid = ev.tgid;
+	out->pid = ev.head.tgid;
+	out->start_time = ev.head.start_time;
 	out->ppid = ev.ppid;
 	out->uid = ev.uid;
 	out->flags = ev.flags;
 	out->exec_ns = (long long)ev.exec_ns;
-	out->exit_ns = (long long)ev.exit_ns;
-	out->exit_wall_ns = add_sat((long long)ev.exit_ns, clock_offset_ns);
-	out->start_time = ev.start_time;
-	decode_status(ev.exit_code, out);
 	memcpy(out->hostname, ev.hostname, sizeof(out->hostname));
 	out->exe = copy_field(ev.exe, sizeof(ev.exe));
 	out->cwd = copy_field(ev.cwd, sizeof(ev.cwd));
@@ -129,4 +136,28 @@ int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+int decoder_decode_exit(const void *raw, size_t size, struct proc_exit *out)
+{
+	struct procmon_exit ev;
+
+	memset(out, 0, sizeof(*out));
+	if (!raw || size != sizeof(ev))
+		return -EINVAL;
+	memcpy(&ev, raw, sizeof(ev));
+	if (ev.head.kind != PROCMON_EXIT || ev.exit_ns > (__u64)LLONG_MAX)
+		return -EINVAL;
+	out->tgid = ev.head.tgid;
+	out->start_time = ev.head.start_time;
+	out->exit_ns = (long long)ev.exit_ns;
+	out->exit_code = ev.exit_code;
+	return 0;
+}
+
+void decoder_apply_exit(struct process *p, const struct proc_exit *e, long long clock_offset_ns)
+{
+	p->exit_ns = e->exit_ns;
+	p->exit_wall_ns = add_sat(e->exit_ns, clock_offset_ns);
+	decode_status(e->exit_code, p);
 }

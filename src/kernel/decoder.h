@@ -1,7 +1,7 @@
 /*
- * decoder.h - turn one raw perf-buffer record into a struct process.
+ * decoder.h - turn the kernel's exec and exit records into a struct process.
  *
- * The record points into the ring, which the kernel reuses as soon as the
+ * A record points into the ring, which the kernel reuses as soon as the
  * callback returns (upstream read it later and lost 73 % of a burst), so the
  * decoder copies everything out at once and validates every length: a short
  * or inconsistent record is rejected, never read past.
@@ -16,12 +16,33 @@
 /* CLOCK_REALTIME minus CLOCK_MONOTONIC, in ns: converts bpf_ktime_get_ns(). */
 long long decoder_clock_offset(void);
 
-/* Returns 0 and fills out (free with process_free), or -EINVAL (-ENOMEM) when the record is
- * malformed (out is then zeroed). */
-int decoder_decode(const void *raw, size_t size, long long clock_offset_ns,
-		   struct process *out);
-
 /* Split the kernel's NUL-separated argv area into out->argv. */
 int decoder_split_args(const char *args, size_t len, struct process *out);
+
+/* How a process ended, from its exit record (struct procmon_exit). */
+struct proc_exit {
+	unsigned int tgid;
+	unsigned long long start_time;
+	long long exit_ns;		/* CLOCK_MONOTONIC */
+	unsigned int exit_code;		/* the wait(2) status word */
+};
+
+/* The kind of a kernel record (enum procmon_kind), or -EINVAL when it is
+ * too short to have one.  Records may be unaligned: nothing is read in
+ * place. */
+int decoder_kind(const void *raw, size_t size);
+
+/* An exec record (variable size: it ends after args_size bytes of argv).
+ * 0 with out filled (exit fields zero; free with process_free()), or
+ * -EINVAL for a malformed record (never read past), -ENOMEM. */
+int decoder_decode_exec(const void *raw, size_t size, struct process *out);
+
+/* An exit record, exactly sizeof(struct procmon_exit).  0 or -EINVAL. */
+int decoder_decode_exit(const void *raw, size_t size, struct proc_exit *out);
+
+/* Put the end into p: exit times (wall clock from clock_offset_ns, held at
+ * the ends of the range) and the status split into exit_status, signal,
+ * core_dumped and the shell's exit_code. */
+void decoder_apply_exit(struct process *p, const struct proc_exit *e, long long clock_offset_ns);
 
 #endif

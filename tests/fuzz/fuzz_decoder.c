@@ -1,7 +1,8 @@
 /*
- * fuzz_decoder.c - raw perf-buffer records, as the kernel side could be made
- * to write them, through the decoder and on into the JSON body of a run.
- * The first 8 bytes are the clock offset; the rest is the record.
+ * fuzz_decoder.c - raw kernel records, as the kernel side could be made to
+ * write them, through the decoder and on into the JSON body of a run.  The
+ * first 8 bytes are the clock offset, the next 32 an exit record, the rest
+ * an exec record.
  */
 #include "decoder.h"
 #include "payload.h"
@@ -39,19 +40,25 @@ static void build(const struct process *p)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const size_t head = sizeof(long long) + sizeof(struct procmon_exit);
 	long long offset = 0;
+	struct proc_exit e;
 	struct process p;
 
-	if (size < sizeof(offset))
+	if (size < head)
 		return 0;
 	memcpy(&offset, data, sizeof(offset));
-	if (decoder_decode(data + sizeof(offset), size - sizeof(offset), offset, &p) < 0) {
+	decoder_kind(data + head, size - head);
+	if (decoder_decode_exec(data + head, size - head, &p) < 0) {
 		FUZZ_ASSERT(p.exe == NULL && p.argv == NULL);
 		return 0;
 	}
 	FUZZ_ASSERT(p.argc >= 0 && p.argv && p.argv[p.argc] == NULL);
 	FUZZ_ASSERT(p.exe && p.cwd && strlen(p.exe) <= PROCMON_PATH_LEN);
-	FUZZ_ASSERT(p.exit_code >= 0 && p.exit_code <= 255);
+	if (decoder_decode_exit(data + sizeof(offset), sizeof(struct procmon_exit), &e) == 0) {
+		decoder_apply_exit(&p, &e, offset);
+		FUZZ_ASSERT(p.exit_code >= 0 && p.exit_code <= 255);
+	}
 	build(&p);
 	process_free(&p);
 	return 0;

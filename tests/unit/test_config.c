@@ -16,7 +16,8 @@ static const char *const env_names[] = {
 	"DEBOUNCE_WINDOW", "DEBOUNCE_MAX_WAIT", "SPOOL_DIR", "SPOOL_MAX_BYTES",
 	"WORKSPACE_ROOTS", "KERNEL_HEADERS", "KERNEL_HEADERS_SEARCH", "STATE_DIR",
 	"SNAPSHOT_MODE", "SNAPSHOT_OWNER", "WATCHES_PER_STUDENT", "METRICS_MAX_CONNECTIONS",
-	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES",
+	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES", "RING_BUFFER",
+	"RINGBUF_BYTES",
 };
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
@@ -61,6 +62,31 @@ static const char *write_file(const char *name, const char *text)
 	if (!strstr(errbuf, key)) { fprintf(stderr, "  message: %s\n", errbuf); } \
 	CHECK(strstr(errbuf, key) != NULL); } while (0)
 
+/* RING_BUFFER: the kernel decides (auto), or the operator does. */
+static void test_ring_buffer(void)
+{
+	const char *on[] = { "--ring-buffer", "on", "--ringbuf-bytes", "1MiB", NULL };
+	const char *off[] = { "--ring-buffer", "off", NULL };
+	const char *bad[] = { "--ring-buffer", "yes", NULL };
+	const char *small[] = { "--ringbuf-bytes", "4KiB", NULL };
+	struct config c;
+
+	CHECK_INT(load(&c, on), 0);
+	CHECK_INT(c.ring_buffer, 1);
+	CHECK_INT(c.ringbuf_bytes, 1048576);
+	config_free(&c);
+	CHECK_INT(load(&c, off), 0);
+	CHECK_INT(c.ring_buffer, 0);
+	config_free(&c);
+	setenv("RING_BUFFER", "auto", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.ring_buffer, CONFIG_AUTO);
+	config_free(&c);
+	unsetenv("RING_BUFFER");
+	CHECK_BAD(load(&c, bad), "--ring-buffer: \"yes\" is not auto, on or off");
+	CHECK_BAD(load(&c, small), "--ringbuf-bytes");
+}
+
 static void test_defaults(void)
 {
 	struct config c;
@@ -84,8 +110,10 @@ static void test_defaults(void)
 	CHECK(c.rules == NULL);
 	CHECK_INT(c.nrules, 0);
 	CHECK_INT(c.monitors, MONITOR_PROCMON);
-	CHECK_INT(c.perf_pages, 256);
-	CHECK_INT(c.max_processes, 4096);
+	CHECK_INT(c.ring_buffer, CONFIG_AUTO);
+	CHECK_INT(c.ringbuf_bytes, 4194304);
+	CHECK_INT(c.perf_pages, 64);
+	CHECK_INT(c.max_processes, 65536);
 	CHECK_STR(c.watch_root, "/watcher/codes");
 	CHECK_STR(c.snapshot_base, "/watcher/snapshots");
 	CHECK_INT(c.max_file_size, 65536);
@@ -667,6 +695,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_defaults);
+	RUN(test_ring_buffer);
 	RUN(test_env);
 	RUN(test_flags_override_env);
 	RUN(test_file_below_env);

@@ -1,6 +1,6 @@
 /*
- * test_decoder.c - raw kernel records to struct process: exact fields, and
- * malformed records rejected rather than read past.
+ * test_decoder.c - the kernel's exec and exit records to struct process:
+ * exact fields, and malformed records rejected rather than read past.
  */
 #include <errno.h>
 #include <limits.h>
@@ -10,32 +10,57 @@
 #include "decoder.h"
 #include "testlib.h"
 
-static size_t make_record(struct procmon_event *ev, const char *args, size_t args_len,
+/* An exec record and the exit record of the same process. */
+struct rec {
+	struct procmon_exec x;
+	struct procmon_exit e;
+};
+
+static size_t make_record(struct rec *r, const char *args, size_t args_len,
 			  unsigned int exit_code)
 {
-	memset(ev, 0, sizeof(*ev));
-	ev->tgid = 4242;
-	ev->ppid = 4200;
-	ev->uid = 1000;
-	ev->exec_ns = 5000000000ULL;
-	ev->exit_ns = 5012345678ULL;
-	ev->exit_code = exit_code;
-	strcpy(ev->hostname, "jcode-os-1-202012345");
-	strcpy(ev->exe, "/usr/bin/x86_64-linux-gnu-gcc-12");
-	strcpy(ev->cwd, "/home/coder/project/hw1");
-	memcpy(ev->args, args, args_len);
-	ev->args_size = args_len;
-	ev->args_total = args_len;
-	return offsetof(struct procmon_event, args) + args_len;
+	memset(r, 0, sizeof(*r));
+	r->x.head = (struct procmon_head){ .kind = PROCMON_EXEC, .tgid = 4242, .start_time = 77 };
+	r->x.ppid = 4200;
+	r->x.uid = 1000;
+	r->x.exec_ns = 5000000000ULL;
+	strcpy(r->x.hostname, "jcode-os-1-202012345");
+	strcpy(r->x.exe, "/usr/bin/x86_64-linux-gnu-gcc-12");
+	strcpy(r->x.cwd, "/home/coder/project/hw1");
+	memcpy(r->x.args, args, args_len);
+	r->x.args_size = args_len;
+	r->x.args_total = args_len;
+	r->e.head = (struct procmon_head){ .kind = PROCMON_EXIT, .tgid = 4242, .start_time = 77 };
+	r->e.exit_ns = 5012345678ULL;
+	r->e.exit_code = exit_code;
+	return offsetof(struct procmon_exec, args) + args_len;
+}
+
+/* Both records, as the pipeline joins them. */
+static int decode(const void *exec, size_t size, const struct procmon_exit *exit_rec,
+		  long long clock_offset, struct process *p)
+{
+	struct proc_exit e;
+	int rc = decoder_decode_exec(exec, size, p);
+
+	if (rc < 0)
+		return rc;
+	rc = decoder_decode_exit(exit_rec, sizeof(*exit_rec), &e);
+	if (rc < 0) {
+		process_free(p);
+		return rc;
+	}
+	decoder_apply_exit(p, &e, clock_offset);
+	return 0;
 }
 
 static void test_fields(void)
 {
-	static struct procmon_event ev;
+	static struct rec ev;
 	size_t size = make_record(&ev, "gcc\0main.c\0-o\0a.out\0", 20, 0x0300);
 	struct process p;
 
-	CHECK_INT(decoder_decode(&ev, size, 1000, &p), 0);
+	CHECK_INT(decode(&ev.x, size, &ev.e, 1000, &p), 0);
 	CHECK_INT(p.pid, 4242);
 	CHECK_INT(p.ppid, 4200);
 	CHECK_INT(p.uid, 1000);
@@ -60,11 +85,11 @@ static void test_fields(void)
 
 static void test_signals(void)
 {
-	static struct procmon_event ev;
+	static struct rec ev;
 	size_t size = make_record(&ev, "./seg\0", 6, 11);
 	struct process p;
 
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
 	CHECK_INT(p.signal, 11);
 	CHECK_INT(p.exit_code, 139);
 	CHECK(!p.core_dumped);
@@ -72,7 +97,7 @@ static void test_signals(void)
 
 	/* SIGABRT with a core dump: 6 | 0x80. */
 	size = make_record(&ev, "./abort\0", 8, 0x86);
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
 	CHECK_INT(p.signal, 6);
 	CHECK_INT(p.exit_code, 134);
 	CHECK(p.core_dumped);
@@ -80,7 +105,7 @@ static void test_signals(void)
 
 	/* exit(255) */
 	size = make_record(&ev, "x\0", 2, 0xff00);
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
 	CHECK_INT(p.exit_code, 255);
 	CHECK_INT(p.signal, 0);
 	process_free(&p);
@@ -88,14 +113,14 @@ static void test_signals(void)
 
 static void test_args_shapes(void)
 {
-	static struct procmon_event ev;
+	static struct rec ev;
 	struct process p;
 	size_t size;
 
 	/* Empty argument in the middle, and a truncated last one (no NUL). */
 	size = make_record(&ev, "prog\0\0last-cut", 15, 0);
-	ev.flags = PROCMON_F_ARGS_TRUNCATED;
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	ev.x.flags = PROCMON_F_ARGS_TRUNCATED;
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
 	CHECK_INT(p.argc, 3);
 	CHECK_STR(p.argv[0], "prog");
 	CHECK_STR(p.argv[1], "");
@@ -105,54 +130,54 @@ static void test_args_shapes(void)
 
 	/* No argv at all (a fault reading it). */
 	size = make_record(&ev, "", 0, 0);
-	ev.flags = PROCMON_F_ARGS_FAULT;
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	ev.x.flags = PROCMON_F_ARGS_FAULT;
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
 	CHECK_INT(p.argc, 0);
 	CHECK(p.argv != NULL && p.argv[0] == NULL);
 	process_free(&p);
 
 	/* Bytes that are not UTF-8 pass through untouched (sanitised later). */
 	size = make_record(&ev, "a\xff\xfe\0", 4, 0);
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
 	CHECK_STR(p.argv[0], "a\xff\xfe");
 	process_free(&p);
 }
 
 static void test_malformed(void)
 {
-	static struct procmon_event ev;
+	static struct rec ev;
 	size_t size = make_record(&ev, "gcc\0", 4, 0);
 	struct process p;
 
-	CHECK_INT(decoder_decode(NULL, size, 0, &p), -EINVAL);
-	CHECK_INT(decoder_decode(&ev, 10, 0, &p), -EINVAL);
+	CHECK_INT(decode(NULL, size, &ev.e, 0, &p), -EINVAL);
+	CHECK_INT(decode(&ev.x, 10, &ev.e, 0, &p), -EINVAL);
 	/* Claims more argv than the record holds. */
-	CHECK_INT(decoder_decode(&ev, size - 1, 0, &p), -EINVAL);
-	ev.args_size = PROCMON_ARGS_LEN + 1;
-	CHECK_INT(decoder_decode(&ev, sizeof(ev), 0, &p), -EINVAL);
+	CHECK_INT(decode(&ev.x, size - 1, &ev.e, 0, &p), -EINVAL);
+	ev.x.args_size = PROCMON_ARGS_LEN + 1;
+	CHECK_INT(decode(&ev.x, sizeof(ev.x), &ev.e, 0, &p), -EINVAL);
 	/* Hostname without its NUL. */
 	make_record(&ev, "gcc\0", 4, 0);
-	memset(ev.hostname, 'h', sizeof(ev.hostname));
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), -EINVAL);
+	memset(ev.x.hostname, 'h', sizeof(ev.x.hostname));
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), -EINVAL);
 	CHECK(p.exe == NULL && p.argv == NULL);
 	/* exe without a NUL is cut at the field's end, never read past. */
 	make_record(&ev, "gcc\0", 4, 0);
-	memset(ev.exe, 'e', sizeof(ev.exe));
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), 0);
+	memset(ev.x.exe, 'e', sizeof(ev.x.exe));
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
 	CHECK_INT(strlen(p.exe), PROCMON_PATH_LEN);
 	process_free(&p);
 }
 
 static void test_unaligned(void)
 {
-	static struct procmon_event ev;
+	static struct rec ev;
 	size_t size = make_record(&ev, "gcc\0", 4, 0x100);
 	char *buf = malloc(size + 1);
 	struct process p;
 
 	/* The ring hands out records at any alignment. */
-	memcpy(buf + 1, &ev, size);
-	CHECK_INT(decoder_decode(buf + 1, size, 0, &p), 0);
+	memcpy(buf + 1, &ev.x, size);
+	CHECK_INT(decode(buf + 1, size, &ev.e, 0, &p), 0);
 	CHECK_INT(p.exit_code, 1);
 	CHECK_INT(p.pid, 4242);
 	process_free(&p);
@@ -167,35 +192,78 @@ static void test_unaligned(void)
  */
 static void test_time_extremes(void)
 {
-	static struct procmon_event ev;
+	static struct rec ev;
 	size_t size = make_record(&ev, "x\0", 2, 0);
 	struct process p;
 
-	ev.exec_ns = 0;
-	ev.exit_ns = (unsigned long long)LLONG_MAX;
-	CHECK_INT(decoder_decode(&ev, size, 1000000000000000000LL, &p), 0);
+	ev.x.exec_ns = 0;
+	ev.e.exit_ns = (unsigned long long)LLONG_MAX;
+	CHECK_INT(decode(&ev.x, size, &ev.e, 1000000000000000000LL, &p), 0);
 	CHECK_INT(p.exit_ns, LLONG_MAX);
 	CHECK_INT(p.exit_wall_ns, LLONG_MAX);
 	process_free(&p);
 
-	CHECK_INT(decoder_decode(&ev, size, LLONG_MAX, &p), 0);
+	CHECK_INT(decode(&ev.x, size, &ev.e, LLONG_MAX, &p), 0);
 	CHECK_INT(p.exit_wall_ns, LLONG_MAX);
 	process_free(&p);
 
 	/* The far negative end does not overflow: exit time is never negative. */
-	ev.exit_ns = 7;
-	CHECK_INT(decoder_decode(&ev, size, LLONG_MIN, &p), 0);
+	ev.e.exit_ns = 7;
+	CHECK_INT(decode(&ev.x, size, &ev.e, LLONG_MIN, &p), 0);
 	CHECK_INT(p.exit_wall_ns, LLONG_MIN + 7);
 	process_free(&p);
 
-	ev.exit_ns = ~0ULL;
-	CHECK_INT(decoder_decode(&ev, size, 1000, &p), -EINVAL);
+	ev.e.exit_ns = ~0ULL;
+	CHECK_INT(decode(&ev.x, size, &ev.e, 1000, &p), -EINVAL);
 	CHECK(p.exe == NULL && p.argv == NULL);
-	ev.exit_ns = (unsigned long long)LLONG_MAX + 1;
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), -EINVAL);
-	ev.exit_ns = 5;
-	ev.exec_ns = ~0ULL;
-	CHECK_INT(decoder_decode(&ev, size, 0, &p), -EINVAL);
+	ev.e.exit_ns = (unsigned long long)LLONG_MAX + 1;
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), -EINVAL);
+	ev.e.exit_ns = 5;
+	ev.x.exec_ns = ~0ULL;
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), -EINVAL);
+}
+
+/* The kinds, the exit record's own checks, and records of one kind read
+ * as the other. */
+static void test_kinds_and_exit(void)
+{
+	static struct rec ev;
+	size_t size = make_record(&ev, "gcc\0", 4, 0x8b);
+	struct proc_exit e;
+	struct process p;
+	char odd[sizeof(ev.e) + 1];
+
+	CHECK_INT(decoder_kind(&ev.x, size), PROCMON_EXEC);
+	CHECK_INT(decoder_kind(&ev.e, sizeof(ev.e)), PROCMON_EXIT);
+	CHECK_INT(decoder_kind(&ev.e, sizeof(struct procmon_head) - 1), -EINVAL);
+	CHECK_INT(decoder_kind(NULL, 100), -EINVAL);
+
+	CHECK_INT(decoder_decode_exit(&ev.e, sizeof(ev.e), &e), 0);
+	CHECK_INT(e.tgid, 4242);
+	CHECK_INT(e.start_time, 77);
+	CHECK_INT(e.exit_ns, 5012345678LL);
+	CHECK_INT(e.exit_code, 0x8b);
+	/* Exactly 32 bytes: shorter or longer is not an exit record, even
+	 * unaligned. */
+	CHECK_INT(decoder_decode_exit(&ev.e, sizeof(ev.e) - 1, &e), -EINVAL);
+	memcpy(odd + 1, &ev.e, sizeof(ev.e));
+	CHECK_INT(decoder_decode_exit(odd + 1, sizeof(ev.e), &e), 0);
+	CHECK_INT(e.tgid, 4242);
+	CHECK_INT(decoder_decode_exit(&ev.e, sizeof(ev.e) + 1, &e), -EINVAL);
+	/* One kind read as the other is refused. */
+	CHECK_INT(decoder_decode_exit(&ev.x, sizeof(ev.e), &e), -EINVAL);
+	CHECK_INT(decoder_decode_exec(&ev.e, sizeof(ev.e), &p), -EINVAL);
+	ev.x.head.kind = PROCMON_EXIT;
+	CHECK_INT(decoder_decode_exec(&ev.x, size, &p), -EINVAL);
+	CHECK(p.exe == NULL && p.argv == NULL);
+	/* The exec record alone: ids and start time, no end yet. */
+	make_record(&ev, "gcc\0", 4, 0);
+	CHECK_INT(decoder_decode_exec(&ev.x, size, &p), 0);
+	CHECK_INT(p.pid, 4242);
+	CHECK_INT(p.start_time, 77);
+	CHECK_INT(p.exit_ns, 0);
+	CHECK_INT(p.exit_code, 0);
+	process_free(&p);
 }
 
 static void test_clock_offset(void)
@@ -214,6 +282,7 @@ int main(void)
 	RUN(test_malformed);
 	RUN(test_unaligned);
 	RUN(test_time_extremes);
+	RUN(test_kinds_and_exit);
 	RUN(test_clock_offset);
 	return TEST_DONE();
 }

@@ -401,11 +401,11 @@ static void test_format_well_formed(void)
 	CHECK_INT(bad, 0);
 	/* Every series from the start but the sparse ones (api_requests_total
 	 * and the API histogram here once each, heartbeats not at all):
-	 * pipeline 4 + 17 histogram + 3 dropped + 3 truncated + identity, utf8,
-	 * active hosts; kernel 8; per service 7 rows x 2 + spool bytes; the
-	 * API 1 + 17 histogram + 3 dead letters + 3 retries; node-wide 3;
-	 * filemon 25; build_info. */
-	CHECK_INT(samples, 4 + 17 + 3 + 3 + 3 + 8 + 15 + 1 + 17 + 6 + 3 + 25 + 1);
+	 * pipeline 4 + 17 histogram + 3 dropped + unmatched + 2 evicted + 3
+	 * truncated + identity, utf8, active hosts; kernel 9; per service 7
+	 * rows x 2 + spool bytes; the API 1 + 17 histogram + 3 dead letters + 3
+	 * retries; node-wide 3; filemon 25; build_info. */
+	CHECK_INT(samples, 4 + 17 + 3 + 3 + 3 + 3 + 9 + 15 + 1 + 17 + 6 + 3 + 25 + 1);
 	free(t);
 }
 

@@ -397,23 +397,35 @@ static void test_bad_hostnames(void)
 
 static void test_record_entry(void)
 {
-	static struct procmon_event ev;
+	static struct procmon_exec ev;
+	struct procmon_exit ex = {
+		.head = { .kind = PROCMON_EXIT, .tgid = 31, .start_time = 9 },
+		.exit_ns = 2000, .exit_code = 0x0200,
+	};
 
 	/* A record too short to hold the header is a failure, counted. */
-	pipeline_record(pipeline, &ev, 16);
+	pipeline_record(pipeline, &ev, 4);
 	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"failure\""), 1, 0);
+	/* An exit whose exec was never seen: counted as such, no report. */
+	pipeline_record(pipeline, &ex, sizeof(ex));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_unmatched_exits_total", ""), 1, 0);
 
 	memset(&ev, 0, sizeof(ev));
+	ev.head = (struct procmon_head){ .kind = PROCMON_EXEC, .tgid = 31, .start_time = 9 };
+	ev.exec_ns = 1000;
 	strcpy(ev.hostname, "jcode-os-1-202012345");
 	strcpy(ev.exe, "/home/coder/project/hw3/prog");
 	strcpy(ev.cwd, "/home/coder/project/hw3");
 	memcpy(ev.args, "./prog\0", 7);
 	ev.args_size = 7;
 	ev.flags = PROCMON_F_CWD_TRUNCATED;
-	ev.exit_code = 0x0200;
-	pipeline_record(pipeline, &ev, offsetof(struct procmon_event, args) + 7);
-	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 1, 0);
+	pipeline_record(pipeline, &ev, offsetof(struct procmon_exec, args) + 7);
+	/* Judged at exec, reported at exit. */
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 0, 0);
 	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "events_truncated_total", "field=\"cwd\""), 1, 0);
+	pipeline_record(pipeline, &ex, sizeof(ex));
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 1, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_unmatched_exits_total", ""), 1, 0);
 	{
 		char *got = printed();
 

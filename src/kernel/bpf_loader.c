@@ -1,0 +1,422 @@
+/*
+ * bpf_loader.c - see bpf_loader.h.
+ *
+ * The parent forks, waits for one reply on a SOCK_SEQPACKET socketpair,
+ * then reaps the child.  The child resolves libbcc with dlopen()/dlsym()
+ * (the agent binary does not link it), compiles, loads, attaches, sends,
+ * and _exit()s without tearing anything down: its copies of the fds close
+ * with it, the agent's keep the probes attached.
+ */
+#define _GNU_SOURCE
+#include "bpf_loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bcc/bcc_common.h>
+#include <bcc/libbpf.h>
+#include <linux/bpf.h>
+
+#include "btf_offsets.h"
+#include "fdpass.h"
+#include "log.h"
+#include "procmon.h"
+
+extern const char procmon_bpf_text[];
+
+#define MOD "loader"
+#define LIBBCC "libbcc.so.0"
+#define MAX_CFLAGS 64
+#define VERIFIER_LOG (1 << 20)
+
+/* ---- the parent's side ---------------------------------------------- */
+
+static void describe_status(int status, pid_t pid, char *err, size_t errlen)
+{
+	if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+
+		snprintf(err, errlen, "BPF loader (pid %d) was killed by SIG%s before it answered",
+			 (int)pid, abbrev ? abbrev : "?");
+	} else {
+		snprintf(err, errlen, "BPF loader (pid %d) exited with status %d without an answer",
+			 (int)pid, WEXITSTATUS(status));
+	}
+}
+
+/* The reply, or -ETIMEDOUT / -EPIPE when none came. */
+static int await_reply(int sock, int timeout_ms, struct bpf_loader_reply *reply, int *fds,
+		       int maxfds)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	int n;
+
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ETIMEDOUT;
+	return fdpass_recv(sock, reply, sizeof(*reply), fds, maxfds);
+}
+
+static void close_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+int bpf_loader_spawn(bpf_loader_child_fn *child, void *arg, int timeout_ms,
+		     struct bpf_loader_reply *reply, int *fds, int maxfds,
+		     char *err, size_t errlen)
+{
+	int sv[2], n, status = 0;
+	pid_t pid;
+
+	memset(reply, 0, sizeof(*reply));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		n = -errno;
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return n;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(child(arg, sv[1]) & 0xff);
+	}
+	close(sv[1]);
+	n = await_reply(sv[0], timeout_ms, reply, fds, maxfds);
+	close(sv[0]);
+	if (n == -ETIMEDOUT)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (n == -ETIMEDOUT) {
+		snprintf(err, errlen, "BPF loader (pid %d) gave no answer in %d ms; killed",
+			 (int)pid, timeout_ms);
+		return n;
+	}
+	if (n == -EPIPE) {
+		describe_status(status, pid, err, errlen);
+		return -ECHILD;
+	}
+	if (n < 0) {
+		snprintf(err, errlen, "reading the BPF loader's answer: %s", strerror(-n));
+		return n;
+	}
+	if (reply->status < 0) {
+		reply->error[sizeof(reply->error) - 1] = '\0';
+		snprintf(err, errlen, "%s", reply->error);
+		close_fds(fds, n);
+		return reply->status;
+	}
+	return n;
+}
+
+/* ---- the child's side ------------------------------------------------- */
+
+/* libbcc's entry points, resolved at run time: the agent does not link it. */
+struct bcc {
+	__typeof__(bpf_module_create_c_from_string) *create;
+	__typeof__(bpf_function_start) *function_start;
+	__typeof__(bpf_function_size) *function_size;
+	__typeof__(bpf_module_license) *license;
+	__typeof__(bpf_module_kern_version) *kern_version;
+	__typeof__(bcc_func_load) *func_load;
+	__typeof__(bpf_attach_tracepoint) *attach_tracepoint;
+	__typeof__(bpf_table_fd) *table_fd;
+};
+
+static int resolve(struct bcc *b, char *err, size_t errlen)
+{
+	void *h = dlopen(LIBBCC, RTLD_NOW | RTLD_LOCAL);
+	struct { const char *name; void **slot; } syms[] = {
+		{ "bpf_module_create_c_from_string", (void **)&b->create },
+		{ "bpf_function_start", (void **)&b->function_start },
+		{ "bpf_function_size", (void **)&b->function_size },
+		{ "bpf_module_license", (void **)&b->license },
+		{ "bpf_module_kern_version", (void **)&b->kern_version },
+		{ "bcc_func_load", (void **)&b->func_load },
+		{ "bpf_attach_tracepoint", (void **)&b->attach_tracepoint },
+		{ "bpf_table_fd", (void **)&b->table_fd },
+	};
+
+	if (!h) {
+		snprintf(err, errlen, "cannot load " LIBBCC " (package libbpfcc): %s", dlerror());
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		*syms[i].slot = dlsym(h, syms[i].name);
+		if (!*syms[i].slot) {
+			snprintf(err, errlen, LIBBCC " has no %s", syms[i].name);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+int bpf_loader_prefix_flag(const char *prefix, char *buf, size_t len)
+{
+	size_t n = strlen(prefix);
+	int w = snprintf(buf, len, "-DHOST_PREFIX_MATCH(h)=(1");
+
+	if (n == 0 || n > 32 || w < 0 || (size_t)w >= len)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(buf + w, len - w, "&&(h)[%zu]==%d", i, (unsigned char)prefix[i]);
+
+		if (k < 0 || (size_t)k >= len - w)
+			return -EINVAL;
+		w += k;
+	}
+	if ((size_t)w + 2 > len)
+		return -EINVAL;
+	strcpy(buf + w, ")");
+	return 0;
+}
+
+static int build_cflags(const struct bpf_loader_config *cfg, char **flags,
+			struct bpf_loader_reply *r)
+{
+	char btf_err[256], prefix[1024];
+	int n = btf_offsets_cflags(cfg->btf_path, flags, MAX_CFLAGS - 8, btf_err, sizeof(btf_err));
+	long page = sysconf(_SC_PAGESIZE);
+
+	r->uses_btf = n > 0;
+	if (n < 0) {
+		log_warn(MOD, "%s; falling back to kernel header offsets, "
+			 "which are wrong if the headers do not match the kernel", btf_err);
+		n = 0;
+	}
+	if (bpf_loader_prefix_flag(cfg->host_prefix, prefix, sizeof(prefix)) < 0) {
+		snprintf(r->error, sizeof(r->error), "bad host prefix \"%s\"", cfg->host_prefix);
+		return -EINVAL;
+	}
+	flags[n++] = strdup(prefix);
+	if (asprintf(&flags[n++], "-DMAX_PROCESSES=%d", cfg->max_processes > 0 ?
+		     cfg->max_processes : 65536) < 0)
+		flags[n - 1] = NULL;
+	if (cfg->ringbuf) {
+		flags[n++] = strdup("-DJCW_RINGBUF=1");
+		if (asprintf(&flags[n++], "-DRINGBUF_PAGES=%lld",
+			     cfg->ringbuf_bytes / (page > 0 ? page : 4096)) < 0)
+			flags[n - 1] = NULL;
+	}
+	for (int i = 0; i < n; i++)
+		if (!flags[i]) {
+			snprintf(r->error, sizeof(r->error), "out of memory");
+			return -ENOMEM;
+		}
+	return n;
+}
+
+/* Copy what libbcc and clang printed to the real stderr, and keep its
+ * last lines as the reason. */
+static void pass_on_stderr(int memfd, int real, struct bpf_loader_reply *r, bool failed)
+{
+	char buf[4096];
+	off_t size = lseek(memfd, 0, SEEK_END);
+	ssize_t n;
+
+	lseek(memfd, 0, SEEK_SET);
+	while ((n = read(memfd, buf, sizeof(buf))) > 0)
+		if (write(real, buf, (size_t)n) < 0)
+			break;
+	if (!failed || size <= 0)
+		return;
+	if (size > (off_t)sizeof(r->error) / 2)
+		lseek(memfd, size - (off_t)sizeof(r->error) / 2, SEEK_SET);
+	else
+		lseek(memfd, 0, SEEK_SET);
+	n = read(memfd, buf, sizeof(r->error) / 2 - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *p = buf; *p; p++)	/* one line, for the log */
+		if (*p == '\n')
+			*p = ' ';
+	snprintf(r->error + strlen(r->error), sizeof(r->error) - strlen(r->error),
+		 "; compiler: %s", buf);
+}
+
+/* The compiled module in *mod, or -EINVAL (bad flags), -ENOMEM, -ENOEXEC
+ * (the compiler refused; its message is in r->error). */
+static int compile(const struct bcc *b, const struct bpf_loader_config *cfg,
+		   struct bpf_loader_reply *r, void **out)
+{
+	char *flags[MAX_CFLAGS] = { 0 };
+	const char *src = getenv("BCC_KERNEL_SOURCE");
+	int n = build_cflags(cfg, flags, r), real = dup(2), memfd = memfd_create("bcc", 0);
+	void *mod = NULL;
+
+	if (n >= 0) {
+		if (memfd >= 0)
+			dup2(memfd, 2);
+		mod = b->create(cfg->bpf_text ? cfg->bpf_text : procmon_bpf_text, 0,
+				(const char **)flags, n, true, NULL);
+		if (memfd >= 0)
+			dup2(real, 2);
+		if (!mod)
+			snprintf(r->error, sizeof(r->error),
+				 "libbcc could not compile the BPF program against the kernel headers "
+				 "in %s (see `jcode-watcher check`; KERNEL_HEADERS picks others)",
+				 src ? src : "/lib/modules/$(uname -r)/build");
+		if (memfd >= 0)
+			pass_on_stderr(memfd, real, r, !mod);
+	}
+	for (int i = 0; i < MAX_CFLAGS; i++)
+		free(flags[i]);
+	if (memfd >= 0)
+		close(memfd);
+	if (real >= 0)
+		close(real);
+	*out = mod;
+	return n < 0 ? n : mod ? 0 : -ENOEXEC;
+}
+
+struct probe {
+	const char *category, *name, *func;
+};
+
+static const struct probe probes[BPF_ATTACH__COUNT] = {
+	[BPF_ATTACH_EXEC] = { "sched", "sched_process_exec", "tracepoint__sched__sched_process_exec" },
+	[BPF_ATTACH_EXIT] = { "sched", "sched_process_exit", "tracepoint__sched__sched_process_exit" },
+};
+
+/* Load p and attach it; the attachment's fd, or a negative errno. */
+static int attach(const struct bcc *b, void *mod, const struct probe *p,
+		  struct bpf_loader_reply *r)
+{
+	static char log[VERIFIER_LOG];
+	void *insns = b->function_start(mod, p->func);
+	int size = (int)b->function_size(mod, p->func), prog, fd;
+	char *stats;
+
+	if (!insns) {
+		snprintf(r->error, sizeof(r->error), "BPF function %s not found", p->func);
+		return -ENOENT;
+	}
+	log[0] = '\0';
+	/* Log level 4 (BPF_LOG_STATS) asks only for the verifier's summary:
+	 * how close the program is to the 1M-instruction budget is worth
+	 * knowing on every kernel we meet. */
+	prog = b->func_load(mod, BPF_PROG_TYPE_TRACEPOINT, p->func, insns, size, b->license(mod),
+			    b->kern_version(mod), 4, log, sizeof(log), NULL, 0);
+	if (prog < 0) {
+		/* Again with the verifier's whole log, to say why. */
+		prog = b->func_load(mod, BPF_PROG_TYPE_TRACEPOINT, p->func, insns, size,
+				    b->license(mod), b->kern_version(mod), 1, log, sizeof(log),
+				    NULL, 0);
+		if (prog < 0) {
+			size_t l = strlen(log);
+
+			snprintf(r->error, sizeof(r->error), "loading %s failed: %s; verifier: %s",
+				 p->func, strerror(errno), l > 1500 ? log + l - 1500 : log);
+			return -EINVAL;
+		}
+	}
+	stats = strstr(log, "processed ");
+	if (stats)
+		stats[strcspn(stats, "\n")] = '\0';
+	log_info(MOD, "%s verified: %s", p->func, stats ? stats : "(no stats)");
+	fd = b->attach_tracepoint(prog, p->category, p->name);
+	if (fd < 0) {
+		snprintf(r->error, sizeof(r->error), "attaching %s:%s failed: %s (is tracefs mounted? "
+			 "try `jcode-watcher check`)", p->category, p->name, strerror(errno));
+		return -errno;
+	}
+	return fd;
+}
+
+/* Compile, load, attach; fds[] gets events, stats and the attachments. */
+static int load(const struct bpf_loader_config *cfg, struct bpf_loader_reply *r, int *fds)
+{
+	struct bcc b;
+	void *mod;
+	int rc = resolve(&b, r->error, sizeof(r->error));
+
+	if (rc < 0)
+		return rc;
+	rc = compile(&b, cfg, r, &mod);
+	if (rc < 0)
+		return rc;
+	fds[0] = b.table_fd(mod, "events");
+	fds[1] = b.table_fd(mod, "stats");
+	if (fds[0] < 0 || fds[1] < 0) {
+		snprintf(r->error, sizeof(r->error), "the BPF program has no events or stats map");
+		return -ENOENT;
+	}
+	/* Buffers exist before the probes: an exit never finds nobody there. */
+	for (int i = 0; i < BPF_ATTACH__COUNT; i++) {
+		fds[2 + i] = attach(&b, mod, &probes[i], r);
+		if (fds[2 + i] < 0)
+			return fds[2 + i];
+	}
+	r->ringbuf = cfg->ringbuf;
+	return 0;
+}
+
+static int loader_child(void *arg, int sock)
+{
+	const struct bpf_loader_config *cfg = arg;
+	struct bpf_loader_reply r = { 0 };
+	int fds[2 + BPF_ATTACH__COUNT];
+
+	r.status = load(cfg, &r, fds);
+	if (fdpass_send(sock, &r, sizeof(r), fds, r.status < 0 ? 0 : 2 + BPF_ATTACH__COUNT) < 0)
+		return 1;
+	return 0;
+}
+
+int bpf_loader_run(const struct bpf_loader_config *cfg, struct bpf_handles *out,
+		   char *err, size_t errlen)
+{
+	struct bpf_loader_reply r;
+	int fds[FDPASS_MAX_FDS];
+	int n = bpf_loader_spawn(loader_child, (void *)cfg, cfg->timeout_ms > 0 ?
+				 cfg->timeout_ms : 120000, &r, fds, FDPASS_MAX_FDS, err, errlen);
+
+	if (n < 0)
+		return n;
+	if (n != 2 + BPF_ATTACH__COUNT) {
+		close_fds(fds, n);
+		snprintf(err, errlen, "the BPF loader passed %d file descriptors, not %d", n,
+			 2 + BPF_ATTACH__COUNT);
+		return -EPROTO;
+	}
+	*out = (struct bpf_handles){
+		.events_fd = fds[0], .stats_fd = fds[1],
+		.attach_fd = { fds[2], fds[3] },
+		.ringbuf = r.ringbuf, .uses_btf = r.uses_btf,
+	};
+	return 0;
+}
+
+void bpf_handles_close(struct bpf_handles *h)
+{
+	/* The attachments first: nothing new is written to closing buffers. */
+	for (int i = 0; i < BPF_ATTACH__COUNT; i++)
+		if (h->attach_fd[i] >= 0)
+			close(h->attach_fd[i]);
+	if (h->events_fd >= 0)
+		close(h->events_fd);
+	if (h->stats_fd >= 0)
+		close(h->stats_fd);
+	*h = (struct bpf_handles){ .events_fd = -1, .stats_fd = -1, .attach_fd = { -1, -1 } };
+}
