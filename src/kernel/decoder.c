@@ -143,7 +143,9 @@ int decoder_decode_exit(const void *raw, size_t size, struct proc_exit *out)
 	struct procmon_exit ev;
 
 	memset(out, 0, sizeof(*out));
-	if (!raw || size != sizeof(ev))
+	/* The perf buffer pads a sample to 8 bytes with its size word: up to
+	 * 7 bytes more than was written.  Any more is not an exit record. */
+	if (!raw || size < sizeof(ev) || size > sizeof(ev) + 7)
 		return -EINVAL;
 	memcpy(&ev, raw, sizeof(ev));
 	if (ev.head.kind != PROCMON_EXIT || ev.exit_ns > (__u64)LLONG_MAX)

@@ -37,7 +37,8 @@ int decoder_kind(const void *raw, size_t size);
  * -EINVAL for a malformed record (never read past), -ENOMEM. */
 int decoder_decode_exec(const void *raw, size_t size, struct process *out);
 
-/* An exit record, exactly sizeof(struct procmon_exit).  0 or -EINVAL. */
+/* An exit record: sizeof(struct procmon_exit), and up to 7 bytes of the
+ * perf buffer's alignment padding.  0 or -EINVAL. */
 int decoder_decode_exit(const void *raw, size_t size, struct proc_exit *out);
 
 /* Put the end into p: exit times (wall clock from clock_offset_ns, held at

@@ -325,14 +325,50 @@ static void check_headers_log(const char *log_path, const char *state)
 	CHECK_INT(support_count_entries(state), 1);
 }
 
+/* A copy of the file (support_slurp()'s buffer is reused). */
+static char *slurp_copy(const char *path)
+{
+	char *text = support_slurp(path);
+
+	return text ? strdup(text) : NULL;
+}
+
+/* The agent never maps libbcc or LLVM: the loader child compiled and is
+ * gone.  And the records come the way asked for. */
+static void check_lean(pid_t pid, const char *log_path, bool perf)
+{
+	char path[64], *maps, *status, *log, *rss;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = slurp_copy(path);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	status = slurp_copy(path);
+	log = slurp_copy(log_path);
+	CHECK(maps && status && log);
+	if (!maps || !status || !log)
+		goto out;
+	CHECK(strstr(maps, "libbcc") == NULL);
+	CHECK(strstr(maps, "LLVM") == NULL);
+	CHECK(strstr(maps, "libclang") == NULL);
+	rss = strstr(status, "VmRSS:");
+	CHECK(rss && strtol(rss + 6, NULL, 10) < 40 * 1024);	/* kB; it was 162 MB */
+	CHECK(strstr(log, perf ? "records through the per-CPU perf buffer" :
+			   "records through the ring buffer") != NULL);
+out:
+	free(maps);
+	free(status);
+	free(log);
+}
+
 int main(int argc, char **argv)
 {
 	int skip = e2e_require_kernel(), port = free_port(), rc;
 	char log_path[] = "/tmp/jcw-e2e-agent-XXXXXX", api[64], envp_api[96], envp_port[32];
 	char spool[] = "/tmp/jcw-e2e-spool-XXXXXX", envp_spool[64];
 	char state[] = "/tmp/jcw-e2e-state-XXXXXX", envp_state[64];
-	char *env[] = { envp_api, envp_port, envp_spool, envp_state, "LOG_LEVEL=DEBUG", NULL };
+	char *env[] = { envp_api, envp_port, envp_spool, envp_state, "LOG_LEVEL=DEBUG", NULL, NULL };
 	bool hidden = argc > 2 && !strcmp(argv[2], "--hide-lib-modules");
+	bool perf = argc > 2 && !strcmp(argv[2], "--perf-buffer");
 	struct receiver *r;
 	double other_before;
 	pid_t pid;
@@ -340,7 +376,8 @@ int main(int argc, char **argv)
 	if (skip)
 		return skip;
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s path/to/jcode-watcher [--hide-lib-modules]\n", argv[0]);
+		fprintf(stderr, "usage: %s path/to/jcode-watcher [--hide-lib-modules|--perf-buffer]\n",
+			argv[0]);
 		return 2;
 	}
 	if (hidden && hide_lib_modules() < 0)
@@ -362,12 +399,15 @@ int main(int argc, char **argv)
 	if (!mkdtemp(state))
 		return 1;
 	snprintf(envp_state, sizeof(envp_state), "STATE_DIR=%s", state);
+	if (perf)
+		env[5] = "RING_BUFFER=off";
 	pid = agent_spawn(argv[1], env, NULL, log_path);
 	if (agent_wait_ready(pid, port, 60000, log_path) < 0) {
 		CHECK(!"agent ready");
 		return TEST_DONE();
 	}
 	started = time(NULL);
+	check_lean(pid, log_path, perf);
 
 	other_before = agent_metric(port, "bpf_exec_filtered_total{reason=\"hostname\",service=\"procmon\"}");
 	CHECK_INT(student_shell(ws, "jcode-os-1-202012345", student_script), 0);
