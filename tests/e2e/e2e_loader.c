@@ -1,0 +1,94 @@
+/*
+ * e2e_loader.c - the BPF loader child failing for real: a BPF text that does
+ * not compile (through the test-only JCW_TEST_BPF_TEXT) and one the kernel's
+ * verifier refuses.  Either way the agent says why, with the compiler's or
+ * the verifier's own words, and exits 1 at once instead of hanging.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "testlib.h"
+
+static const char *bin;
+
+/* Run the agent with BPF text `text`; its exit status, output in out. */
+static int run_with_text(const char *text, char *out, size_t outlen)
+{
+	char path[] = "/tmp/jcw-bad-bpf-XXXXXX", *cmd;
+	int fd = mkstemp(path), status;
+	size_t n;
+	FILE *p;
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -1;
+	close(fd);
+	/* A loader that hung would hang us: timeout makes that status 124. */
+	if (asprintf(&cmd, "timeout 60 env JCW_TEST_BPF_TEXT=%s METRICS_PORT=0 '%s' 2>&1",
+		     path, bin) < 0)
+		return -1;
+	p = popen(cmd, "r");
+	free(cmd);
+	if (!p)
+		return -1;
+	n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	unlink(path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_does_not_compile(void)
+{
+	static char out[65536];
+
+	CHECK_INT(run_with_text("int broken( { return ; }\n", out, sizeof(out)), 1);
+	CHECK(strstr(out, "test only: BPF text from JCW_TEST_BPF_TEXT=") != NULL);
+	CHECK(strstr(out, "ERROR procmon: libbcc could not compile the BPF program") != NULL);
+	/* clang's own words, on the agent's one error line. */
+	CHECK(strstr(out, "; compiler: ") != NULL);
+	CHECK(strstr(out, "error: expected") != NULL);
+	if (tl_failures)
+		fputs(out, stderr);
+}
+
+/* Compiles, but the verifier refuses to load it: an unbounded read. */
+static void test_verifier_refuses(void)
+{
+	static char out[65536];
+	const char *text =
+		"TRACEPOINT_PROBE(sched, sched_process_exec)\n"
+		"{\n"
+		"\tchar *p = (char *)(long)bpf_get_current_pid_tgid();\n"
+		"\treturn *p;\n"
+		"}\n"
+		"TRACEPOINT_PROBE(sched, sched_process_exit) { return 0; }\n"
+		"BPF_PERCPU_ARRAY(stats, u64, 8);\n"
+		"BPF_PERF_OUTPUT(events);\n";
+
+	CHECK_INT(run_with_text(text, out, sizeof(out)), 1);
+	CHECK(strstr(out, "ERROR procmon: loading tracepoint__sched__sched_process_exec failed") !=
+	      NULL);
+	CHECK(strstr(out, "verifier: ") != NULL);
+	if (tl_failures)
+		fputs(out, stderr);
+}
+
+int main(int argc, char **argv)
+{
+	int skip = e2e_require_kernel();
+
+	if (skip)
+		return skip;
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s path/to/jcode-watcher\n", argv[0]);
+		return 2;
+	}
+	bin = argv[1];
+	RUN(test_does_not_compile);
+	RUN(test_verifier_refuses);
+	return TEST_DONE();
+}
