@@ -326,7 +326,7 @@ static int attach(const struct bcc *b, void *mod, const struct probe *p,
 		if (prog < 0) {
 			size_t l = strlen(log);
 
-			snprintf(r->error, sizeof(r->error), "loading %s failed: %s; verifier: %s",
+			snprintf(r->error, sizeof(r->error), "loading %s failed: %s; verifier: %.1500s",
 				 p->func, strerror(errno), l > 1500 ? log + l - 1500 : log);
 			return -EINVAL;
 		}

@@ -25,23 +25,9 @@ static const char *bin;
  * capture stdout+stderr.  Returns the exit status. */
 static int run(const char *env, const char *args, char *out, size_t outlen)
 {
-	char *cmd;
-	FILE *p;
-	size_t n;
-	int status;
-
 	/* An agent that should have refused to start would run forever:
-	 * timeout makes that a failure (status 124), not a hang. */
-	if (asprintf(&cmd, "timeout 15 env %s '%s' %s 2>&1", env ? env : "", bin, args) < 0)
-		return -1;
-	p = popen(cmd, "r");
-	free(cmd);
-	if (!p)
-		return -1;
-	n = fread(out, 1, outlen - 1, p);
-	out[n] = '\0';
-	status = pclose(p);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	 * the timeout makes that a failure (status 124), not a hang. */
+	return agent_run_capture(bin, env, args, 15, out, outlen);
 }
 
 static void test_version_and_help(void)

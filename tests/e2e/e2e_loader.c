@@ -18,27 +18,17 @@ static const char *bin;
 /* Run the agent with BPF text `text`; its exit status, output in out. */
 static int run_with_text(const char *text, char *out, size_t outlen)
 {
-	char path[] = "/tmp/jcw-bad-bpf-XXXXXX", *cmd;
+	char path[] = "/tmp/jcw-bad-bpf-XXXXXX", env[96];
 	int fd = mkstemp(path), status;
-	size_t n;
-	FILE *p;
 
 	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
 		return -1;
 	close(fd);
-	/* A loader that hung would hang us: timeout makes that status 124. */
-	if (asprintf(&cmd, "timeout 60 env JCW_TEST_BPF_TEXT=%s METRICS_PORT=0 '%s' 2>&1",
-		     path, bin) < 0)
-		return -1;
-	p = popen(cmd, "r");
-	free(cmd);
-	if (!p)
-		return -1;
-	n = fread(out, 1, outlen - 1, p);
-	out[n] = '\0';
-	status = pclose(p);
+	snprintf(env, sizeof(env), "JCW_TEST_BPF_TEXT=%s METRICS_PORT=0", path);
+	/* A loader that hung would hang us: the timeout makes that status 124. */
+	status = agent_run_capture(bin, env, NULL, 60, out, outlen);
 	unlink(path);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return status;
 }
 
 static void test_does_not_compile(void)

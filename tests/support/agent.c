@@ -210,3 +210,24 @@ double agent_metric(int port, const char *series)
 	free(text);
 	return v;
 }
+
+int agent_run_capture(const char *bin, const char *env, const char *args, int timeout_s,
+		      char *out, size_t outlen)
+{
+	char *cmd;
+	FILE *p;
+	size_t n;
+	int status;
+
+	if (asprintf(&cmd, "timeout %d env %s '%s' %s 2>&1", timeout_s, env ? env : "", bin,
+		     args ? args : "") < 0)
+		return -1;
+	p = popen(cmd, "r");
+	free(cmd);
+	if (!p)
+		return -1;
+	n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

@@ -44,4 +44,11 @@ double agent_metric(int port, const char *series);
 /* Print a file to stderr (agent logs on failure). */
 void dump_file(const char *path);
 
+/* Run bin to its end with an environment prefix and shell-quoted arguments
+ * ("A=1 B=2", "--flag x"), within timeout_s (a hang becomes status 124),
+ * stdout and stderr captured into out.  Returns the exit status, -1 when
+ * it could not run or died of a signal. */
+int agent_run_capture(const char *bin, const char *env, const char *args, int timeout_s,
+		      char *out, size_t outlen);
+
 #endif

@@ -659,6 +659,12 @@ static void test_stdout_mode(void)
 			      strdup("{ \"bytes\" : 42 }")), 0);
 	CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_RUN, strdup(PATH_RUN),
 			      strdup("not json\n")), 0);
+	/* Compact bodies are spliced as they are (braces inside strings are
+	 * text); braces around something that is not JSON are a string. */
+	CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_RUN, strdup(PATH_RUN),
+			      strdup("{\"a\":[1,{\"b\":\"x}\\\"\"}],\"c\":false,\"d\":-1.5e3}")), 0);
+	CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_RUN, strdup(PATH_RUN),
+			      strdup("{abc}")), 0);
 	CHECK_INT(sender_pending(s), 0);
 	CHECK_INT(sender_drain(s, 1000), 0);
 	rewind(f);
@@ -670,7 +676,10 @@ static void test_stdout_mode(void)
 		  "\"signal\":null,\"truncated\":[]}}\n"
 		  "{\"endpoint\":\"/api/os-1/hw1/202012345/src%40a.c/20261123_071940\","
 		  "\"body\":{\"bytes\":42}}\n"
-		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":\"not json\\n\"}\n");
+		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":\"not json\\n\"}\n"
+		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":{\"a\":[1,{\"b\":\"x}\\\"\"}],\"c\":false,"
+		  "\"d\":-1.5e3}}\n"
+		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":\"{abc}\"}\n");
 	CHECK_DBL(api("200", "build"), 0, 0);	/* nothing went over HTTP */
 	sender_destroy(s);
 	fclose(f);

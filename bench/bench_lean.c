@@ -1,0 +1,294 @@
+/*
+ * bench_lean.c - two agent builds side by side, in one run on one machine:
+ * what each costs a node (issue #10's table).
+ *
+ *   bench_lean BEFORE AFTER [runs=5000] [pairs=5] [pair_runs=1000]
+ *
+ * bench/compare.sh builds BEFORE from git and passes both.  Per agent:
+ *   ready      spawn -> /readyz 200, median over the pairs' starts
+ *   exec rate  `pairs` interleaved (without, with) pairs, each pair_runs
+ *              runs of a student's ./p from 2 spawners at once; the ratio
+ *              with/without, median of the pairs
+ *   CPU/run    the agent's CPU time (schedstat, every thread) over those
+ *              runs (stdout mode), and
+ *              over `runs` runs with spool + HTTP to a loopback receiver
+ *   loss       of those `runs` runs, how many never reached the receiver
+ *   RSS        VmRSS of the agent and its children after the `runs` runs
+ *   memlock    the memlock of every BPF map the agent made (map ids new
+ *              since it started), plus the perf buffer pages pinned to it
+ *              (VmPin) where it uses them
+ * Figures only: nothing is asserted.  Run it as root on an idle machine.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "agent.h"
+#include "receiver.h"
+#include "student.h"
+#include "support.h"
+
+#define MAX_MAPS 256
+#define HOST "jcode-os-1-202012345"
+
+static char ws[4096];
+
+struct figures {
+	double ready_s[16];
+	double ratio[16];
+	double cpu_stdout_us[16];
+	double cpu_http_us, rss_kb, memlock, loss;
+	int pairs;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	double c[16];
+
+	memcpy(c, v, sizeof(double) * (size_t)n);
+	qsort(c, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+}
+
+/* Seconds pid has run on a CPU, all its threads, to the nanosecond
+ * (/proc/PID/schedstat; /proc/PID/stat counts 10 ms ticks, too coarse for
+ * microseconds per run). */
+static double cpu_seconds(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns = 0, v;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char p2[320];
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p2, sizeof(p2), "/proc/%d/task/%s/schedstat", (int)pid, de->d_name);
+		f = fopen(p2, "r");
+		if (f && fscanf(f, "%llu", &v) == 1)
+			ns += v;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return (double)ns / 1e9;
+}
+
+static long status_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			v = strtol(line + strlen(key), NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* VmRSS of pid and every process below it, in kB. */
+static long tree_rss_kb(pid_t pid)
+{
+	char path[320], buf[4096];
+	long kb = status_kb(pid, "VmRSS:");
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)pid, de->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(buf, sizeof(buf), f))
+			for (char *t = strtok(buf, " \n"); t; t = strtok(NULL, " \n"))
+				kb += tree_rss_kb((pid_t)atoi(t));
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return kb;
+}
+
+/* The BPF map ids that exist now. */
+static int map_ids(unsigned *ids, int max)
+{
+	unsigned id = 0;
+	int n = 0;
+
+	while (n < max && bpf_map_get_next_id(id, &id) == 0)
+		ids[n++] = id;
+	return n;
+}
+
+/* memlock of the maps not in before[]: the agent's. */
+static double new_maps_memlock(const unsigned *before, int nbefore)
+{
+	unsigned ids[MAX_MAPS];
+	int n = map_ids(ids, MAX_MAPS);
+	double total = 0;
+
+	for (int i = 0; i < n; i++) {
+		char path[64], line[256];
+		bool old = false;
+		FILE *f;
+		int fd;
+
+		for (int k = 0; k < nbefore && !old; k++)
+			old = before[k] == ids[i];
+		if (old || (fd = bpf_map_get_fd_by_id(ids[i])) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "memlock:", 8))
+				total += strtod(line + 8, NULL);
+		if (f)
+			fclose(f);
+		close(fd);
+	}
+	return total;
+}
+
+/* n runs of ./p from two spawners at once; wall seconds. */
+static double two_spawners(int n)
+{
+	double t0 = support_now();
+	pid_t a = fork();
+
+	if (a == 0)
+		_exit(student_runs(ws, HOST, "./p", n / 2, 0) ? 1 : 0);
+	student_runs(ws, HOST, "./p", n - n / 2, 0);
+	waitpid(a, NULL, 0);
+	return support_now() - t0;
+}
+
+static pid_t start(const char *bin, char **env, int port, double *ready_s)
+{
+	double t0 = support_now();
+	pid_t pid = agent_spawn(bin, env, NULL, "/dev/null");
+
+	if (agent_wait_ready(pid, port, 120000, "/dev/null") < 0) {
+		fprintf(stderr, "%s did not become ready\n", bin);
+		exit(1);
+	}
+	*ready_s = support_now() - t0;
+	return pid;
+}
+
+/* One (without, with) pair in stdout mode. */
+static void pair(const char *bin, int runs, struct figures *f)
+{
+	char port_env[32], *env[] = { port_env, "LOG_LEVEL=WARNING", NULL };
+	int port = free_port();
+	double without, with, c0;
+	pid_t pid;
+
+	snprintf(port_env, sizeof(port_env), "METRICS_PORT=%d", port);
+	without = two_spawners(runs);
+	pid = start(bin, env, port, &f->ready_s[f->pairs]);
+	c0 = cpu_seconds(pid);
+	with = two_spawners(runs);
+	usleep(200 * 1000);	/* the last records drained */
+	f->cpu_stdout_us[f->pairs] = (cpu_seconds(pid) - c0) * 1e6 / runs;
+	agent_stop(pid, 0, 20000);
+	f->ratio[f->pairs] = without / with;	/* rate with / rate without */
+	f->pairs++;
+}
+
+/* runs runs with spool + HTTP to a loopback receiver. */
+static void delivered(const char *bin, int runs, struct figures *f)
+{
+	char port_env[32], api[96], spool_env[96], spool[] = "/tmp/jcw-lean-spool-XXXXXX";
+	char *env[] = { port_env, api, spool_env, "LOG_LEVEL=WARNING", NULL };
+	struct receiver *r = receiver_start(0);
+	unsigned before[MAX_MAPS];
+	int port = free_port(), nbefore = map_ids(before, MAX_MAPS);
+	double ready, c0;
+	size_t got;
+	pid_t pid;
+
+	if (!r || !mkdtemp(spool))
+		exit(1);
+	snprintf(port_env, sizeof(port_env), "METRICS_PORT=%d", port);
+	snprintf(api, sizeof(api), "API_SERVER=http://127.0.0.1:%d", receiver_port(r));
+	snprintf(spool_env, sizeof(spool_env), "SPOOL_DIR=%s", spool);
+	pid = start(bin, env, port, &ready);
+	/* Perf buffer pages are pinned to the process, not charged to a map. */
+	f->memlock = new_maps_memlock(before, nbefore) + 1024.0 * (double)status_kb(pid, "VmPin:");
+	c0 = cpu_seconds(pid);
+	two_spawners(runs);
+	got = receiver_wait(r, (size_t)runs, 120000);
+	f->cpu_http_us = (cpu_seconds(pid) - c0) * 1e6 / runs;
+	f->rss_kb = (double)tree_rss_kb(pid);
+	f->loss = (double)runs - (double)got;
+	agent_stop(pid, 0, 20000);
+	receiver_stop(r);
+	support_rm_rf(spool);
+}
+
+int main(int argc, char **argv)
+{
+	int runs = argc > 3 ? atoi(argv[3]) : 5000, pairs = argc > 4 ? atoi(argv[4]) : 5;
+	int pair_runs = argc > 5 ? atoi(argv[5]) : 1000, skip = e2e_require_kernel();
+	struct figures f[2] = { 0 };
+	const char *bin[2];
+
+	if (skip || argc < 3 || pairs < 1 || pairs > 16)
+		return skip ? skip : 2;
+	bin[0] = argv[1];
+	bin[1] = argv[2];
+	if (student_workspace("jcw-lean", ws, sizeof(ws)) < 0)
+		return 1;
+	two_spawners(200);	/* warm the page cache */
+	for (int i = 0; i < pairs; i++)
+		for (int a = 0; a < 2; a++)
+			pair(bin[a], pair_runs, &f[a]);
+	for (int a = 0; a < 2; a++)
+		delivered(bin[a], runs, &f[a]);
+
+	printf("| figure | before | after |\n|---|---|---|\n");
+	printf("| agent RSS after %d runs (agent + children) | %.1f MB | %.1f MB |\n", runs,
+	       f[0].rss_kb / 1024, f[1].rss_kb / 1024);
+	printf("| BPF map memlock | %.1f MiB | %.1f MiB |\n", f[0].memlock / 1048576,
+	       f[1].memlock / 1048576);
+	printf("| agent CPU per run, JSON to stdout (median of %d) | %.1f us | %.1f us |\n", pairs,
+	       median(f[0].cpu_stdout_us, pairs), median(f[1].cpu_stdout_us, pairs));
+	printf("| agent CPU per run, spool + HTTP (%d runs) | %.1f us | %.1f us |\n", runs,
+	       f[0].cpu_http_us, f[1].cpu_http_us);
+	printf("| exec rate with / without agent (median of %d pairs, %d runs, 2 spawners) | "
+	       "%.3f | %.3f |\n", pairs, pair_runs, median(f[0].ratio, pairs),
+	       median(f[1].ratio, pairs));
+	printf("| lost of %d runs from 2 spawners | %.0f | %.0f |\n", runs, f[0].loss, f[1].loss);
+	printf("| ready after start (median of %d) | %.2f s | %.2f s |\n", pairs,
+	       median(f[0].ready_s, pairs), median(f[1].ready_s, pairs));
+	return 0;
+}
