@@ -13,12 +13,14 @@
 #define _GNU_SOURCE		/* open_memstream */
 #include "metrics.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "active_hosts.h"
 #include "loop.h"
@@ -69,7 +71,14 @@ struct metric_def {
 	const char *const *values;	/* its values by index; NULL = not a series */
 	unsigned nvalues;		/* 1 without a label */
 	const char *help;
+	double (*read)(void);		/* COMPUTED: the value, read at render */
 };
+
+static double active_hosts_now(void);
+static double process_rss(void);
+static double process_cpu(void);
+static double process_fds(void);
+static double process_start(void);
 
 static const char *const result_values[PIPELINE__COUNT] = {
 	"success", "failure", "filtered", "nontarget",
@@ -123,7 +132,7 @@ static const struct metric_def metrics[M__COUNT] = {
 	PLAIN(M_INVALID_UTF8, "invalid_utf8_total", COUNTER, PROCMON,
 	      "Strings that were not valid UTF-8."),
 	[M_ACTIVE_HOSTS] = { "active_hosts_current", GAUGE, PROCMON, COMPUTED, NULL, NULL, 1,
-			     "Hosts with a build or run in the last 10 minutes." },
+			     "Hosts with a build or run in the last 10 minutes.", active_hosts_now },
 
 	PLAIN(M_BPF_COLLECTED, "bpf_events_collected_total", COUNTER, PROCMON,
 	      "Records read from the ring (or perf) buffer."),
@@ -213,7 +222,91 @@ static const struct metric_def metrics[M__COUNT] = {
 		     "Wall-clock time the event loop last turned."),
 	LABELLED(M_BUILD_INFO, "build_info", GAUGE, NODE, "version", version_values,
 		 "The running agent's version."),
+	[M_PROCESS_RSS] = { "process_resident_memory_bytes", GAUGE, NODE, COMPUTED, NULL, NULL, 1,
+			    "Resident memory size in bytes.", process_rss },
+	[M_PROCESS_CPU] = { "process_cpu_seconds_total", COUNTER, NODE, COMPUTED, NULL, NULL, 1,
+			    "Total user and system CPU time spent in seconds.", process_cpu },
+	[M_PROCESS_FDS] = { "process_open_fds", GAUGE, NODE, COMPUTED, NULL, NULL, 1,
+			    "Number of open file descriptors.", process_fds },
+	[M_PROCESS_START] = { "process_start_time_seconds", GAUGE, NODE, COMPUTED, NULL, NULL, 1,
+			      "Start time of the process since unix epoch in seconds.",
+			      process_start },
 };
+
+/* ---- computed series ---- */
+
+static double active_hosts_now(void)
+{
+	return (double)active_hosts_count(metrics_now());
+}
+
+/* Field k (1-based, as proc(5) numbers them) of /proc/self/stat. */
+static double self_stat(int k)
+{
+	char buf[1024], *p;
+	FILE *f = fopen("/proc/self/stat", "r");
+	double v = 0;
+
+	if (!f)
+		return NAN;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	if (!p)
+		return NAN;
+	/* Field 3 (state) follows the comm's ")". */
+	p += 2;
+	for (int i = 3; i < k && p; i++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (p)
+		v = strtod(p, NULL);
+	return p ? v : NAN;
+}
+
+static double process_rss(void)
+{
+	return self_stat(24) * (double)sysconf(_SC_PAGESIZE);
+}
+
+static double process_cpu(void)
+{
+	return (self_stat(14) + self_stat(15)) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double process_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return NAN;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* not the one opendir() holds */
+}
+
+static double process_start(void)
+{
+	static double start;
+	char line[256];
+	FILE *f;
+	double btime = 0;
+
+	if (start)
+		return start;
+	f = fopen("/proc/stat", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "btime ", 6))
+			btime = strtod(line + 6, NULL);
+	if (f)
+		fclose(f);
+	start = btime + self_stat(22) / (double)sysconf(_SC_CLK_TCK);
+	return start;
+}
 
 /* ---- storage ---- */
 
@@ -527,10 +620,8 @@ static const char *value_text(char *buf, size_t n, enum metric id, unsigned dim,
 	const struct metric_def *d = &metrics[id];
 	unsigned long long raw = get(slot(id, dim, value));
 
-	if (d->flags & COMPUTED) {
-		snprintf(buf, n, "%lld", active_hosts_count(metrics_now()));
-		return buf;
-	}
+	if (d->flags & COMPUTED)
+		return fmt_double(buf, n, d->read());
 	if ((d->flags & SPARSE) && raw == 0)
 		return NULL;
 	if (d->kind == COUNTER) {

@@ -80,6 +80,11 @@ enum metric {
 	M_POLL_HEARTBEAT,
 	M_LOOP_HEARTBEAT,
 	M_BUILD_INFO,			/* build_info{version=...} 1 */
+	/* the agent itself, read from /proc/self at render */
+	M_PROCESS_RSS,
+	M_PROCESS_CPU,
+	M_PROCESS_FDS,
+	M_PROCESS_START,
 	M__COUNT
 };
 

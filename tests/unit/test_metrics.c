@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "active_hosts.h"
 #include "testlib.h"
@@ -404,9 +406,29 @@ static void test_format_well_formed(void)
 	 * pipeline 4 + 17 histogram + 3 dropped + unmatched + 2 evicted + 3
 	 * truncated + identity, utf8, active hosts; kernel 9; per service 7
 	 * rows x 2 + spool bytes; the API 1 + 17 histogram + 3 dead letters + 3
-	 * retries; node-wide 3; filemon 25; build_info. */
-	CHECK_INT(samples, 4 + 17 + 3 + 3 + 3 + 3 + 9 + 15 + 1 + 17 + 6 + 3 + 25 + 1);
+	 * retries; node-wide 3; filemon 25; build_info; process_* 4. */
+	CHECK_INT(samples, 4 + 17 + 3 + 3 + 3 + 3 + 9 + 15 + 1 + 17 + 6 + 3 + 25 + 1 + 4);
 	free(t);
+}
+
+/* The agent's own resources, Prometheus' process_* names, read now. */
+static void test_process_block(void)
+{
+	double rss, cpu, fds, start, now = (double)time(NULL);
+	int extra = dup(0);
+
+	metrics_reset();
+	rss = metrics_sample(SERVICE_PROCMON, "process_resident_memory_bytes", "");
+	cpu = metrics_sample(SERVICE_PROCMON, "process_cpu_seconds_total", "");
+	fds = metrics_sample(SERVICE_PROCMON, "process_open_fds", "");
+	start = metrics_sample(SERVICE_PROCMON, "process_start_time_seconds", "");
+	CHECK(rss > 1e6 && rss < 1e9);
+	CHECK(cpu >= 0 && cpu < 600);
+	CHECK(start > now - 3600 && start <= now + 1);
+	/* One more fd is one more in the series. */
+	CHECK(fds >= 3);
+	close(extra);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "process_open_fds", ""), fds - 1, 0);
 }
 
 static void *hammer(void *arg)
@@ -448,6 +470,7 @@ int main(void)
 	RUN(test_registry);
 	RUN(test_out_of_range);
 	RUN(test_format_well_formed);
+	RUN(test_process_block);
 	RUN(test_concurrent_render);
 	metrics_reset();
 	return TEST_DONE();
