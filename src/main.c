@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "metrics_server.h"
+#include "notify.h"
 #include "pipeline.h"
 #include "sender.h"
 #include "version.h"
@@ -438,8 +439,12 @@ int main(int argc, char **argv)
 	}
 	metrics_reset();
 	rc = start(&a);
-	if (rc == 0)
+	if (rc == 0) {
+		/* Probes attached, filemon watching: systemd may call us started. */
+		notify_send("READY=1");
 		loop_run(a.loop);
+		notify_send("STOPPING=1");
+	}
 	rc = exit_status(rc);
 	stop(&a);
 	log_info("main", "stopped");

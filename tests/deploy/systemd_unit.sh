@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The systemd unit as systemd itself reads it: `systemd-analyze verify`
+# on a copy whose ExecStart is the binary just built (verify checks that
+# the executable exists).  Then what the unit promises: Type=notify and no
+# restart on exit 2.  Skips (77) only where systemd-analyze is absent.
+#   systemd_unit.sh UNIT BINARY
+set -euo pipefail
+unit=$1 bin=$2
+if ! command -v systemd-analyze >/dev/null; then
+	echo "SKIP: systemd-analyze is not installed"
+	exit 77
+fi
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+sed "s|^ExecStart=.*|ExecStart=$bin|" "$unit" > "$dir/jcode-watcher.service"
+out=$(systemd-analyze verify "$dir/jcode-watcher.service" 2>&1) || {
+	echo "FAIL: systemd-analyze verify: $out"
+	exit 1
+}
+# verify prints warnings without failing: none are expected.
+if [ -n "$out" ]; then
+	echo "FAIL: systemd-analyze verify warned: $out"
+	exit 1
+fi
+for want in '^Type=notify$' '^NotifyAccess=main$' '^RestartPreventExitStatus=2$' '^Restart=on-failure$'; do
+	grep -q "$want" "$unit" || { echo "FAIL: $unit lacks $want"; exit 1; }
+done
+echo "ok: $unit verified"
