@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpf_loader.h"
 #include "check.h"
 #include "classifier.h"
 #include "collector.h"
@@ -170,6 +171,7 @@ static int start_procmon(struct agent *a)
 		.ringbuf_bytes = a->cfg.ringbuf_bytes,
 		.perf_pages = a->cfg.perf_pages,
 		.max_processes = a->cfg.max_processes,
+		.exe = "/proc/self/exe",
 	};
 	struct pipeline_config pc = {
 		.host_prefix = a->cfg.host_prefix,
@@ -402,6 +404,9 @@ int main(int argc, char **argv)
 	char err[512];
 	int rc = 0;
 
+	/* The BPF loader: this binary again, in a fresh image (bpf_loader.h). */
+	if (argc > 1 && !strcmp(argv[1], BPF_LOADER_ARG))
+		return bpf_loader_main(argc, argv);
 	rc = config_load(&a.cfg, argc, argv, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "jcode-watcher: %s\n", err);

@@ -12,6 +12,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 
 #include "btf_offsets.h"
 #include "fdpass.h"
+#include "fsutil.h"
 #include "log.h"
 #include "procmon.h"
 
@@ -384,14 +386,84 @@ static int loader_child(void *arg, int sock)
 	return 0;
 }
 
+#define LOADER_FD 3
+
+/* The arguments of the re-executed loader, made before fork(): after it,
+ * only exec and what is async-signal-safe. */
+struct exec_args {
+	const char *exe;
+	char sock[16], ringbuf[4], bytes[32], max[16];
+	char *argv[10];
+};
+
+static int exec_child(void *arg, int sock)
+{
+	struct exec_args *x = arg;
+
+	/* The socket must survive the exec, as fd 3 (its number was written
+	 * into argv before fork: here only async-signal-safe calls). */
+	if (sock == LOADER_FD ? fcntl(sock, F_SETFD, 0) < 0 : dup2(sock, LOADER_FD) < 0)
+		return 126;
+	execv(x->exe, x->argv);
+	return 127;
+}
+
+int bpf_loader_main(int argc, char **argv)
+{
+	struct bpf_loader_config cfg = { 0 };
+	const char *path = getenv("JCW_TEST_BPF_TEXT");
+	char *text = NULL;
+	long long len;
+	int sock, fd, rc;
+
+	if (argc != 8) {
+		fprintf(stderr, "%s: not for people: the agent runs it\n", BPF_LOADER_ARG);
+		return 2;
+	}
+	sock = atoi(argv[2]);
+	cfg.host_prefix = argv[3];
+	cfg.ringbuf = !strcmp(argv[4], "1");
+	cfg.ringbuf_bytes = atoll(argv[5]);
+	cfg.max_processes = atoi(argv[6]);
+	cfg.btf_path = argv[7][0] ? argv[7] : NULL;
+	if (path && *path && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		text = fs_read_file(fd, 1 << 20, &len);
+		close(fd);
+		if (text && (text = realloc(text, (size_t)len + 1)))
+			text[len] = '\0';
+		cfg.bpf_text = text;
+	}
+	rc = loader_child(&cfg, sock);
+	free(text);
+	return rc;
+}
+
 int bpf_loader_run(const struct bpf_loader_config *cfg, struct bpf_handles *out,
 		   char *err, size_t errlen)
 {
 	struct bpf_loader_reply r;
-	int fds[FDPASS_MAX_FDS];
-	int n = bpf_loader_spawn(loader_child, (void *)cfg, cfg->timeout_ms > 0 ?
-				 cfg->timeout_ms : 120000, &r, fds, FDPASS_MAX_FDS, err, errlen);
+	struct exec_args x = { .exe = cfg->exe };
+	int fds[FDPASS_MAX_FDS], n, timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : 120000;
 
+	if (cfg->exe) {
+		snprintf(x.sock, sizeof(x.sock), "%d", LOADER_FD);
+		snprintf(x.ringbuf, sizeof(x.ringbuf), "%d", cfg->ringbuf ? 1 : 0);
+		snprintf(x.bytes, sizeof(x.bytes), "%lld", cfg->ringbuf_bytes);
+		snprintf(x.max, sizeof(x.max), "%d", cfg->max_processes);
+		x.argv[0] = (char *)cfg->exe;
+		x.argv[1] = BPF_LOADER_ARG;
+		x.argv[2] = x.sock;
+		x.argv[3] = (char *)cfg->host_prefix;
+		x.argv[4] = x.ringbuf;
+		x.argv[5] = x.bytes;
+		x.argv[6] = x.max;
+		x.argv[7] = (char *)(cfg->btf_path ? cfg->btf_path : "");
+		x.argv[8] = NULL;
+		n = bpf_loader_spawn(exec_child, &x, timeout, &r, fds, FDPASS_MAX_FDS, err, errlen);
+	} else {
+		n = bpf_loader_spawn(loader_child, (void *)cfg, timeout, &r, fds, FDPASS_MAX_FDS,
+				     err, errlen);
+	}
 	if (n < 0)
 		return n;
 	if (n != 2 + BPF_ATTACH__COUNT) {

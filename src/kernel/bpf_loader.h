@@ -26,7 +26,19 @@ struct bpf_loader_config {
 	int max_processes;		/* student processes noted in the kernel at once */
 	const char *bpf_text;		/* NULL: the text built into the agent */
 	int timeout_ms;			/* for the child's answer (compiling takes 0.5-2 s) */
+	/* Re-exec this binary as the loader (`BPF_LOADER_ARG`): the agent
+	 * has threads by then, and a lock one of them held at fork() would
+	 * hang a child that went on to dlopen() and malloc().  NULL: load in
+	 * the forked child itself (single-threaded tests). */
+	const char *exe;
 };
+
+/* argv[1] of the re-executed loader; main() hands it to bpf_loader_main(). */
+#define BPF_LOADER_ARG "__bpf-loader"
+
+/* The loader process's main: arguments as bpf_loader_run() writes them.
+ * The BPF text comes from JCW_TEST_BPF_TEXT (a file) when set. */
+int bpf_loader_main(int argc, char **argv);
 
 enum { BPF_ATTACH_EXEC, BPF_ATTACH_EXIT, BPF_ATTACH__COUNT };
 

@@ -129,6 +129,7 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 		.ringbuf_bytes = cfg->ringbuf_bytes,
 		.max_processes = cfg->max_processes,
 		.bpf_text = cfg->bpf_text,
+		.exe = cfg->exe,
 	};
 	struct collector *c = calloc(1, sizeof(*c));
 

@@ -20,6 +20,7 @@ struct collector_config {
 	int max_processes;         /* student processes noted in the kernel at once */
 	const char *btf_path;      /* NULL: the running kernel's BTF */
 	const char *bpf_text;      /* NULL: the built-in text (tests give broken ones) */
+	const char *exe;           /* the loader re-executes this (bpf_loader.h); NULL: fork only */
 };
 
 /* Does this kernel have BPF ring buffers (5.8+)?  Asks the kernel. */
