@@ -4,7 +4,8 @@
  *
  * Why a child: libbcc brings LLVM and clang.  Merely linking it costs a
  * process 66 MB, and one compile leaves 160 MB behind.  The agent never
- * maps it: a forked child dlopen()s libbcc, compiles the BPF text, loads
+ * maps it: a forked child re-executes the agent binary as the loader,
+ * which dlopen()s libbcc, compiles the BPF text, loads
  * the programs, creates the maps and attaches the tracepoints, then passes
  * the ring (or perf) buffer map, the stats map and the two attachments
  * over a Unix socket (SCM_RIGHTS) and exits, taking LLVM's memory with it.
