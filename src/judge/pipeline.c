@@ -41,12 +41,16 @@ static void count_drop(enum drop_reason why, unsigned long long n)
 		metrics_add(M_PIPELINE_DROPPED, 0, why, n);
 }
 
-/* A target between its exec and its exit. */
+/* A target between its exec and its exit: what its report needs, and no
+ * more (MAX_PROCESSES of them may wait for their exit at once). */
 struct followed {
 	struct proc_entry e;
 	struct process proc;
 	struct identity id;
-	struct verdict v;
+	enum endpoint_type endpoint;
+	enum process_type type;
+	char hw[16];
+	char target[];		/* as long as the path */
 };
 
 static void release(struct proc_entry *e)
@@ -180,15 +184,16 @@ static void count_truncation(const struct process *proc)
 }
 
 static enum pipeline_result send_report(struct pipeline *p, const struct process *proc,
-					const struct identity *id, const struct verdict *v)
+					const struct identity *id, enum endpoint_type endpoint,
+					enum process_type type, const char *hw, const char *target)
 {
 	struct proc_report r = {
-		.endpoint = v->endpoint,
-		.type = v->type,
+		.endpoint = endpoint,
+		.type = type,
 		.proc = proc,
 		.id = id,
-		.hw = v->hw,
-		.target_path = v->target,
+		.hw = hw,
+		.target_path = target,
 	};
 	char *path, *body;
 
@@ -196,11 +201,11 @@ static enum pipeline_result send_report(struct pipeline *p, const struct process
 		log_error("pipeline", "cannot build payload for pid %u", proc->pid);
 		return PIPELINE_FAILURE;
 	}
-	log_debug("pipeline", "%s %s pid=%u exit=%d", process_type_name(v->type), path,
+	log_debug("pipeline", "%s %s pid=%u exit=%d", process_type_name(type), path,
 		  proc->pid, proc->exit_code);
 	/* A full queue drops and counts inside the sender; the pipeline did
 	 * its part either way. */
-	sender_post(p->cfg.sender, SERVICE_PROCMON, v->endpoint, path, body);
+	sender_post(p->cfg.sender, SERVICE_PROCMON, endpoint, path, body);
 	active_host_seen(proc->hostname, (double)proc->exit_wall_ns / 1e9);
 	return PIPELINE_SUCCESS;
 }
@@ -242,7 +247,7 @@ enum pipeline_result pipeline_process(struct pipeline *p, const struct process *
 
 	if (result != PIPELINE_SUCCESS)
 		return result;
-	return send_report(p, proc, &id, &v);
+	return send_report(p, proc, &id, v.endpoint, v.type, v.hw, v.target);
 }
 
 /* NTP may step the wall clock; refresh the monotonic->wall offset now and
@@ -274,30 +279,35 @@ static void count_evictions(struct pipeline *p)
  */
 static int on_exec_record(struct pipeline *p, const void *data, size_t size)
 {
-	struct followed *f = calloc(1, sizeof(*f));
-	struct proc_entry *bare;
+	struct verdict v = { 0 };
+	struct process proc;
+	struct identity id;
+	struct followed *f;
 	enum pipeline_result result;
+	size_t tlen;
 
-	if (!f)
-		return PIPELINE_FAILURE;
-	if (decoder_decode_exec(data, size, &f->proc) < 0) {
+	if (decoder_decode_exec(data, size, &proc) < 0) {
 		log_warn("pipeline", "malformed exec record of %zu bytes dropped", size);
-		free(f);
 		return PIPELINE_FAILURE;
 	}
-	result = judge_exec(p, &f->proc, &f->id, &f->v);
-	if (result == PIPELINE_SUCCESS) {
-		f->e.followed = true;
-		proctable_exec(&p->table, f->proc.pid, f->proc.start_time, &f->e);
+	result = judge_exec(p, &proc, &id, &v);
+	tlen = strlen(v.target) + 1;
+	f = result == PIPELINE_SUCCESS ? malloc(sizeof(*f) + tlen) : NULL;
+	if (f) {
+		*f = (struct followed){ .e.followed = true, .proc = proc, .id = id,
+					.endpoint = v.endpoint, .type = v.type };
+		memcpy(f->hw, v.hw, sizeof(f->hw));
+		memcpy(f->target, v.target, tlen);
+		proctable_exec(&p->table, proc.pid, proc.start_time, &f->e);
 		count_evictions(p);
 		return -1;	/* counted at its exit */
 	}
-	bare = calloc(1, sizeof(*bare));
-	proctable_exec(&p->table, f->proc.pid, f->proc.start_time, bare);
+	/* Not a target (or no memory to follow it): seen, so that its exit is
+	 * not taken for one whose exec was lost. */
+	proctable_exec(&p->table, proc.pid, proc.start_time, calloc(1, sizeof(struct proc_entry)));
 	count_evictions(p);
-	process_free(&f->proc);
-	free(f);
-	return result;
+	process_free(&proc);
+	return result == PIPELINE_SUCCESS ? PIPELINE_FAILURE : result;
 }
 
 /* An exit: the report of a followed target; nothing for the rest. */
@@ -324,7 +334,7 @@ static int on_exit_record(struct pipeline *p, const void *data, size_t size)
 	}
 	f = hashmap_entry(e, struct followed, e);
 	decoder_apply_exit(&f->proc, &ex, clock_offset(p));
-	result = send_report(p, &f->proc, &f->id, &f->v);
+	result = send_report(p, &f->proc, &f->id, f->endpoint, f->type, f->hw, f->target);
 	release(e);
 	return result;
 }
