@@ -343,6 +343,23 @@ static void test_registry(void)
 	CHECK(strcmp(metrics_value_name(M_FILEMON_EVENTS, 0), "") == 0);
 }
 
+/* The rendered text without the process_* samples, which read the test's
+ * own CPU time and memory and so change between two renders. */
+static char *render_fixed(void)
+{
+	char *t = metrics_render(), *out, *w, *line, *save = NULL;
+
+	if (!t)
+		return NULL;
+	out = calloc(1, strlen(t) + 2);
+	w = out;
+	for (line = strtok_r(t, "\n", &save); out && line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "process_", 8) != 0)
+			w += sprintf(w, "%s\n", line);
+	free(t);
+	return out;
+}
+
 /* Indexes out of range, wrong kinds and unknown ids change nothing: no
  * caller, and no student's input, can name a series that is not declared. */
 static void test_out_of_range(void)
@@ -350,7 +367,7 @@ static void test_out_of_range(void)
 	char *before, *after;
 
 	metrics_reset();
-	before = metrics_render();
+	before = render_fixed();
 	metrics_add(M_FILEMON_SKIPPED, 0, SKIP__COUNT, 1);
 	metrics_add(M_QUEUE_DROPPED, SERVICE__COUNT, 0, 1);
 	metrics_add(M_API_RETRIES, ENDPOINT__COUNT, 0, 1);
@@ -361,7 +378,7 @@ static void test_out_of_range(void)
 	metrics_add(M_PIPELINE_DURATION, 0, 0, 1);	/* a histogram */
 	metrics_observe(M_API_DURATION, ENDPOINT__COUNT, 1.0);
 	metrics_add(M_API_REQUESTS, ENDPOINT_RUN, metrics_api_status(200) + 500, 1);
-	after = metrics_render();
+	after = render_fixed();
 	CHECK(before && after && strcmp(before, after) == 0);
 	free(before);
 	free(after);
