@@ -36,19 +36,32 @@ int e2e_require_kernel(void)
 	return 0;
 }
 
+/*
+ * A port below the kernel's ephemeral range (32768 and up by default):
+ * a port the kernel picked for us could be handed out again at once as
+ * the local port of an outgoing connection (curl's, the receiver's), and
+ * the agent's bind would then fail with EADDRINUSE, as e2e_delivery saw.
+ */
 int free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	static unsigned seed;
 
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
+	if (!seed)
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+	for (int tries = 0; tries < 200; tries++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+		seed = seed * 1103515245u + 12345u;
+		sa.sin_port = htons((unsigned short)(10000 + (seed >> 8) % 22000));
+		if (fd < 0)
+			return -1;
+		ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return ntohs(sa.sin_port);
+	}
+	return -1;
 }
 
 static char **merge_env(char *const extra[])

@@ -15,7 +15,7 @@
  * why to stderr and return E2E_SKIP. */
 int e2e_require_kernel(void);
 
-/* A TCP port free on 127.0.0.1 right now. */
+/* A TCP port free on every address right now, below the ephemeral range. */
 int free_port(void);
 
 /* Start bin with the current environment plus env (NULL-terminated
