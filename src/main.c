@@ -389,6 +389,8 @@ static int use_headers(const struct config *cfg)
 static int setup_logging(const struct config *cfg)
 {
 	log_set_level(cfg->log_level);
+	log_set_json(cfg->log_json);
+	log_detect_journal();
 	if (cfg->log_file && log_open_file(cfg->log_file, cfg->log_max_bytes,
 					   cfg->log_backup_count) < 0) {
 		fprintf(stderr, "jcode-watcher: LOG_FILE_PATH %s: %s\n", cfg->log_file,

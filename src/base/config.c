@@ -47,6 +47,7 @@ enum opt_kind {
 	K_MODE,		/* file mode in octal, 0..0777 */
 	K_OWNER,	/* "user[:group]", names or numeric ids, "" = NULL */
 	K_AUTO,		/* "auto", "on" or "off": CONFIG_AUTO, 1, 0 */
+	K_LOGFMT,	/* "text" or "json": 0, 1 */
 };
 
 enum opt_src { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_FLAG };
@@ -75,6 +76,8 @@ struct opt {
 static const struct opt opts[] = {
 	OPT("LOG_LEVEL", "log-level", "LEVEL", K_LEVEL, log_level, 0, 0, "INFO",
 	    "DEBUG, INFO, WARN or ERROR"),
+	OPT("LOG_FORMAT", "log-format", "text|json", K_LOGFMT, log_json, 0, 0, "text",
+	    "json: one JSON object a line (ts, level, module, msg)"),
 	OPT("LOG_FILE_PATH", "log-file", "FILE", K_NSTR, log_file, 0, 0, NULL,
 	    "also log to FILE, rotated by size"),
 	OPT("LOG_MAX_BYTES", "log-max-bytes", "BYTES", K_SIZE, log_max_bytes, 0, TIB, "10MiB",
@@ -618,6 +621,11 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 		return parse_mode(s, o, field);
 	case K_AUTO:
 		return parse_auto(s, field);
+	case K_LOGFMT:
+		if (strcmp(s, "text") && strcmp(s, "json"))
+			return -EINVAL;
+		*(int *)field = !strcmp(s, "json");
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -641,6 +649,8 @@ static const char *expected(const struct opt *o, char *buf, size_t n)
 		return "is not a monitor list (procmon, filemon or procmon,filemon)";
 	case K_AUTO:
 		return "is not auto, on or off";
+	case K_LOGFMT:
+		return "is not text or json";
 	case K_ROOTS:
 		return "is not a list of workspace roots (absolute, normalised, placeholders "
 		       "{subject} {division} {student_id} at most once each)";
@@ -735,7 +745,7 @@ static int json_to_text(const struct opt *o, const json_t *v, char *buf, size_t 
 		return 0;
 	}
 	if (is_string_kind(o->kind) || o->kind == K_LEVEL || o->kind == K_AUTO ||
-	    is_list_kind(o->kind))
+	    o->kind == K_LOGFMT || is_list_kind(o->kind))
 		return -EINVAL;
 	if (json_is_array(v) && o->kind == K_MONITORS)
 		return json_join_array(v, buf, n);
@@ -758,7 +768,8 @@ static const char *json_type_wanted(const struct opt *o)
 		return "a string or an array of strings";
 	if (o->kind == K_NSTR || o->kind == K_URL)
 		return "a string or null";
-	if (is_string_kind(o->kind) || o->kind == K_LEVEL || o->kind == K_AUTO)
+	if (is_string_kind(o->kind) || o->kind == K_LEVEL || o->kind == K_AUTO ||
+	    o->kind == K_LOGFMT)
 		return "a string";
 	return "a number or a string";
 }

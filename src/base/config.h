@@ -59,6 +59,7 @@ struct config {
 	struct config_rule *rules;/* JSON "classifier"; NULL = built-in rules */
 	size_t nrules;
 	unsigned monitors;        /* MONITORS, MONITOR_* bits; default procmon */
+	int log_json;             /* LOG_FORMAT: 0 text, 1 json */
 	int ring_buffer;          /* RING_BUFFER: CONFIG_AUTO (probe the kernel), 1 on, 0 off */
 	long long ringbuf_bytes;  /* RINGBUF_BYTES, 4 MiB, a power of two */
 	int perf_pages;           /* PERF_PAGES per CPU, 64, power of two 8..16384 */

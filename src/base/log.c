@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,6 +40,8 @@
 #define SUFFIX_MAX 64	/* room kept for " (N similar messages suppressed)" */
 
 static atomic_int log_level = LOG_INFO;
+static bool log_json;		/* LOG_FORMAT=json: one JSON object a line */
+static bool log_journal;	/* stderr is journald's: <N> priority prefixes */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One call site's window; guarded by log_lock.  Sites are told apart by
@@ -107,6 +110,25 @@ void log_set_level(enum log_level level)
 enum log_level log_get_level(void)
 {
 	return (enum log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+void log_set_json(bool on)
+{
+	log_json = on;
+}
+
+/* journald sets JOURNAL_STREAM to the device and inode of the stream it
+ * gave us; only when that is still our stderr do the prefixes belong. */
+bool log_detect_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	log_journal = v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 &&
+		      fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+		      (unsigned long long)st.st_ino == ino;
+	return log_journal;
 }
 
 static int open_sink(const char *path)
@@ -310,22 +332,72 @@ static bool rate_limited(enum log_level level, const char *module, const char *f
 	return false;
 }
 
-static size_t format_prefix(char *buf, size_t n, enum log_level level, const char *module)
+/* The level names without the text format's padding. */
+static const char *const json_levels[] = {
+	[LOG_DEBUG] = "DEBUG", [LOG_INFO] = "INFO", [LOG_WARN] = "WARN", [LOG_ERROR] = "ERROR",
+};
+
+/* sd-daemon(3) priorities: err, warning, info, debug. */
+static const char journal_prefix[][4] = {
+	[LOG_DEBUG] = "<7>", [LOG_INFO] = "<6>", [LOG_WARN] = "<4>", [LOG_ERROR] = "<3>",
+};
+
+/* "2026-11-23T16:19:40.123Z" into buf (at least 25 bytes). */
+static void timestamp(char *buf, size_t n)
 {
 	struct timespec ts;
 	struct tm tm;
 	size_t len;
-	int r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	len = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(buf + len, n - len, ".%03ldZ %s %s: ", ts.tv_nsec / 1000000L,
-		     level_names[level], module ? module : "-");
+	snprintf(buf + len, n - len, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+/* The line for msg, newline included: text, or one JSON object. */
+static size_t format_line(char *line, size_t n, enum log_level level, const char *module,
+			  const char *msg)
+{
+	char ts[32], *json = NULL;
+	json_t *o;
+	int r;
+
+	timestamp(ts, sizeof(ts));
+	if (log_json) {
+		o = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level", json_levels[level],
+			      "module", module ? module : "-", "msg", msg);
+		json = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(o);
+		/* The message was made valid UTF-8 by its writer or escaped;
+		 * if jansson refuses it anyway, say so rather than drop it. */
+		r = snprintf(line, n, "%s\n", json ? json :
+			     "{\"level\":\"ERROR\",\"msg\":\"log line not valid UTF-8\"}");
+		free(json);
+	} else {
+		r = snprintf(line, n, "%s %s %s: %s\n", ts, level_names[level],
+			     module ? module : "-", msg);
+	}
 	if (r < 0)
-		return len;
-	len += (size_t)r;
-	return len < n ? len : n - 1;
+		return 0;
+	if ((size_t)r >= n) {
+		line[n - 2] = '\n';
+		return n - 1;
+	}
+	return (size_t)r;
+}
+
+/* One line to stderr (with journald's priority when it listens) and to
+ * the log file; called with log_lock held. */
+static void emit(enum log_level level, const char *module, const char *msg)
+{
+	char line[LOG_LINE_MAX + 128];
+	size_t len = format_line(line, sizeof(line), level, module, msg);
+
+	if (log_journal)
+		fs_write_all(STDERR_FILENO, journal_prefix[level], 3);
+	fs_write_all(STDERR_FILENO, line, len);
+	write_file(line, len);
 }
 
 static const char *plural(unsigned long long n)
@@ -335,11 +407,11 @@ static const char *plural(unsigned long long n)
 
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
-	const size_t room = sizeof(line) - 1 - SUFFIX_MAX;
+	char msg[LOG_LINE_MAX];
+	const size_t room = sizeof(msg) - SUFFIX_MAX;
 	unsigned long long told;
 	va_list ap;
-	size_t len;
+	size_t len = 0;
 	bool drop;
 	int r;
 
@@ -352,23 +424,20 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	pthread_mutex_unlock(&log_lock);
 	if (drop)
 		return;
-	len = format_prefix(line, room, level, module);
 	va_start(ap, fmt);
-	r = vsnprintf(line + len, room - len, fmt, ap);
+	r = vsnprintf(msg, room, fmt, ap);
 	va_end(ap);
 	if (r > 0)
-		len += (size_t)r < room - len ? (size_t)r : room - 1 - len;
+		len = (size_t)r < room ? (size_t)r : room - 1;
 	/* A caller's trailing newline must not produce an empty line. */
-	if (len > 0 && line[len - 1] == '\n')
+	if (len > 0 && msg[len - 1] == '\n')
 		len--;
+	msg[len] = '\0';
 	if (told)
-		len += (size_t)snprintf(line + len, SUFFIX_MAX, " (%llu similar message%s suppressed)",
-					told, plural(told));
-	line[len++] = '\n';
-
+		snprintf(msg + len, SUFFIX_MAX, " (%llu similar message%s suppressed)", told,
+			 plural(told));
 	pthread_mutex_lock(&log_lock);
-	fs_write_all(STDERR_FILENO, line, len);
-	write_file(line, len);
+	emit(level, module, msg);
 	pthread_mutex_unlock(&log_lock);
 }
 
@@ -377,21 +446,13 @@ static void flush_suppressed(void)
 {
 	for (size_t i = 0; i < RATE_SLOTS; i++) {
 		const struct rate *x = &rates[i];
-		char line[LOG_LINE_MAX], fmt[LOG_LINE_MAX / 2];
-		size_t len;
-		int r;
+		char msg[LOG_LINE_MAX], fmt[LOG_LINE_MAX / 2];
 
 		if (!x->fmt || !x->suppressed)
 			continue;
-		len = format_prefix(line, sizeof(line) - 1, x->level, x->module);
-		r = snprintf(line + len, sizeof(line) - 1 - len,
-			     "%llu similar message%s suppressed: \"%s\"", x->suppressed,
-			     plural(x->suppressed), log_escape(x->fmt, fmt, sizeof(fmt)));
-		if (r > 0)
-			len += (size_t)r < sizeof(line) - 1 - len ? (size_t)r : sizeof(line) - 2 - len;
-		line[len++] = '\n';
-		fs_write_all(STDERR_FILENO, line, len);
-		write_file(line, len);
+		snprintf(msg, sizeof(msg), "%llu similar message%s suppressed: \"%s\"",
+			 x->suppressed, plural(x->suppressed), log_escape(x->fmt, fmt, sizeof(fmt)));
+		emit(x->level, x->module, msg);
 	}
 	memset(rates, 0, sizeof(rates));
 }

@@ -8,6 +8,7 @@
 #ifndef JCW_LOG_H
 #define JCW_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -24,6 +25,15 @@ enum log_level log_get_level(void);
  * path.YYYYMMDDTHHMMSS[.n].  Returns 0, or -errno. */
 int log_open_file(const char *path, long long max_bytes, int backup_count);
 void log_close(void);
+
+/* LOG_FORMAT=json: every line one JSON object {"ts","level","module","msg"},
+ * on stderr and in the file. */
+void log_set_json(bool on);
+
+/* Under journald (JOURNAL_STREAM names our stderr) stderr lines carry the
+ * <N> priority prefix of sd-daemon(3), so journald keeps the level.
+ * Returns whether it does. */
+bool log_detect_journal(void);
 
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

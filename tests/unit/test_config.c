@@ -17,7 +17,7 @@ static const char *const env_names[] = {
 	"WORKSPACE_ROOTS", "KERNEL_HEADERS", "KERNEL_HEADERS_SEARCH", "STATE_DIR",
 	"SNAPSHOT_MODE", "SNAPSHOT_OWNER", "WATCHES_PER_STUDENT", "METRICS_MAX_CONNECTIONS",
 	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES", "RING_BUFFER",
-	"RINGBUF_BYTES",
+	"RINGBUF_BYTES", "LOG_FORMAT",
 };
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
@@ -85,6 +85,21 @@ static void test_ring_buffer(void)
 	unsetenv("RING_BUFFER");
 	CHECK_BAD(load(&c, bad), "--ring-buffer: \"yes\" is not auto, on or off");
 	CHECK_BAD(load(&c, small), "--ringbuf-bytes");
+}
+
+static void test_log_format(void)
+{
+	const char *json[] = { "--log-format", "json", NULL };
+	const char *bad[] = { "--log-format", "xml", NULL };
+	struct config c;
+
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.log_json, 0);
+	config_free(&c);
+	CHECK_INT(load(&c, json), 0);
+	CHECK_INT(c.log_json, 1);
+	config_free(&c);
+	CHECK_BAD(load(&c, bad), "--log-format: \"xml\" is not text or json");
 }
 
 static void test_defaults(void)
@@ -696,6 +711,7 @@ int main(void)
 	}
 	RUN(test_defaults);
 	RUN(test_ring_buffer);
+	RUN(test_log_format);
 	RUN(test_env);
 	RUN(test_flags_override_env);
 	RUN(test_file_below_env);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,78 @@ static void test_stderr_format(void)
 	CHECK(is_timestamp(second));
 	CHECK_STR(second + 24, " INFO  main: trailing newline\n");
 	CHECK_INT(strlen(second), 24 + strlen(" INFO  main: trailing newline\n"));
+}
+
+/* LOG_FORMAT=json: each line one object, message text escaped by jansson. */
+static void log_json_lines(void)
+{
+	log_set_json(true);
+	log_set_level(LOG_INFO);
+	log_warn("sender", "POST %s -> %d \"quoted\"", "/api/build", 503);
+	log_set_json(false);
+}
+
+static void test_json_format(void)
+{
+	char *out = capture_stderr(log_json_lines);
+	json_t *o;
+
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	CHECK(strchr(out, '\n') == out + strlen(out) - 1);	/* one line */
+	o = json_loads(out, 0, NULL);
+	CHECK(o != NULL);
+	CHECK_STR(json_string_value(json_object_get(o, "level")), "WARN");
+	CHECK_STR(json_string_value(json_object_get(o, "module")), "sender");
+	CHECK_STR(json_string_value(json_object_get(o, "msg")), "POST /api/build -> 503 \"quoted\"");
+	CHECK(is_timestamp(json_string_value(json_object_get(o, "ts"))));
+	CHECK_INT(strncmp(out, "{\"ts\":\"", 7), 0);
+	json_decref(o);
+}
+
+/* Under journald stderr lines carry <N>; only when JOURNAL_STREAM names
+ * the stderr we really have. */
+static char journal_env[64];
+
+static void log_journal_lines(void)
+{
+	struct stat st;
+
+	fstat(STDERR_FILENO, &st);
+	snprintf(journal_env, sizeof(journal_env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", journal_env, 1);
+	CHECK(log_detect_journal());
+	log_set_level(LOG_DEBUG);
+	log_error("a", "e");
+	log_warn("a", "w");
+	log_info("a", "i");
+	log_debug("a", "d");
+	setenv("JOURNAL_STREAM", "1:2", 1);
+	CHECK(!log_detect_journal());
+	log_info("a", "plain");
+	unsetenv("JOURNAL_STREAM");
+	log_detect_journal();
+	log_set_level(LOG_INFO);
+}
+
+static void test_journal_priorities(void)
+{
+	char *out = capture_stderr(log_journal_lines), *line;
+	const char *want[] = { "<3>", "<4>", "<6>", "<7>" };
+	int n = 0;
+
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	for (line = strtok(out, "\n"); line && n < 4; line = strtok(NULL, "\n"), n++) {
+		CHECK(strncmp(line, want[n], 3) == 0);
+		CHECK(is_timestamp(line + 3));
+	}
+	CHECK_INT(n, 4);
+	CHECK(line && is_timestamp(line));	/* no prefix without a matching stream */
+	CHECK(line && strstr(line, " INFO  a: plain") != NULL);
 }
 
 static void test_file_output(void)
@@ -391,6 +464,8 @@ int main(void)
 	RUN(test_level_parse);
 	RUN(test_escape);
 	RUN(test_stderr_format);
+	RUN(test_json_format);
+	RUN(test_journal_priorities);
 	RUN(test_file_output);
 	RUN(test_open_errors);
 	RUN(test_rotation_numbered);
