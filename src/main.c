@@ -164,6 +164,22 @@ static char *test_bpf_text(void)
 	return text;
 }
 
+/*
+ * The image the loader child re-executes.  /proc/self/exe is the agent's own
+ * even if the file on disk was replaced since it started.  valgrind refuses
+ * to exec that path (it would be valgrind), so a benchmark that counts the
+ * agent's instructions under callgrind names the binary in JCW_LOADER_EXE.
+ */
+static const char *loader_exe(void)
+{
+	const char *exe = getenv("JCW_LOADER_EXE");
+
+	if (!exe || !*exe)
+		return "/proc/self/exe";
+	log_warn("procmon", "test only: the BPF loader runs %s (JCW_LOADER_EXE)", exe);
+	return exe;
+}
+
 static int start_procmon(struct agent *a)
 {
 	struct collector_config cc = {
@@ -171,7 +187,7 @@ static int start_procmon(struct agent *a)
 		.ringbuf_bytes = a->cfg.ringbuf_bytes,
 		.perf_pages = a->cfg.perf_pages,
 		.max_processes = a->cfg.max_processes,
-		.exe = "/proc/self/exe",
+		.exe = loader_exe(),
 	};
 	struct pipeline_config pc = {
 		.host_prefix = a->cfg.host_prefix,
