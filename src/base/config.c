@@ -964,8 +964,10 @@ static int take_command(struct loader *ld, char **rest, int nrest)
 		ld->cfg->command = CONFIG_RUN;
 	else if (!strcmp(rest[0], "check"))
 		ld->cfg->command = CONFIG_CHECK;
+	else if (!strcmp(rest[0], "trace"))	/* main.c runs it only as argv[1] */
+		return fail(ld, "trace takes its own options: jcode-watcher trace [--help]");
 	else
-		return fail(ld, "unknown command \"%s\" (commands: run, check; see --help)",
+		return fail(ld, "unknown command \"%s\" (commands: run, check, trace; see --help)",
 			    quote(rest[0], val, sizeof(val)));
 	if (nrest > 1)
 		return fail(ld, "unexpected argument \"%s\" (see --help)",
