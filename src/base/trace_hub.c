@@ -173,10 +173,11 @@ static void on_client(struct loop *loop, int fd, unsigned events, void *arg)
 	struct trace_client *c = arg;
 	struct trace_hub *hub = c->hub;
 	char sink[256];
-	ssize_t n;
+	ssize_t n = -1;
 
 	if (events & LOOP_READ) {
-		while ((n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+		/* Bounded: a client that writes without end gets a turn, not the loop. */
+		for (int i = 0; i < 16 && (n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0; i++)
 			;
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 			drop_client(hub, slot_of(hub, c));

@@ -392,6 +392,8 @@ int main(int argc, char **argv)
 	int skip = e2e_require_kernel(), port = free_port();
 	char log_path[128];
 	struct receiver *r;
+	struct client last;
+	int status;
 	pid_t pid;
 
 	if (skip)
@@ -418,7 +420,13 @@ int main(int argc, char **argv)
 		return TEST_DONE();
 	}
 	watch_session(port, r);
+	/* A client whose agent stops is told so, and exits 1. */
+	spawn_trace(&last, "last", (char *[]){ NULL });
+	CHECK_INT(wait_metric(port, "trace_clients_current", 1, 10000), 0);
 	CHECK_INT(agent_stop(pid, 0, 20000), 0);
+	CHECK_INT(waitpid(last.pid, &status, 0), last.pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	CHECK_STR(support_slurp(last.err), "jcode-watcher trace: the agent closed the connection\n");
 	/* The agent takes its socket with it. */
 	expect_no_agent("No such file or directory");
 	if (tl_failures)
