@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "process.h"
 #include "sender.h"
+#include "trace_hub.h"
 
 struct pipeline_config {
 	const char *host_prefix;
@@ -32,6 +33,7 @@ struct pipeline_config {
 	char *const *workspace_roots;
 	size_t n_workspace_roots;
 	int max_processes;	/* followed from exec to exit at once; 0: the default */
+	struct trace_hub *trace;	/* `jcode-watcher trace` clients; NULL: none */
 };
 
 struct pipeline;

@@ -4,7 +4,7 @@
 # can be applied without systemd, read from the unit so a change there
 # changes the test: CapabilityBoundingSet (also the effective set of root),
 # NoNewPrivileges, and in a private mount namespace ProtectSystem=strict
-# (/ read-only but the StateDirectory and ReadWritePaths),
+# (/ read-only but the StateDirectory, RuntimeDirectory and ReadWritePaths),
 # ProtectKernelTunables (/sys read-only).  Not emulated: SystemCallFilter,
 # MemoryDenyWriteExecute, RestrictAddressFamilies/Namespaces, PrivateDevices,
 # PrivateTmp, ProtectProc, DevicePolicy (README, Lab servers).  exec all the
@@ -16,8 +16,8 @@ caps=$(val CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ \+/,+/g; 
 [ "$(val NoNewPrivileges)" = yes ] && nnp=--nnp || nnp=
 mounts=""
 if [ "$(val ProtectSystem)" = strict ]; then
-	rw="/var/lib/$(val StateDirectory) $(val ReadWritePaths | tr -d -)"
-	mkdir -p "/var/lib/$(val StateDirectory)"
+	rw="/var/lib/$(val StateDirectory) /run/$(val RuntimeDirectory) $(val ReadWritePaths | tr -d -)"
+	mkdir -p "/var/lib/$(val StateDirectory)" "/run/$(val RuntimeDirectory)"
 	mounts+="mount --rbind / / 2>/dev/null || true; mount -o remount,bind,ro /;"
 	for p in $rw; do [ -d "$p" ] && mounts+="mount --bind $p $p; mount -o remount,bind,rw $p;"; done
 	# The test's own scratch space and its student namespaces stay as they are.
