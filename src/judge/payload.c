@@ -71,27 +71,38 @@ struct body {
 
 static void put(struct body *b, const char *key, json_t *v)
 {
-	/* json_object_set_new() releases v even when it fails. */
-	if (!v || json_object_set_new(b->obj, key, v) < 0)
+	/* json_object_set_new() releases v even when it fails.  Keys are
+	 * our literals, ASCII: no need for jansson to check them again. */
+	if (!v || json_object_set_new_nocheck(b->obj, key, v) < 0)
 		b->bad = true;
 }
 
+/* A string this file made (digits, ASCII names): valid by construction. */
+static json_t *ascii(const char *s)
+{
+	return json_string_nocheck(s);
+}
+
 /* Students' bytes may be anything; json_string() refuses invalid UTF-8 and
- * an event must never be lost over that, so repair first. */
+ * an event must never be lost over that, so repair first.  Valid text, the
+ * common case, is validated once and copied once (by jansson). */
 static json_t *text(struct body *b, const char *s)
 {
-	size_t replaced = 0;
+	size_t n, replaced = 0;
 	char *clean;
 	json_t *v;
 
 	if (!s)
 		s = "";
-	clean = utf8_sanitize(s, strlen(s), &replaced);
+	n = strlen(s);
+	if (utf8_valid(s, n))
+		return json_stringn_nocheck(s, n);
+	clean = utf8_sanitize(s, n, &replaced);
 	if (!clean)
 		return NULL;
 	if (replaced)
 		b->replaced = true;
-	v = json_string(clean);
+	v = json_string_nocheck(clean);
 	free(clean);
 	return v;
 }
@@ -118,7 +129,7 @@ static void put_head(struct body *b, const struct process *p)
 	char ts[48];
 
 	payload_format_time(p->exit_wall_ns, ts, sizeof(ts));
-	put(b, "timestamp", json_string(ts));
+	put(b, "timestamp", ascii(ts));
 	put(b, "exit_code", json_integer(p->exit_code));
 	put_cmdline(b, p);
 	put_text(b, "cwd", p->cwd);
@@ -130,11 +141,11 @@ static json_t *truncated_fields(unsigned int flags)
 
 	if (!a)
 		return NULL;
-	if ((flags & PROCMON_F_ARGS_TRUNCATED) && json_array_append_new(a, json_string("argv")))
+	if ((flags & PROCMON_F_ARGS_TRUNCATED) && json_array_append_new(a, ascii("argv")))
 		goto fail;
-	if ((flags & PROCMON_F_EXE_TRUNCATED) && json_array_append_new(a, json_string("exe")))
+	if ((flags & PROCMON_F_EXE_TRUNCATED) && json_array_append_new(a, ascii("exe")))
 		goto fail;
-	if ((flags & PROCMON_F_CWD_TRUNCATED) && json_array_append_new(a, json_string("cwd")))
+	if ((flags & PROCMON_F_CWD_TRUNCATED) && json_array_append_new(a, ascii("cwd")))
 		goto fail;
 	return a;
 fail:
@@ -162,7 +173,7 @@ static void put_extras(struct body *b, const struct process *p)
 	char sigbuf[32], id[EVENT_ID_LEN];
 	const char *sig = payload_signal_name(p->signal, sigbuf, sizeof(sigbuf));
 
-	put(b, "signal", sig ? json_string(sig) : json_null());
+	put(b, "signal", sig ? ascii(sig) : json_null());
 	put(b, "core_dumped", json_boolean(p->core_dumped));
 	put(b, "duration_ms", json_real(payload_duration_ms(p)));
 	put(b, "pid", json_integer(p->pid));
@@ -171,7 +182,7 @@ static void put_extras(struct body *b, const struct process *p)
 	put(b, "truncated", truncated_fields(p->flags));
 	put_text(b, "hostname", p->hostname);
 	event_id_process(p, id, sizeof(id));
-	put(b, "event_id", json_string(id));
+	put(b, "event_id", ascii(id));
 }
 
 /* Version fields: derived from the executable's path only (see
@@ -192,7 +203,7 @@ static void put_python_version(struct body *b, const struct process *p)
 	char ver[16];
 
 	if (p->exe && classifier_python_version(p->exe, ver, sizeof(ver)) == 0)
-		put(b, "python_version", json_string(ver));
+		put(b, "python_version", ascii(ver));
 	else
 		put(b, "python_version", json_null());
 }
@@ -211,7 +222,7 @@ static void fill_run(struct body *b, const struct proc_report *r)
 	put_head(b, r->proc);
 	put_text(b, "target_path", r->target_path);
 	put(b, "process_type",
-	    json_string(r->type == PROCESS_PYTHON ? "python" : "binary"));
+	    ascii(r->type == PROCESS_PYTHON ? "python" : "binary"));
 	put_text(b, "binary_path", r->proc->exe);
 	if (r->type == PROCESS_PYTHON)
 		put_python_version(b, r->proc);
@@ -229,6 +240,26 @@ static char *make_path(const struct proc_report *r)
 		     r->id->student_id, kind) < 0)
 		return NULL;
 	return path;
+}
+
+/* json_dumps() grows a buffer from 16 bytes, doubling, then copies it out;
+ * a body (about 1 KiB) fits the stack, so it is written once and copied
+ * once into an allocation of its exact size. */
+static char *dump(const json_t *obj)
+{
+	char stack[4096], *out;
+	size_t n = json_dumpb(obj, stack, sizeof(stack), PAYLOAD_JSON_FLAGS);
+
+	if (n == 0 || !(out = malloc(n + 1)))
+		return NULL;
+	if (n <= sizeof(stack))
+		memcpy(out, stack, n);
+	else if (json_dumpb(obj, out, n, PAYLOAD_JSON_FLAGS) != n) {
+		free(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	return out;
 }
 
 int payload_build(const struct proc_report *r, char **path, char **body)
@@ -250,7 +281,7 @@ int payload_build(const struct proc_report *r, char **path, char **body)
 	else
 		fill_run(&b, r);
 	if (!b.bad)
-		*body = json_dumps(b.obj, PAYLOAD_JSON_FLAGS);
+		*body = dump(b.obj);
 	json_decref(b.obj);
 	if (*body)
 		*path = make_path(r);
