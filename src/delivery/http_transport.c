@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deadletter.h"
 #include "log.h"
@@ -43,6 +44,7 @@ struct http_transport {
 	long timeout_ms;
 	CURLM *multi;
 	struct curl_slist *headers;
+	const char *proxy, *noproxy;	/* from the environment, read once */
 	long long curl_timer;		/* loop timer for curl's timeout; 0 = none */
 	int inflight;
 	struct transfer *busy, *idle;
@@ -79,6 +81,36 @@ static void easy_setup(struct http_transport *s, struct transfer *t)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(e, CURLOPT_PROXY, s->proxy);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, s->noproxy);
+}
+
+static const char *env_either(const char *lower, const char *upper)
+{
+	const char *v = getenv(lower);
+
+	return v ? v : upper ? getenv(upper) : NULL;
+}
+
+/*
+ * The proxy the environment names, looked up as curl would (no_proxy,
+ * then <scheme>_proxy, only lower case for http, then all_proxy), but
+ * once: left to curl, every request scans the environment five times, and
+ * a pod's environment holds a variable per Service in its namespace.  ""
+ * tells curl there is no proxy and nothing to look up.
+ */
+static void proxy_setup(struct http_transport *s)
+{
+	bool https = strncasecmp(s->api_server, "https://", 8) == 0;
+
+	s->proxy = https ? env_either("https_proxy", "HTTPS_PROXY") : getenv("http_proxy");
+	if (!s->proxy)
+		s->proxy = env_either("all_proxy", "ALL_PROXY");
+	if (!s->proxy)
+		s->proxy = "";
+	s->noproxy = env_either("no_proxy", "NO_PROXY");
+	if (!s->noproxy)
+		s->noproxy = "";
 }
 
 static struct transfer *transfer_get(struct http_transport *s)
@@ -351,6 +383,7 @@ struct http_transport *http_transport_create(struct loop *loop, const char *api_
 		http_transport_destroy(s);
 		return NULL;
 	}
+	proxy_setup(s);
 	s->api_len = strlen(s->api_server);
 	while (s->api_len > 0 && s->api_server[s->api_len - 1] == '/')	/* paths bring their own */
 		s->api_server[--s->api_len] = '\0';

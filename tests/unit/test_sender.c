@@ -187,6 +187,46 @@ static void test_hundred_exactly_once(void)
 	teardown(s);
 }
 
+/* The environment's proxy is read once at create, the way curl reads it:
+ * a request for an unresolvable host reaches the proxy, in absolute form;
+ * one the environment exempts (no_proxy) goes direct. */
+static void test_proxy_from_environment(void)
+{
+	struct sender_config cfg = { .timeout_ms = 5000, .max_inflight = 1, .queue_max = 10 };
+	struct received rc;
+	struct sender *s;
+	char proxy[64];
+
+	setup();
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", receiver_port(rx));
+	setenv("http_proxy", proxy, 1);
+	cfg.api_server = "http://api.invalid";
+	s = sender_create(loop, &cfg);
+	unsetenv("http_proxy");		/* read at create: later changes do not count */
+	CHECK_INT(post(s, 1), 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	CHECK_INT(receiver_count(rx), 1);
+	CHECK_INT(receiver_get(rx, 0, &rc), 0);
+	CHECK_STR(rc.url, "http://api.invalid" PATH_RUN);
+	received_free(&rc);
+	sender_destroy(s);
+
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", receiver_port(rx));
+	setenv("http_proxy", "http://127.0.0.1:9", 1);	/* nothing listens there */
+	setenv("no_proxy", "127.0.0.1", 1);
+	cfg.api_server = proxy;
+	s = sender_create(loop, &cfg);
+	unsetenv("http_proxy");
+	unsetenv("no_proxy");
+	CHECK_INT(post(s, 3), 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	CHECK_INT(receiver_count(rx), 2);
+	CHECK_INT(receiver_get(rx, 1, &rc), 0);
+	CHECK_STR(rc.url, PATH_RUN);
+	received_free(&rc);
+	teardown(s);
+}
+
 static void test_500_then_ok(void)
 {
 	struct sender *s;
@@ -693,7 +733,10 @@ int main(void)
 	unsetenv("HTTP_PROXY");
 	unsetenv("all_proxy");
 	unsetenv("ALL_PROXY");
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
 	RUN(test_hundred_exactly_once);
+	RUN(test_proxy_from_environment);
 	RUN(test_500_then_ok);
 	RUN(test_redirect_retried);
 	RUN(test_429_retry_after);
