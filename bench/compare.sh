@@ -3,7 +3,7 @@
 # ("before", default: the release before the lean agent) and the agent in
 # BUILD ("after", default build/).  Prints issue #10's table (bench_lean.c
 # says how each figure is measured).  Root, idle machine; a few minutes.
-#   bench/compare.sh [REF] [BUILD] [runs] [pairs]
+#   bench/compare.sh [REF] [BUILD] [runs] [pairs: 9]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 ref=${1:-$(git -C "$here" rev-parse '130221c~1')}
@@ -16,4 +16,4 @@ cmake --build "$wt/build" -j"$(nproc)" --target jcode-watcher >/dev/null
 cmake --build "$build" -j"$(nproc)" --target jcode-watcher bench_lean >/dev/null
 echo "before: $(git -C "$here" log --oneline -1 "$ref")"
 echo "after:  $(git -C "$here" log --oneline -1 HEAD) + working tree, $build"
-"$build/bench/bench_lean" "$wt/build/jcode-watcher" "$build/jcode-watcher" "${3:-5000}" "${4:-5}"
+"$build/bench/bench_lean" "$wt/build/jcode-watcher" "$build/jcode-watcher" "${3:-5000}" "${4:-9}"
