@@ -76,7 +76,9 @@ static int print_spliced(FILE *out, const char *path, const char *body)
 	char *endpoint = p ? json_dumps(p, JSON_ENCODE_ANY | LINE_JSON_FLAGS) : NULL;
 	int ret = -EIO;
 
-	if (endpoint && fprintf(out, "{\"endpoint\":%s,\"body\":%s}\n", endpoint, body) >= 0 &&
+	/* Pieces, not fprintf: its %s walks a 1 KiB body byte by byte. */
+	if (endpoint && fputs("{\"endpoint\":", out) >= 0 && fputs(endpoint, out) >= 0 &&
+	    fputs(",\"body\":", out) >= 0 && fputs(body, out) >= 0 && fputs("}\n", out) >= 0 &&
 	    fflush(out) == 0)
 		ret = 0;
 	free(endpoint);
