@@ -27,7 +27,8 @@
 struct ns {
 	unsigned long long ino;
 	char pid[16];
-	char host[HOST_MAX + 1];	/* "" = could not be read */
+	char host[HOST_MAX + 1];	/* "" = not read (yet) */
+	int failed;		/* the namespace's first entry: -errno when one was denied */
 };
 
 struct walk {
@@ -73,15 +74,14 @@ static int by_ino(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* One process per namespace, the lowest pid listed (a container's init,
- * usually: the likeliest to still be there when its hostname is read). */
-static int list_namespaces(struct walk *w)
+/* Every process outside our namespace, sorted by namespace: when the one
+ * asked first has exited by then, the next of its namespace is asked. */
+static int list_processes(struct walk *w)
 {
 	unsigned long long self = ns_of(w->procfd, "self");
 	int dfd = dup(w->procfd);
 	struct dirent *de;
 	DIR *dir;
-	size_t k = 0;
 
 	dir = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!dir) {
@@ -108,10 +108,6 @@ static int list_namespaces(struct walk *w)
 	}
 	closedir(dir);
 	qsort(w->v, w->n, sizeof(*w->v), by_ino);
-	for (size_t i = 0; i < w->n; i++)
-		if (!k || w->v[k - 1].ino != w->v[i].ino)
-			w->v[k++] = w->v[i];
-	w->n = k;
 	return 0;
 }
 
@@ -129,8 +125,8 @@ static void set_host(struct ns *ns, const char *s, size_t n)
 
 /* Without CAP_SYS_ADMIN: the container runtime's /etc/hostname, opened
  * inside the process's root with no symlink and never blocking (a student
- * may have made it a FIFO or a link to /etc/shadow). */
-static void read_hostname_file(struct walk *w, struct ns *ns)
+ * may have made it a FIFO or a link to /etc/shadow).  0 or -errno. */
+static int read_hostname_file(struct walk *w, struct ns *ns)
 {
 	char path[64], buf[HOST_MAX + 2];
 	struct stat st;
@@ -140,43 +136,60 @@ static void read_hostname_file(struct walk *w, struct ns *ns)
 	snprintf(path, sizeof(path), "%s/root", ns->pid);
 	root = openat(w->procfd, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
-		return;
+		return -errno;
 	fd = snapshot_open_beneath(root, "etc/hostname", O_RDONLY | O_NONBLOCK);
 	close(root);
 	if (fd < 0)
-		return;
+		return fd;
 	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fs_read_full(fd, buf, sizeof(buf) - 1)
 						     : -EINVAL;
 	close(fd);
-	if (n > 0)
-		set_host(ns, buf, (size_t)n);
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	set_host(ns, buf, (size_t)n);
+	return 0;
 }
 
-static void read_host(struct walk *w, struct ns *ns)
+/* 0, -ENOENT when the process is gone, another -errno when it may not be
+ * looked at. */
+static int read_host(struct walk *w, struct ns *ns)
 {
 	char path[64];
 	struct utsname u;
-	int fd;
+	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "%s/ns/uts", ns->pid);
 	fd = openat(w->procfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return -errno;
 	if (setns(fd, CLONE_NEWUTS) == 0 && uname(&u) == 0)
 		set_host(ns, u.nodename, sizeof(u.nodename));
 	else
-		read_hostname_file(w, ns);
+		rc = read_hostname_file(w, ns);
 	close(fd);
+	return rc;
 }
 
 /* The thread that enters the namespaces: it ends with the walk, so no
- * thread of the agent is ever left in a student's namespace. */
+ * thread of the agent is ever left in a student's namespace.  The first
+ * process of each namespace that answers names it (v[first].host). */
 static void *read_hosts(void *arg)
 {
 	struct walk *w = arg;
 
-	for (size_t i = 0; i < w->n; i++)
-		read_host(w, &w->v[i]);
+	for (size_t first = 0, i = 0; i < w->n; i++) {
+		int rc;
+
+		if (w->v[i].ino != w->v[first].ino)
+			first = i;
+		if (w->v[first].host[0])
+			continue;
+		rc = read_host(w, &w->v[i]);
+		if (rc == 0 && i != first)
+			memcpy(w->v[first].host, w->v[i].host, sizeof(w->v[i].host));
+		if (rc < 0 && rc != -ENOENT)
+			w->v[first].failed = rc;
+	}
 	return NULL;
 }
 
@@ -185,25 +198,28 @@ int uts_hosts(const char *proc, uts_host_fn *fn, void *arg, size_t *unreadable)
 	struct walk w = { .procfd = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC) };
 	size_t bad = 0;
 	pthread_t t;
-	int rc;
+	int rc, namespaces = 0;
 
 	if (w.procfd < 0)
 		return -errno;
-	rc = list_namespaces(&w);
+	rc = list_processes(&w);
 	if (rc == 0 && w.n) {
 		rc = -pthread_create(&t, NULL, read_hosts, &w);
 		if (rc == 0)
 			pthread_join(t, NULL);
 	}
 	for (size_t i = 0; rc == 0 && i < w.n; i++) {
+		if (i && w.v[i].ino == w.v[i - 1].ino)
+			continue;
+		namespaces++;
 		if (w.v[i].host[0])
 			fn(arg, w.v[i].host);
-		else
-			bad++;
+		/* Every process of it gone meanwhile: so is the namespace. */
+		bad += !w.v[i].host[0] && w.v[i].failed < 0;
 	}
 	if (unreadable)
 		*unreadable = bad + w.denied;
 	close(w.procfd);
 	free(w.v);
-	return rc < 0 ? rc : (int)w.n;
+	return rc < 0 ? rc : namespaces;
 }

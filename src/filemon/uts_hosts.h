@@ -19,10 +19,12 @@
 typedef void uts_host_fn(void *arg, const char *hostname);
 
 /* Call fn once for each distinct UTS namespace other than our own that a
- * process below proc ("/proc") lives in.  Returns how many, or a negative
- * errno when proc cannot be listed.  *unreadable (may be NULL) counts the
- * namespaces whose hostname could not be read: a caller deciding that a
- * container is gone must not trust a walk with unreadable ones. */
+ * process below proc ("/proc") lives in, with its hostname.  Returns how
+ * many namespaces, or a negative errno when proc cannot be listed.
+ * *unreadable (may be NULL) counts the processes whose namespace, and the
+ * namespaces whose hostname, we were not allowed to read (processes that
+ * exit meanwhile are not counted): a caller deciding that a container is
+ * gone must not trust a walk with unreadable ones. */
 int uts_hosts(const char *proc, uts_host_fn *fn, void *arg, size_t *unreadable);
 
 #endif

@@ -1,0 +1,408 @@
+/*
+ * test_scope.c - which workspaces a node watches (filemon/scope.h) on a real
+ * directory tree with an injected clock, and the live UTS namespaces
+ * (filemon/uts_hosts.h) of real processes made with unshare(CLONE_NEWUTS).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "scope.h"
+#include "support.h"
+#include "testlib.h"
+#include "uts_hosts.h"
+
+#define HOUR_MS (3600 * 1000LL)
+
+static char root[64] = "/tmp/test_scope.XXXXXX";
+static int rootfd = -1;
+
+static void mkws(const char *name)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	mkdir(p, 0755);
+}
+
+/* ---- the set ------------------------------------------------------------- */
+
+static void test_seen_adds_existing_only(void)
+{
+	struct scope *s = scope_create(&(struct scope_config){ 0 }, rootfd);
+	char link[256];
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(!scope_all(s));
+	CHECK_INT(scope_count(s), 0);
+	CHECK(!scope_wants(s, "os-1-202012345"));
+	CHECK_INT(scope_seen(s, "os-1-202012345", 1000), SCOPE_ADDED);
+	CHECK(scope_wants(s, "os-1-202012345"));
+	CHECK_INT(scope_seen(s, "os-1-202012345", 2000), SCOPE_KNOWN);
+	CHECK_INT(scope_count(s), 1);
+	/* A faked hostname: no directory is made for it. */
+	CHECK_INT(scope_seen(s, "os-1-404", 2000), SCOPE_REFUSED_MISSING);
+	CHECK(!scope_wants(s, "os-1-404"));
+	snprintf(link, sizeof(link), "%s/os-1-404", root);
+	CHECK_INT(access(link, F_OK), -1);
+	/* A symlink to a directory is not a workspace directory. */
+	snprintf(link, sizeof(link), "%s/os-1-303", root);
+	CHECK_INT(symlink("/etc", link), 0);
+	CHECK_INT(scope_seen(s, "os-1-303", 2000), SCOPE_REFUSED_MISSING);
+	CHECK_INT(scope_seen(s, "../codes", 2000), SCOPE_INVALID);
+	CHECK_INT(scope_seen(s, "os-1-202012345/hw1", 2000), SCOPE_INVALID);
+	CHECK_INT(scope_count(s), 1);
+	unlink(link);
+	scope_free(s);
+}
+
+static void test_bound(void)
+{
+	struct scope *s = scope_create(&(struct scope_config){ .max = 2 }, rootfd);
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_INT(scope_seen(s, "os-1-1", 0), SCOPE_ADDED);
+	CHECK_INT(scope_seen(s, "os-1-2", 0), SCOPE_ADDED);
+	CHECK_INT(scope_seen(s, "os-1-3", 0), SCOPE_REFUSED_LIMIT);
+	CHECK_INT(scope_seen(s, "os-1-1", 10), SCOPE_KNOWN);	/* the known still are */
+	CHECK_INT(scope_count(s), 2);
+	CHECK(!scope_wants(s, "os-1-3"));
+	scope_free(s);
+}
+
+static int live_calls;
+static const char *live_name;
+static struct scope *live_scope;
+static long long live_now;
+static int live_rc;
+
+/* The node's namespaces as a test sets them: live_name is still here. */
+static int fake_live(void *arg)
+{
+	live_calls++;
+	if (live_name)
+		scope_seen(live_scope, live_name, live_now);
+	return live_rc;
+}
+
+static char dropped[8][32];
+static size_t ndropped;
+
+static void on_drop(void *arg, const char *name)
+{
+	if (ndropped < 8)
+		snprintf(dropped[ndropped], sizeof(dropped[0]), "%s", name);
+	ndropped++;
+}
+
+static size_t expire(struct scope *s, long long now)
+{
+	live_scope = s;
+	live_now = now;
+	ndropped = 0;
+	return scope_expire(s, now, fake_live, NULL, on_drop, NULL);
+}
+
+static void test_idle_expiry(void)
+{
+	struct scope *s = scope_create(&(struct scope_config){ .idle_ms = HOUR_MS }, rootfd);
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_INT(scope_seen(s, "os-1-1", 0), SCOPE_ADDED);
+	CHECK_INT(scope_seen(s, "os-1-2", 0), SCOPE_ADDED);
+	CHECK_INT(scope_seen(s, "os-1-2", 30 * 60 * 1000), SCOPE_KNOWN);
+	live_calls = 0;
+	live_name = NULL;
+	live_rc = 0;
+	/* Nobody idle yet: the namespaces are not even looked at. */
+	CHECK_INT(expire(s, HOUR_MS - 1), 0);
+	CHECK_INT(live_calls, 0);
+	/* os-1-1 idle an hour, no container: dropped; os-1-2 seen 30 min ago stays. */
+	CHECK_INT(expire(s, HOUR_MS), 1);
+	CHECK_INT(live_calls, 1);
+	CHECK_INT(ndropped, 1);
+	CHECK_STR(dropped[0], "os-1-1");
+	CHECK(!scope_wants(s, "os-1-1"));
+	CHECK(scope_wants(s, "os-1-2"));
+	CHECK_INT(scope_count(s), 1);
+	/* Idle, but its container lives (the student only edits): kept. */
+	live_name = "os-1-2";
+	CHECK_INT(expire(s, 2 * HOUR_MS), 0);
+	CHECK_INT(live_calls, 2);
+	CHECK(scope_wants(s, "os-1-2"));
+	/* The namespaces could not all be read: who left is not known. */
+	live_name = NULL;
+	live_rc = -EACCES;
+	CHECK_INT(expire(s, 4 * HOUR_MS), 0);
+	CHECK(scope_wants(s, "os-1-2"));
+	live_rc = 0;
+	CHECK_INT(expire(s, 4 * HOUR_MS), 1);
+	CHECK_STR(dropped[0], "os-1-2");
+	CHECK_INT(scope_count(s), 0);
+	/* Back later: watched again. */
+	CHECK_INT(scope_seen(s, "os-1-1", 5 * HOUR_MS), SCOPE_ADDED);
+	CHECK_INT(scope_sweep_ms(s), 60000);
+	CHECK_INT(scope_idle_ms(s), HOUR_MS);
+	scope_free(s);
+}
+
+static void test_static_list(void)
+{
+	char *names[] = { "os-1-2", "os-1-9" };	/* os-1-9 has no directory yet */
+	char *bad[] = { "os-1-2", "not a workspace" };
+	struct scope *s = scope_create(&(struct scope_config){ .students = names, .nstudents = 2,
+							       .max = 1, .idle_ms = 1000 }, rootfd);
+
+	CHECK(scope_create(&(struct scope_config){ .students = bad, .nstudents = 2 }, rootfd) == NULL);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_INT(scope_count(s), 2);
+	CHECK(scope_wants(s, "os-1-2"));
+	CHECK(scope_wants(s, "os-1-9"));	/* its directory may come later */
+	CHECK_INT(scope_seen(s, "os-1-2", 0), SCOPE_KNOWN);
+	/* The bound is on the learned ones only. */
+	CHECK_INT(scope_seen(s, "os-1-1", 0), SCOPE_ADDED);
+	CHECK_INT(scope_seen(s, "os-1-3", 0), SCOPE_REFUSED_LIMIT);
+	live_name = NULL;
+	live_rc = 0;
+	CHECK_INT(expire(s, 10 * HOUR_MS), 1);	/* never the listed ones */
+	CHECK_STR(dropped[0], "os-1-1");
+	CHECK_INT(scope_count(s), 2);
+	CHECK_INT(scope_sweep_ms(s), 1000);
+	scope_free(s);
+}
+
+static void test_watch_all(void)
+{
+	struct scope *s = scope_create(&(struct scope_config){ .all = true, .max = 1 }, rootfd);
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(scope_all(s));
+	CHECK(scope_wants(s, "os-1-404"));
+	CHECK_INT(scope_seen(s, "os-1-1", 0), SCOPE_KNOWN);
+	CHECK_INT(scope_count(s), 0);
+	CHECK_INT(expire(s, 10 * HOUR_MS), 0);
+	scope_free(s);
+}
+
+/* ---- live namespaces ------------------------------------------------------ */
+
+struct found {
+	char names[64][65];
+	size_t n;
+};
+
+static void collect(void *arg, const char *hostname)
+{
+	struct found *f = arg;
+
+	if (f->n < 64)
+		snprintf(f->names[f->n++], sizeof(f->names[0]), "%s", hostname);
+}
+
+static size_t count_of(const struct found *f, const char *name)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		k += strcmp(f->names[i], name) == 0;
+	return k;
+}
+
+/* A pod's view: kubelet bind-mounts the pod's /etc/hostname; file names
+ * a file to mount there (NULL: none). */
+static int pod_hostname_file(const char *file)
+{
+	if (!file)
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	return mount(file, "/etc/hostname", NULL, MS_BIND, NULL);
+}
+
+/* A child in a UTS namespace of its own named host, waiting until killed. */
+static pid_t container_with(const char *host, const char *hostname_file)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		if (unshare(CLONE_NEWUTS) < 0 || sethostname(host, strlen(host)) < 0 ||
+		    pod_hostname_file(hostname_file) < 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+static pid_t container(const char *host)
+{
+	return container_with(host, NULL);
+}
+
+static void reap(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+static void test_uts_hosts(void)
+{
+	pid_t a, b;
+	struct found f = { .n = 0 };
+	int n0, n;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skip test_uts_hosts: needs root for unshare(CLONE_NEWUTS)\n");
+		return;
+	}
+	/* How many processes this machine hides from us (a sandbox's init,
+	 * and whatever comes and goes meanwhile) is not ours to assert. */
+	n0 = uts_hosts("/proc", collect, &f, NULL);
+	CHECK(n0 >= 0);
+	CHECK_INT(count_of(&f, "jcode-os-1-202012345"), 0);
+	f.n = 0;
+	a = container("jcode-os-1-202012345");
+	b = container("jcode-os-1-202012345-7f9c");
+	CHECK(a > 0 && b > 0);
+	n = uts_hosts("/proc", collect, &f, NULL);
+	CHECK(n >= 2);
+	CHECK_INT(count_of(&f, "jcode-os-1-202012345"), 1);
+	CHECK_INT(count_of(&f, "jcode-os-1-202012345-7f9c"), 1);
+	reap(a);
+	f.n = 0;
+	n = uts_hosts("/proc", collect, &f, NULL);
+	CHECK_INT(count_of(&f, "jcode-os-1-202012345"), 0);	/* gone with its process */
+	CHECK_INT(count_of(&f, "jcode-os-1-202012345-7f9c"), 1);
+	reap(b);
+	CHECK_INT(uts_hosts("/nonexistent", collect, &f, NULL), -ENOENT);
+}
+
+/* Drop CAP_SYS_ADMIN from this process's effective set: setns() fails as
+ * it does in the DaemonSet, which does not grant it. */
+static int drop_sys_admin(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	d[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/* Without CAP_SYS_ADMIN the container's /etc/hostname names it; one that
+ * is a FIFO (a student waiting to hold the walk) is never read. */
+static void test_hostname_file(void)
+{
+	char file[128], fifo[128], out[256] = "";
+	pid_t a, b, c, child;
+	int p[2], status = -1;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skip test_hostname_file: needs root for mount namespaces\n");
+		return;
+	}
+	snprintf(file, sizeof(file), "%s/hostname", root);
+	snprintf(fifo, sizeof(fifo), "%s/hostname-fifo", root);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	FILE *f = fopen(file, "w");
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("jcode-os-1-202055555\n", f);
+	fclose(f);
+	a = container_with("jcode-os-1-202055555", file);
+	b = container_with("jcode-os-1-202066666", "/dev/null");	/* not a name */
+	c = container_with("jcode-os-1-202077777", fifo);
+	CHECK(a > 0 && b > 0 && c > 0);
+	CHECK_INT(pipe(p), 0);
+	child = fork();
+	if (child == 0) {
+		struct found fc = { .n = 0 };
+		size_t unreadable = 0;
+		int len = 0;
+
+		close(p[0]);
+		if (drop_sys_admin() < 0)
+			_exit(3);
+		uts_hosts("/proc", collect, &fc, &unreadable);
+		for (size_t i = 0; i < fc.n; i++)
+			if (!strncmp(fc.names[i], "jcode-os-1-2020", 15))
+				len += snprintf(out + len, sizeof(out) - (size_t)len, "%s;",
+						fc.names[i]);
+		_exit(write(p[1], out, (size_t)len) == len ? 0 : 4);
+	}
+	close(p[1]);
+	CHECK(read(p[0], out, sizeof(out) - 1) >= 0);
+	close(p[0]);
+	waitpid(child, &status, 0);
+	CHECK_INT(status, 0);
+	/* The setns path would have said jcode-os-1-202066666 too. */
+	CHECK_STR(out, "jcode-os-1-202055555;");
+	reap(a);
+	reap(b);
+	reap(c);
+	unlink(file);
+	unlink(fifo);
+}
+
+int main(void)
+{
+	if (!mkdtemp(root))
+		return 1;
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	mkws("os-1-202012345");
+	mkws("os-1-1");
+	mkws("os-1-2");
+	mkws("os-1-3");
+	RUN(test_seen_adds_existing_only);
+	RUN(test_bound);
+	RUN(test_idle_expiry);
+	RUN(test_static_list);
+	RUN(test_watch_all);
+	RUN(test_uts_hosts);
+	RUN(test_hostname_file);
+	close(rootfd);
+	support_rm_rf(root);
+	return TEST_DONE();
+}
