@@ -288,6 +288,7 @@ static void test_uts_hosts(void)
 {
 	pid_t a, b;
 	struct found f = { .n = 0 };
+	char h1[64], h2[64];
 	int n0, n;
 
 	if (geteuid() != 0) {
@@ -296,22 +297,25 @@ static void test_uts_hosts(void)
 	}
 	/* How many processes this machine hides from us (a sandbox's init,
 	 * and whatever comes and goes meanwhile) is not ours to assert. */
+	/* Names of this run only: other tests' students may be about. */
+	snprintf(h1, sizeof(h1), "jcode-ut-1-%d", (int)getpid());
+	snprintf(h2, sizeof(h2), "jcode-ut-1-%d-7f9c", (int)getpid());
 	n0 = uts_hosts("/proc", collect, &f, NULL);
 	CHECK(n0 >= 0);
-	CHECK_INT(count_of(&f, "jcode-os-1-202012345"), 0);
+	CHECK_INT(count_of(&f, h1), 0);
 	f.n = 0;
-	a = container("jcode-os-1-202012345");
-	b = container("jcode-os-1-202012345-7f9c");
+	a = container(h1);
+	b = container(h2);
 	CHECK(a > 0 && b > 0);
 	n = uts_hosts("/proc", collect, &f, NULL);
 	CHECK(n >= 2);
-	CHECK_INT(count_of(&f, "jcode-os-1-202012345"), 1);
-	CHECK_INT(count_of(&f, "jcode-os-1-202012345-7f9c"), 1);
+	CHECK_INT(count_of(&f, h1), 1);
+	CHECK_INT(count_of(&f, h2), 1);
 	reap(a);
 	f.n = 0;
 	n = uts_hosts("/proc", collect, &f, NULL);
-	CHECK_INT(count_of(&f, "jcode-os-1-202012345"), 0);	/* gone with its process */
-	CHECK_INT(count_of(&f, "jcode-os-1-202012345-7f9c"), 1);
+	CHECK_INT(count_of(&f, h1), 0);	/* gone with its process */
+	CHECK_INT(count_of(&f, h2), 1);
 	reap(b);
 	CHECK_INT(uts_hosts("/nonexistent", collect, &f, NULL), -ENOENT);
 }
@@ -333,7 +337,7 @@ static int drop_sys_admin(void)
  * is a FIFO (a student waiting to hold the walk) is never read. */
 static void test_hostname_file(void)
 {
-	char file[128], fifo[128], out[256] = "";
+	char file[128], fifo[128], out[256] = "", h[3][64], want[80];
 	pid_t a, b, c, child;
 	int p[2], status = -1;
 
@@ -349,11 +353,13 @@ static void test_hostname_file(void)
 	CHECK(f != NULL);
 	if (!f)
 		return;
-	fputs("jcode-os-1-202055555\n", f);
+	for (int i = 0; i < 3; i++)
+		snprintf(h[i], sizeof(h[i]), "jcode-ut%d-1-%d", i, (int)getpid());
+	fprintf(f, "%s\n", h[0]);
 	fclose(f);
-	a = container_with("jcode-os-1-202055555", file);
-	b = container_with("jcode-os-1-202066666", "/dev/null");	/* not a name */
-	c = container_with("jcode-os-1-202077777", fifo);
+	a = container_with(h[0], file);
+	b = container_with(h[1], "/dev/null");	/* not a name */
+	c = container_with(h[2], fifo);
 	CHECK(a > 0 && b > 0 && c > 0);
 	CHECK_INT(pipe(p), 0);
 	child = fork();
@@ -367,7 +373,7 @@ static void test_hostname_file(void)
 			_exit(3);
 		uts_hosts("/proc", collect, &fc, &unreadable);
 		for (size_t i = 0; i < fc.n; i++)
-			if (!strncmp(fc.names[i], "jcode-os-1-2020", 15))
+			if (!strncmp(fc.names[i], "jcode-ut", 8))
 				len += snprintf(out + len, sizeof(out) - (size_t)len, "%s;",
 						fc.names[i]);
 		_exit(write(p[1], out, (size_t)len) == len ? 0 : 4);
@@ -377,8 +383,9 @@ static void test_hostname_file(void)
 	close(p[0]);
 	waitpid(child, &status, 0);
 	CHECK_INT(status, 0);
-	/* The setns path would have said jcode-os-1-202066666 too. */
-	CHECK_STR(out, "jcode-os-1-202055555;");
+	/* The setns path would have named h[1] and h[2] too. */
+	snprintf(want, sizeof(want), "%s;", h[0]);
+	CHECK_STR(out, want);
 	reap(a);
 	reap(b);
 	reap(c);
