@@ -261,9 +261,14 @@ static int start_filemon(struct agent *a)
 		.max_workspaces = a->cfg.max_workspaces,
 		.workspace_idle_ms = a->cfg.workspace_idle_ms,
 		.host_prefix = a->cfg.host_prefix,
+		.marker_dir = a->cfg.watch_all ? NULL : a->cfg.state_dir,
 	};
 	char err[512];
+	int rc = fc.marker_dir ? fs_mkdir_p(fc.marker_dir, 0755) : 0;
 
+	if (rc < 0)
+		log_warn("filemon", "STATE_DIR=%s: %s (the restart marker cannot be kept)",
+			 fc.marker_dir, strerror(-rc));
 	a->filemon = filemon_start(a->loop, &fc, a->sender, err, sizeof(err));
 	if (!a->filemon) {
 		log_error("filemon", "%s", err);

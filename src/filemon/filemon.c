@@ -246,23 +246,33 @@ static long long mark_time(struct filemon *fm, long long now)
 	return fm->lost_since < m ? fm->lost_since : m;
 }
 
-/* Open the marker; returns the time it holds, or -1 on a first start. */
+/* The time a marker holds, or -1 when there is none. */
+static long long marker_time(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? ts_ns(&st.st_mtim) : -1;
+}
+
+/*
+ * Open the marker; returns the time it holds, or -1 on a first start.  A
+ * node's own marker (marker_dir) starts from the shared one in
+ * SNAPSHOT_BASE the first time, so an upgrade still catches up.
+ */
 static long long open_alive(struct filemon *fm)
 {
-	char *path;
-	struct stat st;
-	long long since = -1;
+	char *shared = NULL;
+	long long since = marker_time(fm->marker);
 
-	if (asprintf(&path, "%s/" ALIVE_FILE, fm->base) < 0)
-		return -1;
-	if (stat(path, &st) == 0)
-		since = ts_ns(&st.st_mtim);
+	if (since < 0 && asprintf(&shared, "%s/" ALIVE_FILE, fm->base) >= 0 &&
+	    strcmp(shared, fm->marker) != 0)
+		since = marker_time(shared);
+	free(shared);
 	mkdir(fm->base, 0755);
-	fm->alive_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fm->alive_fd = open(fm->marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fm->alive_fd < 0)
 		log_warn(MOD, "cannot keep %s (%s): saves made while the agent is down "
-			 "will not be caught up", path, strerror(errno));
-	free(path);
+			 "will not be caught up", fm->marker, strerror(errno));
 	return since;
 }
 
@@ -293,7 +303,10 @@ static int setup(struct filemon *fm, const struct filemon_config *cfg, char *err
 	fm->base = strdup(cfg->snapshot_base);
 	fm->buf = malloc(EVENT_BUF);
 	fm->db = debounce_create(cfg->debounce_window_ms, cfg->debounce_max_wait_ms);
-	if (!fm->root || !fm->base || !fm->buf || watches_init(fm) < 0 || !fm->db) {
+	if (asprintf(&fm->marker, "%s/" ALIVE_FILE,
+		     cfg->marker_dir ? cfg->marker_dir : cfg->snapshot_base) < 0)
+		fm->marker = NULL;
+	if (!fm->root || !fm->base || !fm->buf || !fm->marker || watches_init(fm) < 0 || !fm->db) {
 		snprintf(err, errlen, "filemon: out of memory");
 		return -ENOMEM;
 	}
@@ -400,6 +413,7 @@ static void filemon_free(struct filemon *fm)
 	scope_free(fm->scope);
 	free(fm->host_prefix);
 	free(fm->proc);
+	free(fm->marker);
 	debounce_destroy(fm->db);
 	free(fm->buf);
 	free(fm->root);

@@ -44,6 +44,11 @@ struct filemon_config {
 	long long workspace_idle_ms; /* WORKSPACE_IDLE_SECONDS; 0 = one hour */
 	const char *host_prefix;     /* HOST_PREFIX of the namespaces' hostnames; NULL = jcode- */
 	const char *proc;            /* where /proc is; NULL = "/proc" */
+	/* Where the restart marker is kept; NULL = SNAPSHOT_BASE.  A node
+	 * watching its own students keeps its own (STATE_DIR): SNAPSHOT_BASE
+	 * is shared by every node, and another node's later marker would
+	 * skip saves this one had not snapshotted yet. */
+	const char *marker_dir;
 };
 
 struct filemon;

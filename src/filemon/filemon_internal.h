@@ -132,7 +132,8 @@ struct filemon {
 	long long hb_timer;
 	bool limit_logged;
 	long long quiet_ns;	/* CLOCK_REALTIME when the queue was last seen empty */
-	int alive_fd;		/* SNAPSHOT_BASE/ALIVE_FILE, see mark_alive() */
+	int alive_fd;		/* marker, see mark_alive() */
+	char *marker;		/* marker_dir (or SNAPSHOT_BASE)/ALIVE_FILE */
 	char *buf;
 };
 

@@ -34,8 +34,8 @@ static int port;
 static pid_t spawn(const char *bin, int api_port, const char *log_path)
 {
 	static char env_api[96], env_port[32], env_root[PATH_MAX + 32], env_snap[PATH_MAX + 32],
-		env_spool[PATH_MAX + 32];
-	char *env[] = { env_api, env_port, env_root, env_snap, env_spool,
+		env_spool[PATH_MAX + 32], env_state[PATH_MAX + 32];
+	char *env[] = { env_api, env_port, env_root, env_snap, env_spool, env_state,
 			"MONITORS=procmon,filemon", "DEBOUNCE_WINDOW=0.2", "DEBOUNCE_MAX_WAIT=0.5",
 			"WORKSPACE_IDLE_SECONDS=2", "LOG_LEVEL=INFO", NULL };
 
@@ -44,6 +44,8 @@ static pid_t spawn(const char *bin, int api_port, const char *log_path)
 	snprintf(env_root, sizeof(env_root), "WATCH_ROOT=%s", codes);
 	snprintf(env_snap, sizeof(env_snap), "SNAPSHOT_BASE=%s", snaps);
 	snprintf(env_spool, sizeof(env_spool), "SPOOL_DIR=%s/spool", root);
+	/* The node's own restart marker goes here, not to the shared volume. */
+	snprintf(env_state, sizeof(env_state), "STATE_DIR=%s/state", root);
 	return agent_spawn(bin, env, NULL, log_path);
 }
 
@@ -112,6 +114,7 @@ static void expect_records(struct receiver *r, size_t n, const char *prefix)
 static size_t first_run(const char *bin, struct receiver *r, const char *log_path)
 {
 	pid_t pid = spawn(bin, receiver_port(r), log_path);
+	char marker[PATH_MAX * 2];
 	struct stat st;
 
 	if (agent_wait_ready(pid, port, 60000, log_path) < 0) {
@@ -154,6 +157,12 @@ static size_t first_run(const char *bin, struct receiver *r, const char *log_pat
 	CHECK_INT(stat(ws_path(FAKE), &st), -1);
 	CHECK_INT(metric("filemon_workspaces_current", ""), 1);
 	CHECK_INT(agent_stop(pid, 0, 20000), 0);
+	/* SNAPSHOT_BASE is every node's: a marker there would be the last
+	 * writer's, past saves this node had not sent yet. */
+	snprintf(marker, sizeof(marker), "%s/state/.jcode-watcher-alive", root);
+	CHECK_INT(stat(marker, &st), 0);
+	snprintf(marker, sizeof(marker), "%s/.jcode-watcher-alive", snaps);
+	CHECK_INT(stat(marker, &st), -1);
 	return receiver_count(r);
 }
 
