@@ -150,7 +150,8 @@ static const struct opt opts[] = {
 	    100000000, "4096", "filemon: inotify watches one workspace may take (0 = no budget)"),
 	OPT("WATCH_ALL", "watch-all", "auto|1|0", K_TRISTATE, watch_all, 0, 0, "auto",
 	    "filemon: 1 watches every workspace (single server); 0 only those of students on "
-	    "this node; auto is 0 with procmon or WATCH_STUDENTS, else 1"),
+	    "this node; auto: 0 with procmon (1 if it cannot read the node's namespaces) or "
+	    "WATCH_STUDENTS, else 1"),
 	OPT("WATCH_STUDENTS", "watch-student", "WORKSPACE", K_NAMES, watch_students, 0, 0, NULL,
 	    "filemon: a workspace always watched, {subject}-{division}-{student_id} (repeat the "
 	    "flag for more)"),
@@ -1104,19 +1105,23 @@ static int load_env(struct loader *ld)
 }
 
 /*
- * WATCH_ALL=auto: filemon learns whose workspaces to watch from procmon or
- * WATCH_STUDENTS; with neither (filemon alone, upstream's single-server
- * setup) it watches them all.  WATCH_ALL=0 with neither would watch
- * nothing: refused rather than silently idle.
+ * WATCH_ALL=auto: filemon learns whose workspaces to watch from procmon
+ * (left CONFIG_AUTO: filemon falls back to every workspace when it cannot
+ * read the node's namespaces) or from WATCH_STUDENTS (0); with neither
+ * (filemon alone, upstream's single-server setup) it watches them all (1).
+ * WATCH_ALL=0 with neither would watch nothing: refused, not silently idle.
  */
 static int resolve_watch_all(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
-	bool learns = (cfg->monitors & MONITOR_PROCMON) || cfg->watch_students.n;
+	bool procmon = cfg->monitors & MONITOR_PROCMON;
 
-	if (cfg->watch_all == CONFIG_AUTO)
-		cfg->watch_all = !learns;
-	if (cfg->watch_all || learns || !(cfg->monitors & MONITOR_FILEMON))
+	if (cfg->watch_all == CONFIG_AUTO && !cfg->watch_students.n)
+		cfg->watch_all = procmon ? CONFIG_AUTO : 1;
+	else if (cfg->watch_all == CONFIG_AUTO)
+		cfg->watch_all = 0;
+	if (cfg->watch_all || procmon || cfg->watch_students.n ||
+	    !(cfg->monitors & MONITOR_FILEMON))
 		return 0;
 	return fail(ld, "WATCH_ALL=0: filemon would watch no workspace: MONITORS has no "
 		    "procmon to learn the students on this node from, and WATCH_STUDENTS is "

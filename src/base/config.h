@@ -79,7 +79,8 @@ struct config {
 	long snapshot_gid;        /* likewise; -1 = leave as created */
 	int watches_per_student;  /* WATCHES_PER_STUDENT, 4096 (0 = no budget) */
 	int watch_all;            /* WATCH_ALL, 1 or 0; "auto" is resolved by config_load():
-				   * 1 when neither procmon nor WATCH_STUDENTS names students */
+				   * 0 with WATCH_STUDENTS, 1 when nothing names students,
+				   * CONFIG_AUTO with procmon (filemon decides, see filemon.h) */
 	struct strlist watch_students; /* WATCH_STUDENTS, workspace names always watched */
 	int max_workspaces;       /* MAX_WORKSPACES, 1024 learned from procmon at once */
 	long workspace_idle_ms;   /* WORKSPACE_IDLE_SECONDS, 3600 s */

@@ -38,6 +38,10 @@ struct filemon_config {
 	 * (WATCH_ALL); true: those of WATCH_STUDENTS and of the students
 	 * filemon_student_seen() names, and of the live namespaces. */
 	bool scoped;
+	/* WATCH_ALL=auto: when some of the node's namespaces cannot be read
+	 * at start (no CAP_SYS_PTRACE), who is here is not known: watch every
+	 * workspace rather than miss the saves of students idle since then. */
+	bool all_if_blind;
 	char *const *students;       /* WATCH_STUDENTS */
 	size_t nstudents;
 	int max_workspaces;          /* MAX_WORKSPACES; 0 = 1024 */

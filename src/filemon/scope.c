@@ -110,6 +110,11 @@ bool scope_all(const struct scope *s)
 	return s->all;
 }
 
+void scope_watch_all(struct scope *s)
+{
+	s->all = true;
+}
+
 bool scope_wants(const struct scope *s, const char *name)
 {
 	return s->all || find(s, name) != NULL;

@@ -55,6 +55,8 @@ void scope_free(struct scope *s);
 
 /* Every workspace is watched (WATCH_ALL). */
 bool scope_all(const struct scope *s);
+/* Watch every workspace from now on. */
+void scope_watch_all(struct scope *s);
 /* Is the directory called name directly below the root watched? */
 bool scope_wants(const struct scope *s, const char *name);
 /* The student of workspace name runs something here now. */

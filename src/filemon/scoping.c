@@ -49,8 +49,7 @@ static int live_walk(void *arg)
 	if (!fm->ns_denied_logged)
 		log_warn(MOD, "cannot read the UTS namespace of %zu processes in %s (the agent "
 			 "needs CAP_SYS_PTRACE, and CAP_SYS_ADMIN or the container's "
-			 "/etc/hostname): students idle at start-up are not watched until they "
-			 "run something, and idle workspaces are never dropped; logged once",
+			 "/etc/hostname): idle workspaces are never dropped; logged once",
 			 unreadable, fm->proc);
 	fm->ns_denied_logged = true;
 	return -EACCES;
@@ -142,7 +141,14 @@ int scope_setup(struct filemon *fm, const struct filemon_config *cfg, char *err,
 		log_info(MOD, "watching every workspace below %s (WATCH_ALL)", fm->root);
 		return 0;
 	}
-	live_walk(fm);
+	if (live_walk(fm) < 0 && cfg->all_if_blind) {
+		scope_watch_all(fm->scope);
+		log_error(MOD, "who runs on this node is not known: watching every workspace "
+			  "below %s, as WATCH_ALL=1 does (grant CAP_SYS_PTRACE to watch only this "
+			  "node's students, or set WATCH_ALL=0 to accept that students idle since "
+			  "the start are watched only once they run something)", fm->root);
+		return 0;
+	}
 	fm->scope_sweep_at = loop_now_ms() + scope_sweep_ms(fm->scope);
 	log_info(MOD, "watching the workspaces of the %zu students on this node (%zu named in "
 		 "WATCH_STUDENTS); idle ones are dropped after %lld s", scope_count(fm->scope),

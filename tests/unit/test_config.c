@@ -737,6 +737,7 @@ static void test_watch_scope(void)
 	const char *students[] = { "--monitors", "filemon", "--watch-student", "os-1-202012345",
 				   "--watch-student", "ai-2-7", NULL };
 	const char *all[] = { "--monitors", "procmon,filemon", "--watch-all", "1", NULL };
+	const char *scoped[] = { "--monitors", "procmon,filemon", "--watch-all", "0", NULL };
 	const char *none[] = { "--monitors", "filemon", "--watch-all", "0", NULL };
 	const char *bad_name[] = { "--watch-student", "../etc", NULL };
 	const char *bad_all[] = { "--watch-all", "yes", NULL };
@@ -746,7 +747,7 @@ static void test_watch_scope(void)
 
 	clear_env();
 	CHECK_INT(load(&c, NULL), 0);	/* MONITORS=procmon: procmon names them */
-	CHECK_INT(c.watch_all, 0);
+	CHECK_INT(c.watch_all, CONFIG_AUTO);
 	CHECK_INT(c.watch_students.n, 0);
 	CHECK_INT(c.max_workspaces, 1024);
 	CHECK_INT(c.workspace_idle_ms, 3600000);
@@ -776,6 +777,9 @@ static void test_watch_scope(void)
 	config_free(&c);
 	CHECK_INT(load(&c, all), 0);
 	CHECK_INT(c.watch_all, 1);
+	config_free(&c);
+	CHECK_INT(load(&c, scoped), 0);
+	CHECK_INT(c.watch_all, 0);
 	config_free(&c);
 
 	setenv("JCW_CONFIG", write_file("scope.json", "{\"monitors\": \"filemon\", "

@@ -18,7 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "filemon.h"
+#include "log.h"
+#include "loop.h"
 #include "scope.h"
+#include "sender.h"
 #include "support.h"
 #include "testlib.h"
 #include "uts_hosts.h"
@@ -320,17 +324,23 @@ static void test_uts_hosts(void)
 	CHECK_INT(uts_hosts("/nonexistent", collect, &f, NULL), -ENOENT);
 }
 
-/* Drop CAP_SYS_ADMIN from this process's effective set: setns() fails as
- * it does in the DaemonSet, which does not grant it. */
-static int drop_sys_admin(void)
+/* Drop cap from this process's effective set, as the DaemonSet and the
+ * unit do not grant it (CAP_SYS_ADMIN: setns() fails; CAP_SYS_PTRACE: the
+ * namespaces of processes with more capabilities are hidden). */
+static int drop_cap(int cap)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2];
 
 	if (syscall(SYS_capget, &h, d) < 0)
 		return -1;
-	d[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+	d[cap / 32].effective &= ~(1u << (cap % 32));
 	return (int)syscall(SYS_capset, &h, d);
+}
+
+static int drop_sys_admin(void)
+{
+	return drop_cap(CAP_SYS_ADMIN);
 }
 
 /* Without CAP_SYS_ADMIN the container's /etc/hostname names it; one that
@@ -393,6 +403,82 @@ static void test_hostname_file(void)
 	unlink(fifo);
 }
 
+/* In a child without CAP_SYS_PTRACE: a scoped filemon that cannot see the
+ * node's namespaces.  Exit status: 0 when what it watches is as expected
+ * (blind_all: every workspace; else only os-1-2 named in WATCH_STUDENTS). */
+static int blind_child(bool blind_all, const char *proc_host)
+{
+	char *students[] = { "os-1-2" };
+	struct filemon_config fc = {
+		.watch_root = root, .snapshot_base = "/tmp", .max_file_size = 100,
+		.debounce_window_ms = 100, .debounce_max_wait_ms = 200, .hw_max = 20,
+		.scoped = true, .all_if_blind = blind_all, .students = students, .nstudents = 1,
+		.marker_dir = root,
+	};
+	struct loop *loop;
+	struct sender *snd;
+	struct filemon *fm;
+	char err[256], marker[128];
+	size_t watches, count;
+	size_t unreadable = 0;
+	struct found f = { .n = 0 };
+
+	log_set_level(LOG_ERROR);
+	if (drop_cap(CAP_SYS_PTRACE) < 0)
+		return 10;
+	/* The full-capability container is hidden from us now. */
+	uts_hosts("/proc", collect, &f, &unreadable);
+	if (unreadable == 0 || count_of(&f, proc_host) != 0)
+		return 11;
+	loop = loop_create();
+	snd = loop ? sender_create(loop, &(struct sender_config){ .out = tmpfile() }) : NULL;
+	fm = snd ? filemon_start(loop, &fc, snd, err, sizeof(err)) : NULL;
+	if (!fm)
+		return 12;
+	watches = filemon_watch_count(fm);
+	count = filemon_workspace_count(fm);
+	filemon_stop(fm);
+	sender_destroy(snd);
+	loop_destroy(loop);
+	snprintf(marker, sizeof(marker), "%s/.jcode-watcher-alive", root);
+	unlink(marker);
+	/* root + os-1-202012345, os-1-1, os-1-2, os-1-3 (no hwN below them) */
+	if (blind_all)
+		return count == 0 && watches == 5 ? 0 : 13;
+	return count == 1 && watches == 2 ? 0 : 14;
+}
+
+static int run_blind(bool blind_all, const char *host)
+{
+	pid_t pid = fork();
+	int status = -1;
+
+	if (pid == 0)
+		_exit(blind_child(blind_all, host));
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* WATCH_ALL=auto without CAP_SYS_PTRACE: who is on the node is not known,
+ * so every workspace is watched; WATCH_ALL=0 keeps to what it knows. */
+static void test_blind_falls_back(void)
+{
+	char host[64];
+	pid_t c;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skip test_blind_falls_back: needs root\n");
+		return;
+	}
+	snprintf(host, sizeof(host), "jcode-os-1-%d", (int)getpid());
+	c = container(host);
+	CHECK(c > 0);
+	CHECK_INT(run_blind(true, host), 0);
+	CHECK_INT(run_blind(false, host), 0);
+	reap(c);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root))
@@ -409,6 +495,7 @@ int main(void)
 	RUN(test_watch_all);
 	RUN(test_uts_hosts);
 	RUN(test_hostname_file);
+	RUN(test_blind_falls_back);
 	close(rootfd);
 	support_rm_rf(root);
 	return TEST_DONE();
