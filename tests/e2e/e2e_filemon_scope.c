@@ -51,24 +51,12 @@ static pid_t spawn(const char *bin, int api_port, const char *log_path)
 
 static double metric(const char *name, const char *labels)
 {
-	char series[256];
-
-	snprintf(series, sizeof(series), "%s{%s%sservice=\"filemon\"}", name, labels,
-		 labels[0] ? "," : "");
-	return agent_metric(port, series);
+	return agent_filemon_metric(port, name, labels);
 }
 
 static double wait_metric(const char *name, const char *labels, double want, double timeout_s)
 {
-	double until = support_now() + timeout_s, v = -1;
-
-	while (support_now() < until) {
-		v = metric(name, labels);
-		if (v == want)
-			break;
-		usleep(100 * 1000);
-	}
-	return v;
+	return agent_wait_filemon_metric(port, name, labels, want, timeout_s);
 }
 
 static void save(const char *rel, const char *text)
