@@ -157,7 +157,8 @@ static int list_processes(struct walk *w)
 		w->n++;
 	}
 	closedir(dir);
-	qsort(w->v, w->n, sizeof(*w->v), by_ino);
+	if (w->n)
+		qsort(w->v, w->n, sizeof(*w->v), by_ino);
 	return 0;
 }
 
