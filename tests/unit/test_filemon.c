@@ -729,6 +729,59 @@ static void test_scoped(void)
 }
 
 /*
+ * A learned workspace whose student is gone (no process in this test's
+ * empty /proc) is dropped after WORKSPACE_IDLE_SECONDS; a save still in its
+ * debounce window then is snapshotted all the same, and later saves are not.
+ */
+static void test_scoped_drop(void)
+{
+	struct filemon_config cfg = test_config();
+	char proc[300], err[256];
+	struct identity id;
+	size_t before;
+	double until;
+
+	snprintf(proc, sizeof(proc), "%s/empty-proc", tmp);
+	mkdir(proc, 0755);
+	cfg.scoped = true;
+	cfg.proc = proc;
+	cfg.workspace_idle_ms = 1000;
+	cfg.debounce_window_ms = cfg.debounce_max_wait_ms = 5000;
+	cfg.marker_dir = tmp;
+	mkdirs("os-1-202088888/hw1");	/* a student no other test saved for */
+	metrics_reset();
+	fm = filemon_start(loop, &cfg, snd, err, sizeof(err));
+	CHECK(fm != NULL);
+	if (!fm)
+		return;
+	before = filemon_watch_count(fm);	/* the root alone */
+	CHECK_INT(before, 1);
+	CHECK_INT(identity_parse_workspace("os-1-202088888", &id), 0);
+	filemon_student_seen(fm, &id);
+	CHECK_INT(filemon_watch_count(fm), 1 + 2);
+	pump(100);
+	put("os-1-202088888/hw1/last.c", "saved as the student left\n");
+	pump(200);
+	CHECK_DBL(ws_metric("filemon_pending_current", ""), 1, 0);
+	/* Dropped within two heartbeats of the idle time. */
+	until = support_now() + 3.5;
+	while (support_now() < until && filemon_workspace_count(fm))
+		loop_run_once(loop, 10);
+	CHECK_INT(filemon_workspace_count(fm), 0);
+	CHECK_INT(filemon_watch_count(fm), 1);
+	CHECK_DBL(ws_metric("filemon_workspaces_dropped_total", ""), 1, 0);
+	CHECK_INT(receiver_count(rx) - seen, 0);	/* still in its window */
+	put("os-1-202088888/hw1/after.c", "not watched any more\n");
+	CHECK_INT(expect(1), 1);
+	check_record(0, "/api/os-1/hw1/202088888/", "last.c", ".c", "{\"bytes\":26,\"event\":\"modified\"}",
+		     "saved as the student left\n", NULL);
+	seen = receiver_count(rx);
+	filemon_stop(fm);
+	fm = NULL;
+	CHECK_INT(receiver_count(rx) - seen, 0);
+}
+
+/*
  * The child of test_watch_limit: in a user namespace of its own, where the
  * inotify watch limit is ours to lower, start filemon on a tree that needs
  * more watches than allowed.  Exit status = failed checks; 77 = cannot.
@@ -877,6 +930,7 @@ int main(void)
 	RUN(test_catch_up);
 	RUN(test_perms);
 	RUN(test_scoped);
+	RUN(test_scoped_drop);
 	sender_destroy(snd);
 	receiver_stop(rx);
 	loop_destroy(loop);
