@@ -20,7 +20,9 @@
 
 #include "agent.h"
 #include "fsutil.h"
+#include "student.h"
 #include "support.h"
+#include "uts_hosts.h"
 
 static char root[PATH_MAX], codes[PATH_MAX + 8];
 
@@ -181,6 +183,40 @@ static void run(const char *bin, const char *tag, const char *scope_env, int n)
 	       caught, caught_s, cpu_again);
 }
 
+static void count_host(void *arg, const char *hostname)
+{
+	(*(int *)arg)++;
+}
+
+/* The walk a scoped node makes at start-up and before a drop, with m
+ * student containers (one idle process each) on the node. */
+static void walk(int m)
+{
+	pid_t *c = calloc((size_t)m, sizeof(*c));
+	char host[64], ws[PATH_MAX + 32];
+	double best = 1e9;
+	int found = 0, n = 0;
+
+	for (int i = 0; c && i < m; i++) {
+		snprintf(host, sizeof(host), "jcode-os-1-%d", i);
+		snprintf(ws, sizeof(ws), "%s/os-1-%d", codes, i);
+		c[i] = student_container(ws, host);
+	}
+	for (int r = 0; r < 5; r++) {
+		double t0 = support_now();
+
+		found = 0;
+		n = uts_hosts("/proc", count_host, &found, NULL);
+		if (support_now() - t0 < best)
+			best = support_now() - t0;
+	}
+	printf("walk    %d namespaces (%d of them students), %d processes in /proc: %.2f ms "
+	       "(best of 5)\n", n, m, support_count_entries("/proc"), best * 1000);
+	for (int i = 0; c && i < m; i++)
+		student_container_stop(c[i]);
+	free(c);
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 2 ? atoi(argv[2]) : 400, m = argc > 3 ? atoi(argv[3]) : 10;
@@ -207,6 +243,7 @@ int main(int argc, char **argv)
 	       n, n * 16, n * 10, m);
 	run(argv[1], "all", "WATCH_ALL=1", n);
 	run(argv[1], "scoped", list, n);
+	walk(m);
 	free(list);
 	support_rm_rf(root);
 	return 0;
