@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 
+#define CAP_SYS_PTRACE_BIT 19
 #define CAP_SYS_ADMIN_BIT 21
 #define CAP_PERFMON_BIT 38
 #define CAP_BPF_BIT 39
@@ -63,6 +64,7 @@ void check_env_default(struct check_env *env)
 	env->inotify_watches = "/proc/sys/fs/inotify/max_user_watches";
 	env->release = NULL;
 	env->may_mount = true;
+	env->scoped = false;
 }
 
 void check_env_from_config(struct check_env *env, const struct config *cfg)
@@ -71,6 +73,7 @@ void check_env_from_config(struct check_env *env, const struct config *cfg)
 	env->kernel_headers = cfg->kernel_headers;
 	env->headers_search = &cfg->headers_search;
 	env->state_dir = cfg->state_dir;
+	env->scoped = cfg->watch_all != 1;
 }
 
 int check_use_headers(const struct check_env *env)
@@ -286,6 +289,21 @@ static enum check_status check_inotify(FILE *out, const char *path)
 	return report(out, CHECK_OK, "inotify: max_user_watches is %lld", n);
 }
 
+/* Which students run here: the namespaces of other users' (and of more
+ * privileged) processes are readable only with CAP_SYS_PTRACE. */
+static enum check_status check_scope(FILE *out, const char *status_path)
+{
+	unsigned long long caps;
+
+	if (read_capeff(status_path, &caps) == 0 && (caps & (1ULL << CAP_SYS_PTRACE_BIT)))
+		return report(out, CHECK_OK, "filemon scope: CapEff %016llx has CAP_SYS_PTRACE: "
+			      "the node's student containers can be seen", caps);
+	return report(out, CHECK_WARN, "filemon scope: no CAP_SYS_PTRACE: the node's "
+		      "student containers cannot all be seen, so WATCH_ALL=auto watches every "
+		      "workspace -- fix: add SYS_PTRACE to the capabilities (pod securityContext, "
+		      "the unit's CapabilityBoundingSet), or set WATCH_ALL=1 to say so");
+}
+
 static int check_procmon(FILE *out, const struct check_env *env, const char *release)
 {
 	int fails = 0;
@@ -314,6 +332,8 @@ int check_run(FILE *out, const struct check_env *env, unsigned monitors)
 		fails += check_procmon(out, env, release);
 	if (monitors & MONITOR_FILEMON)
 		fails += check_inotify(out, env->inotify_watches) == CHECK_FAIL;
+	if ((monitors & MONITOR_FILEMON) && env->scoped)
+		check_scope(out, env->proc_status);	/* warns at most */
 	fflush(out);
 	return fails;
 }

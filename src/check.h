@@ -28,6 +28,8 @@ struct check_env {		/* where to look; tests point these at a fake tree */
 	const char *inotify_watches;	/* /proc/sys/fs/inotify/max_user_watches */
 	const char *release;		/* NULL = uname().release */
 	bool may_mount;			/* mount debugfs when tracing is missing */
+	bool scoped;			/* filemon watches this node's students only
+					 * (WATCH_ALL not 1): it reads their namespaces */
 };
 
 void check_env_default(struct check_env *env);

@@ -183,6 +183,15 @@ static const char *loader_exe(void)
 	return exe;
 }
 
+/* procmon -> filemon, one way: a student container ran something here.
+ * filemon starts after procmon, and may not run at all. */
+static void student_seen(void *arg, const struct identity *id)
+{
+	struct agent *a = arg;
+
+	filemon_student_seen(a->filemon, id);
+}
+
 static int start_procmon(struct agent *a)
 {
 	struct collector_config cc = {
@@ -200,6 +209,8 @@ static int start_procmon(struct agent *a)
 		.n_workspace_roots = a->cfg.workspace_roots.n,
 		.max_processes = a->cfg.max_processes,
 		.trace = a->trace,
+		.student_seen = (a->cfg.monitors & MONITOR_FILEMON) ? student_seen : NULL,
+		.student_seen_arg = a,
 	};
 	char err[4096], *text;
 
@@ -244,9 +255,21 @@ static int start_filemon(struct agent *a)
 		.hw_max = a->cfg.hw_max,
 		.watches_per_student = a->cfg.watches_per_student,
 		.perms = &perms,
+		.scoped = a->cfg.watch_all != 1,
+		.all_if_blind = a->cfg.watch_all == CONFIG_AUTO,
+		.students = a->cfg.watch_students.v,
+		.nstudents = a->cfg.watch_students.n,
+		.max_workspaces = a->cfg.max_workspaces,
+		.workspace_idle_ms = a->cfg.workspace_idle_ms,
+		.host_prefix = a->cfg.host_prefix,
+		.marker_dir = a->cfg.watch_all == 1 ? NULL : a->cfg.state_dir,
 	};
 	char err[512];
+	int rc = fc.marker_dir ? fs_mkdir_p(fc.marker_dir, 0755) : 0;
 
+	if (rc < 0)
+		log_warn("filemon", "STATE_DIR=%s: %s (the restart marker cannot be kept)",
+			 fc.marker_dir, strerror(-rc));
 	a->filemon = filemon_start(a->loop, &fc, a->sender, err, sizeof(err));
 	if (!a->filemon) {
 		log_error("filemon", "%s", err);

@@ -28,6 +28,7 @@
 
 #include "classifier.h"
 #include "config.h"
+#include "identity.h"
 #include "log.h"
 
 enum opt_kind {
@@ -48,6 +49,8 @@ enum opt_kind {
 	K_OWNER,	/* "user[:group]", names or numeric ids, "" = NULL */
 	K_AUTO,		/* "auto", "on" or "off": CONFIG_AUTO, 1, 0 */
 	K_LOGFMT,	/* "text" or "json": 0, 1 */
+	K_TRISTATE,	/* "auto", "1" or "0": CONFIG_AUTO, 1, 0 */
+	K_NAMES,	/* list of workspace names {subject}-{division}-{student_id} */
 };
 
 enum opt_src { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_FLAG };
@@ -145,6 +148,18 @@ static const struct opt opts[] = {
 	    "filemon: owner of snapshot files, for the backend that serves them"),
 	OPT("WATCHES_PER_STUDENT", "watches-per-student", "N", K_INT, watches_per_student, 0,
 	    100000000, "4096", "filemon: inotify watches one workspace may take (0 = no budget)"),
+	OPT("WATCH_ALL", "watch-all", "auto|1|0", K_TRISTATE, watch_all, 0, 0, "auto",
+	    "filemon: 1 watches every workspace (single server); 0 only those of students on "
+	    "this node; auto: 0 with procmon (1 if it cannot read the node's namespaces) or "
+	    "WATCH_STUDENTS, else 1"),
+	OPT("WATCH_STUDENTS", "watch-student", "WORKSPACE", K_NAMES, watch_students, 0, 0, NULL,
+	    "filemon: a workspace always watched, {subject}-{division}-{student_id} (repeat the "
+	    "flag for more)"),
+	OPT("MAX_WORKSPACES", "max-workspaces", "N", K_INT, max_workspaces, 1, 1000000, "1024",
+	    "filemon: workspaces learned from procmon watched at once"),
+	OPT("WORKSPACE_IDLE_SECONDS", "workspace-idle-seconds", "SECONDS", K_MS,
+	    workspace_idle_ms, 1000, 30LL * 24 * 3600 * 1000, "3600",
+	    "filemon: a workspace whose student has been gone from this node this long is dropped"),
 	OPT("SPOOL_DIR", "spool-dir", "DIR", K_STR, spool_dir, 0, 0, "/var/lib/jcode-watcher/spool",
 	    "events the API has not taken yet are kept here across restarts"),
 	OPT("SPOOL_MAX_BYTES", "spool-max-bytes", "BYTES", K_SIZE, spool_max_bytes, 0, TIB,
@@ -431,6 +446,22 @@ int config_check_root(const char *r, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+static bool workspace_name_ok(const char *item)
+{
+	struct identity id;
+
+	return identity_parse_workspace(item, &id) == 0;
+}
+
+static bool list_item_ok(enum opt_kind kind, const char *item)
+{
+	if (kind == K_ROOTS)
+		return config_check_root(item, NULL, 0) == 0;
+	if (kind == K_NAMES)
+		return workspace_name_ok(item);
+	return item[0] == '/';
+}
+
 /* Split "a,b" into a list, checking each item; append to l or replace it. */
 static int parse_list(const char *s, enum opt_kind kind, struct strlist *l, bool append)
 {
@@ -440,7 +471,7 @@ static int parse_list(const char *s, enum opt_kind kind, struct strlist *l, bool
 
 	for (item = copy ? strtok_r(copy, ",", &save) : NULL; item && !rc;
 	     item = strtok_r(NULL, ",", &save)) {
-		if (kind == K_ROOTS ? config_check_root(item, NULL, 0) : item[0] != '/')
+		if (!list_item_ok(kind, item))
 			rc = -EINVAL;
 		else
 			rc = strlist_push(&nl, item);
@@ -572,7 +603,7 @@ static bool is_string_kind(enum opt_kind k)
 
 static bool is_list_kind(enum opt_kind k)
 {
-	return k == K_ROOTS || k == K_DIRS;
+	return k == K_ROOTS || k == K_DIRS || k == K_NAMES;
 }
 
 static int parse_auto(const char *s, int *out)
@@ -582,6 +613,19 @@ static int parse_auto(const char *s, int *out)
 	else if (!strcmp(s, "on"))
 		*out = 1;
 	else if (!strcmp(s, "off"))
+		*out = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_tristate(const char *s, int *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = CONFIG_AUTO;
+	else if (!strcmp(s, "1"))
+		*out = 1;
+	else if (!strcmp(s, "0"))
 		*out = 0;
 	else
 		return -EINVAL;
@@ -624,11 +668,14 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 		return parse_monitors(s, field);
 	case K_ROOTS:
 	case K_DIRS:
+	case K_NAMES:
 		return parse_list(s, o->kind, field, false);
 	case K_MODE:
 		return parse_mode(s, o, field);
 	case K_AUTO:
 		return parse_auto(s, field);
+	case K_TRISTATE:
+		return parse_tristate(s, field);
 	case K_LOGFMT:
 		if (strcmp(s, "text") && strcmp(s, "json"))
 			return -EINVAL;
@@ -657,6 +704,10 @@ static const char *expected(const struct opt *o, char *buf, size_t n)
 		return "is not a monitor list (procmon, filemon or procmon,filemon)";
 	case K_AUTO:
 		return "is not auto, on or off";
+	case K_TRISTATE:
+		return "is not auto, 1 or 0";
+	case K_NAMES:
+		return "is not a list of workspace names ({subject}-{division}-{student_id})";
 	case K_LOGFMT:
 		return "is not text or json";
 	case K_ROOTS:
@@ -755,6 +806,10 @@ static int json_to_text(const struct opt *o, const json_t *v, char *buf, size_t 
 	if (is_string_kind(o->kind) || o->kind == K_LEVEL || o->kind == K_AUTO ||
 	    o->kind == K_LOGFMT || is_list_kind(o->kind))
 		return -EINVAL;
+	if (json_is_boolean(v) && o->kind == K_TRISTATE) {
+		snprintf(buf, n, "%d", json_is_true(v) ? 1 : 0);
+		return 0;
+	}
 	if (json_is_array(v) && o->kind == K_MONITORS)
 		return json_join_array(v, buf, n);
 	if (json_is_integer(v) && o->kind != K_MONITORS) {
@@ -867,6 +922,10 @@ static int file_list(struct loader *ld, const struct opt *o, const char *key, co
 		if (o->kind == K_DIRS && item[0] != '/')
 			return fail(ld, "config file %s: %s[%zu]: \"%s\" is not an absolute directory",
 				    ld->file, key, i, quote(item, val, sizeof(val)));
+		if (o->kind == K_NAMES && !workspace_name_ok(item))
+			return fail(ld, "config file %s: %s[%zu]: \"%s\" is not a workspace name "
+				    "({subject}-{division}-{student_id})", ld->file, key, i,
+				    quote(item, val, sizeof(val)));
 		if (strlist_push(l, item))
 			return fail(ld, "config file %s: out of memory", ld->file);
 	}
@@ -1045,6 +1104,30 @@ static int load_env(struct loader *ld)
 	return 0;
 }
 
+/*
+ * WATCH_ALL=auto: filemon learns whose workspaces to watch from procmon
+ * (left CONFIG_AUTO: filemon falls back to every workspace when it cannot
+ * read the node's namespaces) or from WATCH_STUDENTS (0); with neither
+ * (filemon alone, upstream's single-server setup) it watches them all (1).
+ * WATCH_ALL=0 with neither would watch nothing: refused, not silently idle.
+ */
+static int resolve_watch_all(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	bool procmon = cfg->monitors & MONITOR_PROCMON;
+
+	if (cfg->watch_all == CONFIG_AUTO && !cfg->watch_students.n)
+		cfg->watch_all = procmon ? CONFIG_AUTO : 1;
+	else if (cfg->watch_all == CONFIG_AUTO)
+		cfg->watch_all = 0;
+	if (cfg->watch_all || procmon || cfg->watch_students.n ||
+	    !(cfg->monitors & MONITOR_FILEMON))
+		return 0;
+	return fail(ld, "WATCH_ALL=0: filemon would watch no workspace: MONITORS has no "
+		    "procmon to learn the students on this node from, and WATCH_STUDENTS is "
+		    "empty (set WATCH_ALL=1, add procmon, or list WATCH_STUDENTS)");
+}
+
 static int check_consistency(struct loader *ld)
 {
 	const struct config *cfg = ld->cfg;
@@ -1052,7 +1135,7 @@ static int check_consistency(struct loader *ld)
 	if (cfg->debounce_max_wait_ms < cfg->debounce_window_ms)
 		return fail(ld, "DEBOUNCE_MAX_WAIT: %g s is shorter than DEBOUNCE_WINDOW (%g s)",
 			    cfg->debounce_max_wait_ms / 1000.0, cfg->debounce_window_ms / 1000.0);
-	return 0;
+	return resolve_watch_all(ld);
 }
 
 /* A list flag given again adds to what the first one set: --workspace-root A

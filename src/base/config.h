@@ -26,7 +26,7 @@
 
 enum config_command { CONFIG_RUN, CONFIG_CHECK, CONFIG_HELP, CONFIG_VERSION };
 
-/* A list setting: WORKSPACE_ROOTS, KERNEL_HEADERS_SEARCH. */
+/* A list setting: WORKSPACE_ROOTS, KERNEL_HEADERS_SEARCH, WATCH_STUDENTS. */
 struct strlist {
 	char **v;
 	size_t n;
@@ -78,6 +78,12 @@ struct config {
 	long snapshot_uid;        /* resolved from SNAPSHOT_OWNER; -1 = leave as created */
 	long snapshot_gid;        /* likewise; -1 = leave as created */
 	int watches_per_student;  /* WATCHES_PER_STUDENT, 4096 (0 = no budget) */
+	int watch_all;            /* WATCH_ALL, 1 or 0; "auto" is resolved by config_load():
+				   * 0 with WATCH_STUDENTS, 1 when nothing names students,
+				   * CONFIG_AUTO with procmon (filemon decides, see filemon.h) */
+	struct strlist watch_students; /* WATCH_STUDENTS, workspace names always watched */
+	int max_workspaces;       /* MAX_WORKSPACES, 1024 learned from procmon at once */
+	long workspace_idle_ms;   /* WORKSPACE_IDLE_SECONDS, 3600 s */
 	/* durable delivery */
 	char *spool_dir;          /* SPOOL_DIR, /var/lib/jcode-watcher/spool */
 	long long spool_max_bytes;/* SPOOL_MAX_BYTES, 256 MiB */

@@ -94,6 +94,7 @@ static const char *const skip_values[SKIP__COUNT] = {
 	"size", "not_regular", "unstable", "symlink", "hardlink", "error",
 };
 static const char *const unwatched_values[UNWATCHED__COUNT] = { "limit", "budget" };
+static const char *const ws_refusal_values[WS_REFUSED__COUNT] = { "limit", "missing" };
 static const char *const wfail_values[WFAIL__COUNT] = {
 	"no_space", "permission", "read_only", "missing", "io", "name_too_long", "other",
 };
@@ -215,6 +216,17 @@ static const struct metric_def metrics[M__COUNT] = {
 	      "changes put back for a retry after their snapshot write failed"),
 	PLAIN(M_FILEMON_BASE_WRITABLE, "filemon_snapshot_base_writable", GAUGE, FILEMON,
 	      "1 while SNAPSHOT_BASE takes writes, else 0"),
+	PLAIN(M_FILEMON_WORKSPACES, "filemon_workspaces_current", GAUGE, FILEMON,
+	      "student workspaces this node watches (0 with WATCH_ALL)"),
+	PLAIN(M_FILEMON_WS_ADDED, "filemon_workspaces_added_total", COUNTER, FILEMON,
+	      "workspaces watched since their student's container was seen on this node"),
+	PLAIN(M_FILEMON_WS_DROPPED, "filemon_workspaces_dropped_total", COUNTER, FILEMON,
+	      "workspaces no longer watched: their student gone from this node for "
+	      "WORKSPACE_IDLE_SECONDS"),
+	LABELLED(M_FILEMON_WS_REFUSED, "filemon_workspaces_refused_total", COUNTER, FILEMON,
+		 "reason", ws_refusal_values,
+		 "execs of student containers whose workspace is not watched: MAX_WORKSPACES "
+		 "reached, or no such directory below WATCH_ROOT"),
 
 	PLAIN(M_TRACE_CLIENTS, "trace_clients_current", GAUGE, NODE,
 	      "jcode-watcher trace clients connected to TRACE_SOCKET"),

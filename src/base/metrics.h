@@ -76,6 +76,10 @@ enum metric {
 	M_FILEMON_FAILURES,		/* value: enum write_failure */
 	M_FILEMON_RETRIES,
 	M_FILEMON_BASE_WRITABLE,
+	M_FILEMON_WORKSPACES,		/* watched now (filemon/scope.h) */
+	M_FILEMON_WS_ADDED,
+	M_FILEMON_WS_DROPPED,
+	M_FILEMON_WS_REFUSED,		/* value: enum ws_refusal */
 	/* jcode-watcher trace */
 	M_TRACE_CLIENTS,
 	M_TRACE_DROPPED,
@@ -121,6 +125,10 @@ enum skip_reason {
 
 /* filemon_unwatched_dirs_current{reason=...}. */
 enum unwatched_reason { UNWATCHED_LIMIT, UNWATCHED_BUDGET, UNWATCHED__COUNT };
+
+/* filemon_workspaces_refused_total{reason=...}: a student seen on this
+ * node whose workspace is not watched. */
+enum ws_refusal { WS_REFUSED_LIMIT, WS_REFUSED_MISSING, WS_REFUSED__COUNT };
 
 /* filemon_snapshot_failures_total{reason=...}: see write_failure_of(). */
 enum write_failure {

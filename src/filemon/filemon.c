@@ -111,6 +111,7 @@ void update_gauges(struct filemon *fm)
 	metrics_set(M_FILEMON_UNWATCHED, 0, UNWATCHED_BUDGET,
 		    (double)(fm->unwatched.count - fm->nunwatched_limit));
 	metrics_set(M_FILEMON_BASE_WRITABLE, 0, 0, fm->base_ok ? 1 : 0);
+	metrics_set(M_FILEMON_WORKSPACES, 0, 0, (double)scope_count(fm->scope));
 	update_ready(fm);
 }
 
@@ -133,8 +134,7 @@ static void dir_event(struct filemon *fm, const struct watch *w, const char *rel
 	}
 	/* Created or moved in: it may already hold files (mkdir -p + write,
 	 * a prepared directory renamed in), so scan it and take them as changes. */
-	if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
-	    snapshot_dir_wanted(w->depth + 1, ev->name, fm->hw_max))
+	if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && dir_wanted(fm, w->depth + 1, ev->name))
 		scan_path(fm, rel, w->depth + 1, 0);
 }
 
@@ -246,23 +246,33 @@ static long long mark_time(struct filemon *fm, long long now)
 	return fm->lost_since < m ? fm->lost_since : m;
 }
 
-/* Open the marker; returns the time it holds, or -1 on a first start. */
+/* The time a marker holds, or -1 when there is none. */
+static long long marker_time(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? ts_ns(&st.st_mtim) : -1;
+}
+
+/*
+ * Open the marker; returns the time it holds, or -1 on a first start.  A
+ * node's own marker (marker_dir) starts from the shared one in
+ * SNAPSHOT_BASE the first time, so an upgrade still catches up.
+ */
 static long long open_alive(struct filemon *fm)
 {
-	char *path;
-	struct stat st;
-	long long since = -1;
+	char *shared = NULL;
+	long long since = marker_time(fm->marker);
 
-	if (asprintf(&path, "%s/" ALIVE_FILE, fm->base) < 0)
-		return -1;
-	if (stat(path, &st) == 0)
-		since = ts_ns(&st.st_mtim);
+	if (since < 0 && asprintf(&shared, "%s/" ALIVE_FILE, fm->base) >= 0 &&
+	    strcmp(shared, fm->marker) != 0)
+		since = marker_time(shared);
+	free(shared);
 	mkdir(fm->base, 0755);
-	fm->alive_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fm->alive_fd = open(fm->marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fm->alive_fd < 0)
 		log_warn(MOD, "cannot keep %s (%s): saves made while the agent is down "
-			 "will not be caught up", path, strerror(errno));
-	free(path);
+			 "will not be caught up", fm->marker, strerror(errno));
 	return since;
 }
 
@@ -276,6 +286,7 @@ static long long on_heartbeat(struct loop *loop, long long id, void *arg)
 	metrics_heartbeat_loop(SERVICE_FILEMON);
 	if (fm->unwatched.count && loop_now_ms() >= fm->unwatched_retry_at)
 		fm->retry_soon = true;
+	scope_tick(fm);
 	on_inotify(loop, fm->ifd, LOOP_READ, fm);
 	/* Nothing waits to show that SNAPSHOT_BASE is back: probe it here. */
 	if (!fm->base_ok && !debounce_pending(fm->db))
@@ -292,7 +303,10 @@ static int setup(struct filemon *fm, const struct filemon_config *cfg, char *err
 	fm->base = strdup(cfg->snapshot_base);
 	fm->buf = malloc(EVENT_BUF);
 	fm->db = debounce_create(cfg->debounce_window_ms, cfg->debounce_max_wait_ms);
-	if (!fm->root || !fm->base || !fm->buf || watches_init(fm) < 0 || !fm->db) {
+	if (asprintf(&fm->marker, "%s/" ALIVE_FILE,
+		     cfg->marker_dir ? cfg->marker_dir : cfg->snapshot_base) < 0)
+		fm->marker = NULL;
+	if (!fm->root || !fm->base || !fm->buf || !fm->marker || watches_init(fm) < 0 || !fm->db) {
 		snprintf(err, errlen, "filemon: out of memory");
 		return -ENOMEM;
 	}
@@ -325,6 +339,7 @@ static int start_watching(struct filemon *fm, char *err, size_t errlen)
 		log_info(MOD, "catching up on files changed since %s", when);
 	}
 	scan_path(fm, "", 0, since);
+	fm->started = true;
 	if (fm->watches.count == 0) {
 		snprintf(err, errlen, "filemon: cannot watch WATCH_ROOT %s%s", fm->root,
 			 fm->limit_logged ? " (inotify watch limit reached)" : "");
@@ -361,7 +376,8 @@ struct filemon *filemon_start(struct loop *loop, const struct filemon_config *cf
 				.perms = { .mode = SNAPSHOT_MODE_DEFAULT, .uid = -1, .gid = -1 } };
 	if (cfg->perms)
 		fm->perms = *cfg->perms;
-	if (setup(fm, cfg, err, errlen) < 0 || start_watching(fm, err, errlen) < 0) {
+	if (setup(fm, cfg, err, errlen) < 0 || scope_setup(fm, cfg, err, errlen) < 0 ||
+	    start_watching(fm, err, errlen) < 0) {
 		filemon_free(fm);
 		return NULL;
 	}
@@ -394,6 +410,10 @@ static void filemon_free(struct filemon *fm)
 	if (fm->alive_fd >= 0)
 		close(fm->alive_fd);
 	watches_free(fm);
+	scope_free(fm->scope);
+	free(fm->host_prefix);
+	free(fm->proc);
+	free(fm->marker);
 	debounce_destroy(fm->db);
 	free(fm->buf);
 	free(fm->root);
@@ -431,6 +451,7 @@ void filemon_stop(struct filemon *fm)
 	metrics_set(M_FILEMON_PENDING, 0, 0, 0);
 	metrics_set(M_FILEMON_UNWATCHED, 0, UNWATCHED_LIMIT, 0);
 	metrics_set(M_FILEMON_UNWATCHED, 0, UNWATCHED_BUDGET, 0);
+	metrics_set(M_FILEMON_WORKSPACES, 0, 0, 0);
 	log_info(MOD, "stopped watching %s", fm->root);
 	filemon_free(fm);
 }
@@ -438,6 +459,11 @@ void filemon_stop(struct filemon *fm)
 size_t filemon_watch_count(const struct filemon *fm)
 {
 	return fm ? fm->watches.count : 0;
+}
+
+size_t filemon_workspace_count(const struct filemon *fm)
+{
+	return fm ? scope_count(fm->scope) : 0;
 }
 
 size_t filemon_unwatched_count(const struct filemon *fm)

@@ -16,6 +16,7 @@
 #ifndef JCW_FILEMON_H
 #define JCW_FILEMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "loop.h"
@@ -33,6 +34,25 @@ struct filemon_config {
 				      * may hold, 0 = no budget */
 	const struct snapshot_perms *perms; /* SNAPSHOT_MODE, SNAPSHOT_OWNER; NULL = 0640,
 					     * the agent's owner */
+	/* Which workspaces (scope.h).  false: every one below the root
+	 * (WATCH_ALL); true: those of WATCH_STUDENTS and of the students
+	 * filemon_student_seen() names, and of the live namespaces. */
+	bool scoped;
+	/* WATCH_ALL=auto: when some of the node's namespaces cannot be read
+	 * at start (no CAP_SYS_PTRACE), who is here is not known: watch every
+	 * workspace rather than miss the saves of students idle since then. */
+	bool all_if_blind;
+	char *const *students;       /* WATCH_STUDENTS */
+	size_t nstudents;
+	int max_workspaces;          /* MAX_WORKSPACES; 0 = 1024 */
+	long long workspace_idle_ms; /* WORKSPACE_IDLE_SECONDS; 0 = one hour */
+	const char *host_prefix;     /* HOST_PREFIX of the namespaces' hostnames; NULL = jcode- */
+	const char *proc;            /* where /proc is; NULL = "/proc" */
+	/* Where the restart marker is kept; NULL = SNAPSHOT_BASE.  A node
+	 * watching its own students keeps its own (STATE_DIR): SNAPSHOT_BASE
+	 * is shared by every node, and another node's later marker would
+	 * skip saves this one had not snapshotted yet. */
+	const char *marker_dir;
 };
 
 struct filemon;
@@ -46,6 +66,15 @@ struct filemon *filemon_start(struct loop *loop, const struct filemon_config *cf
 /* Flush pending debounced changes (snapshot them now), then stop watching.
  * The records are queued on the sender; drain it afterwards. */
 void filemon_stop(struct filemon *fm);
+
+/* procmon saw an exec in the container of student id on this node (one
+ * way: procmon's pipeline calls this through main.c).  With scoping, their
+ * workspace is watched from now on if WATCH_ROOT holds it, its tree
+ * scanned, and saves of the last seconds taken as changes. */
+void filemon_student_seen(struct filemon *fm, const struct identity *id);
+
+/* Workspaces watched (0 when every one is, WATCH_ALL). */
+size_t filemon_workspace_count(const struct filemon *fm);
 
 /* inotify watches currently held. */
 size_t filemon_watch_count(const struct filemon *fm);

@@ -5,6 +5,7 @@
  *   watches.c   the watch table, per-student budgets, unwatched directories
  *   scan.c      scanning a tree into watches and changes; retries and rescans
  *   flush.c     SNAPSHOT_BASE health and the debounce flush into snapshots
+ *   scoping.c   which workspaces: students seen, live namespaces, idle drops
  */
 #ifndef JCW_FILEMON_INTERNAL_H
 #define JCW_FILEMON_INTERNAL_H
@@ -18,6 +19,7 @@
 #include "filemon.h"
 #include "hashmap.h"
 #include "metrics.h"
+#include "scope.h"
 #include "snapshot.h"
 
 #define MOD "filemon"
@@ -117,6 +119,12 @@ struct filemon {
 	long long scan_mark;	/* LLONG_MAX, or while rescanning an unwatched
 				 * directory, the since its finds inherit */
 	unsigned long long enospc;	/* watches refused by the kernel's limit */
+	struct scope *scope;	/* which workspaces are watched */
+	char *host_prefix;
+	char *proc;
+	bool started;		/* the first scan is done: new workspaces are scanned */
+	long long scope_sweep_at;	/* loop ms */
+	bool ns_denied_logged;
 	struct debounce *db;
 	long long flush_timer;	/* 0 = none */
 	long long flush_at;
@@ -124,7 +132,8 @@ struct filemon {
 	long long hb_timer;
 	bool limit_logged;
 	long long quiet_ns;	/* CLOCK_REALTIME when the queue was last seen empty */
-	int alive_fd;		/* SNAPSHOT_BASE/ALIVE_FILE, see mark_alive() */
+	int alive_fd;		/* marker, see mark_alive() */
+	char *marker;		/* marker_dir (or SNAPSHOT_BASE)/ALIVE_FILE */
 	char *buf;
 };
 
@@ -188,12 +197,18 @@ long long unwatched_oldest(const struct filemon *fm);
 size_t unwatched_collect(struct filemon *fm, struct retry_item *v, size_t max);
 
 /* scan.c */
+/* snapshot_dir_wanted(), and at depth 1 a workspace in the scope. */
+bool dir_wanted(const struct filemon *fm, int depth, const char *name);
 char *child_rel(const char *parent, const char *name);
 long long change_since(long long since_ns);
 void note_change(struct filemon *fm, const char *rel, long long since_ns);
 void scan_path(struct filemon *fm, const char *rel, int depth, long long since_ns);
 void unwatched_retry(struct filemon *fm);
 void rescan(struct filemon *fm);
+
+/* scoping.c */
+int scope_setup(struct filemon *fm, const struct filemon_config *cfg, char *err, size_t errlen);
+void scope_tick(struct filemon *fm);
 
 /* flush.c */
 int base_probe(const char *base);

@@ -91,16 +91,12 @@ void base_failed(struct filemon *fm, int err)
 
 static void base_recovered(struct filemon *fm)
 {
-	char *path;
-
 	log_info(MOD, "snapshots can be written under %s again after %.1f s; %llu changes "
 		 "retried", fm->base, (loop_now_ms() - fm->fail_since_ms) / 1000.0, fm->retried);
 	fm->base_ok = true;
 	fm->retried = 0;
-	if (fm->alive_fd < 0 && asprintf(&path, "%s/" ALIVE_FILE, fm->base) >= 0) {
-		fm->alive_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-		free(path);
-	}
+	if (fm->alive_fd < 0)
+		fm->alive_fd = open(fm->marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	update_ready(fm);
 }
 

@@ -33,6 +33,12 @@ char *child_rel(const char *parent, const char *name)
 
 /* ---- scanning ------------------------------------------------------------ */
 
+bool dir_wanted(const struct filemon *fm, int depth, const char *name)
+{
+	return snapshot_dir_wanted(depth, name, fm->hw_max) &&
+	       (depth != 1 || scope_wants(fm->scope, name));
+}
+
 /*
  * The restart marker must not pass a waiting change: since is a wall time
  * its file's mtime or ctime is at or after.  For a change found by a scan
@@ -96,7 +102,7 @@ static void scan_entry(struct filemon *fm, int dirfd, const struct dirent *de, c
 	if (!entry_is_dir(dirfd, de)) {
 		if (since_ns >= 0 && depth + 1 >= SNAPSHOT_MIN_DEPTH)
 			scan_file(fm, dirfd, de->d_name, crel, since_ns);
-	} else if (snapshot_dir_wanted(depth + 1, de->d_name, fm->hw_max)) {
+	} else if (dir_wanted(fm, depth + 1, de->d_name)) {
 		/* O_NOFOLLOW: a directory symlink is never entered. */
 		cfd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd >= 0)

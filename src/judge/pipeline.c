@@ -231,6 +231,8 @@ static enum pipeline_result judge_exec(struct pipeline *p, const struct process 
 				.result = "invalid_identity" });
 		return PIPELINE_NONTARGET;
 	}
+	if (p->cfg.student_seen)
+		p->cfg.student_seen(p->cfg.student_seen_arg, id);
 	result = judge(p, proc, id, v);
 	if (result != PIPELINE_SUCCESS)
 		trace_feed(p->cfg.trace, &(struct trace_row){ .proc = proc, .id = id,

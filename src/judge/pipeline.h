@@ -24,6 +24,8 @@
 #include "sender.h"
 #include "trace_hub.h"
 
+struct identity;
+
 struct pipeline_config {
 	const char *host_prefix;
 	int hw_max;
@@ -34,6 +36,11 @@ struct pipeline_config {
 	size_t n_workspace_roots;
 	int max_processes;	/* followed from exec to exit at once; 0: the default */
 	struct trace_hub *trace;	/* `jcode-watcher trace` clients; NULL: none */
+	/* Told of every exec in a student container (a valid hostname), the
+	 * shell's included, before it is judged: filemon watches the
+	 * workspaces of the students on this node.  NULL: nobody. */
+	void (*student_seen)(void *arg, const struct identity *id);
+	void *student_seen_arg;
 };
 
 struct pipeline;

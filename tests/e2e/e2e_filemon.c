@@ -84,8 +84,10 @@ int main(int argc, char **argv)
 	char log_path[] = "/tmp/jcw-e2e-fm-XXXXXX", tmpl[] = "/tmp/jcw-e2e-fm-ws-XXXXXX";
 	char env_api[96], env_port[32], env_root[PATH_MAX + 32], env_snap[PATH_MAX + 32];
 	char env_spool[PATH_MAX + 32];
+	/* The save comes before the container's first exec: a single server
+	 * watching every workspace (e2e_filemon_scope tests the scoped node). */
 	char *env[] = { env_api, env_port, env_root, env_snap, env_spool, "MONITORS=procmon,filemon",
-			"DEBOUNCE_WINDOW=0.2", NULL };
+			"DEBOUNCE_WINDOW=0.2", "WATCH_ALL=1", NULL };
 	char cmd[PATH_MAX * 4];
 	struct receiver *r;
 	pid_t pid;

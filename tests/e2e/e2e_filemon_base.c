@@ -81,25 +81,13 @@ static long wait_readyz(int port, long want)
 
 static double metric(int port, const char *name, const char *labels)
 {
-	char series[256];
-
-	snprintf(series, sizeof(series), "%s{%s%sservice=\"filemon\"}", name, labels,
-		 labels[0] ? "," : "");
-	return agent_metric(port, series);
+	return agent_filemon_metric(port, name, labels);
 }
 
 /* Wait until metric name{labels} == want (or 40 s). */
 static double wait_metric(int port, const char *name, const char *labels, double want)
 {
-	double until = support_now() + 40, v = -1;
-
-	while (support_now() < until) {
-		v = metric(port, name, labels);
-		if (v == want)
-			break;
-		usleep(100 * 1000);
-	}
-	return v;
+	return agent_wait_filemon_metric(port, name, labels, want, 40);
 }
 
 static void save(const char *name, const char *content)

@@ -101,25 +101,13 @@ static pid_t spawn(const char *bin, const char *budget)
 
 static double metric(const char *name, const char *labels)
 {
-	char series[256];
-
-	snprintf(series, sizeof(series), "%s{%s%sservice=\"filemon\"}", name, labels,
-		 labels[0] ? "," : "");
-	return agent_metric(port, series);
+	return agent_filemon_metric(port, name, labels);
 }
 
 /* Wait until name{labels} == want (or timeout_s); returns the last value. */
 static double wait_metric(const char *name, const char *labels, double want, double timeout_s)
 {
-	double until = support_now() + timeout_s, v = -1;
-
-	while (support_now() < until) {
-		v = metric(name, labels);
-		if (v == want)
-			break;
-		usleep(100 * 1000);
-	}
-	return v;
+	return agent_wait_filemon_metric(port, name, labels, want, timeout_s);
 }
 
 static long readyz(void)

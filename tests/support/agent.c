@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "agent.h"
+#include "support.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -221,6 +222,29 @@ double agent_metric(int port, const char *series)
 	double v = status == 200 ? metric_in(text, series) : -1;
 
 	free(text);
+	return v;
+}
+
+double agent_filemon_metric(int port, const char *name, const char *labels)
+{
+	char series[256];
+
+	snprintf(series, sizeof(series), "%s{%s%sservice=\"filemon\"}", name, labels,
+		 labels[0] ? "," : "");
+	return agent_metric(port, series);
+}
+
+double agent_wait_filemon_metric(int port, const char *name, const char *labels, double want,
+				 double timeout_s)
+{
+	double until = support_now() + timeout_s, v = -1;
+
+	while (support_now() < until) {
+		v = agent_filemon_metric(port, name, labels);
+		if (v == want)
+			break;
+		usleep(100 * 1000);
+	}
 	return v;
 }
 

@@ -41,6 +41,13 @@ double metric_in(const char *text, const char *series);
 /* Fetch /metrics and return one series' value (-1 when absent). */
 double agent_metric(int port, const char *series);
 
+/* filemon's series name{labels,service="filemon"} (labels "" or
+ * `reason="x"`); -1 when absent.  The wait polls until it equals want or
+ * timeout_s passed, and returns the last value. */
+double agent_filemon_metric(int port, const char *name, const char *labels);
+double agent_wait_filemon_metric(int port, const char *name, const char *labels, double want,
+				 double timeout_s);
+
 /* Print a file to stderr (agent logs on failure). */
 void dump_file(const char *path);
 

@@ -7,6 +7,7 @@
 #define JCW_STUDENT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Run prog (a path relative to /home/coder/project/hw1, e.g. "./p") n times
@@ -43,5 +44,14 @@ int student_shell(const char *ws, const char *hostname, const char *script);
  */
 int student_shell_at(const char *ws, const char *hostname, const char *mountpoint,
 		     const char *script);
+
+/*
+ * A student's container that stays: the namespace as above, its hostname
+ * set and workspace mounted, holding one process that runs nothing (a
+ * student who only edits) until student_container_stop().  Returns its
+ * pid once it is in place, or -1.
+ */
+pid_t student_container(const char *ws, const char *hostname);
+void student_container_stop(pid_t pid);
 
 #endif

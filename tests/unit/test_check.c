@@ -392,6 +392,26 @@ static void test_inotify(void)
 	CHECK_OUT("FAIL  inotify: ");
 }
 
+/* A node watching its own students says whether it can see them. */
+static void test_scope(void)
+{
+	struct check_env env;
+
+	good_env(&env);
+	env.scoped = true;
+	CHECK_INT(run(&env, MONITOR_FILEMON), 0);
+	CHECK_INT(count_lines(), 2);
+	CHECK_OUT("ok    filemon scope: CapEff 000001ffffffffff has CAP_SYS_PTRACE: the node's "
+		  "student containers can be seen\n");
+	env.proc_status = at("status_bpf");
+	CHECK_INT(run(&env, MONITOR_FILEMON), 0);
+	CHECK_OUT("WARN  filemon scope: no CAP_SYS_PTRACE: ");
+	CHECK_OUT("-- fix: add SYS_PTRACE to the capabilities");
+	env.scoped = false;
+	CHECK_INT(run(&env, MONITOR_FILEMON), 0);
+	CHECK_INT(count_lines(), 1);
+}
+
 /* filemon alone needs none of the eBPF prerequisites */
 static void test_filemon_only(void)
 {
@@ -445,6 +465,7 @@ int main(void)
 	RUN(test_btf_missing_is_warning);
 	RUN(test_mount_attempt_fails);
 	RUN(test_inotify);
+	RUN(test_scope);
 	RUN(test_filemon_only);
 	RUN(test_uname_release);
 	support_rm_rf(root);

@@ -18,6 +18,7 @@ static const char *const env_names[] = {
 	"SNAPSHOT_MODE", "SNAPSHOT_OWNER", "WATCHES_PER_STUDENT", "METRICS_MAX_CONNECTIONS",
 	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES", "RING_BUFFER",
 	"RINGBUF_BYTES", "LOG_FORMAT", "TRACE_SOCKET", "TRACE_MAX_CLIENTS", "TRACE_BUFFER_BYTES",
+	"WATCH_ALL", "WATCH_STUDENTS", "MAX_WORKSPACES", "WORKSPACE_IDLE_SECONDS",
 };
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
@@ -729,6 +730,76 @@ static void test_trace_settings(void)
 	CHECK(strstr(errbuf, "--trace-buffer-bytes") != NULL);
 }
 
+/* Which workspaces filemon watches: learned from procmon by default, every
+ * one when nothing could name the students, never silently none. */
+static void test_watch_scope(void)
+{
+	const char *students[] = { "--monitors", "filemon", "--watch-student", "os-1-202012345",
+				   "--watch-student", "ai-2-7", NULL };
+	const char *all[] = { "--monitors", "procmon,filemon", "--watch-all", "1", NULL };
+	const char *scoped[] = { "--monitors", "procmon,filemon", "--watch-all", "0", NULL };
+	const char *none[] = { "--monitors", "filemon", "--watch-all", "0", NULL };
+	const char *bad_name[] = { "--watch-student", "../etc", NULL };
+	const char *bad_all[] = { "--watch-all", "yes", NULL };
+	const char *short_idle[] = { "--workspace-idle-seconds", "0.5", NULL };
+	const char *no_max[] = { "--max-workspaces", "0", NULL };
+	struct config c;
+
+	clear_env();
+	CHECK_INT(load(&c, NULL), 0);	/* MONITORS=procmon: procmon names them */
+	CHECK_INT(c.watch_all, CONFIG_AUTO);
+	CHECK_INT(c.watch_students.n, 0);
+	CHECK_INT(c.max_workspaces, 1024);
+	CHECK_INT(c.workspace_idle_ms, 3600000);
+	config_free(&c);
+
+	setenv("MONITORS", "filemon", 1);	/* alone: upstream's single server */
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.watch_all, 1);
+	config_free(&c);
+	setenv("WATCH_STUDENTS", "os-1-202012345,os-1-202099999", 1);
+	setenv("WORKSPACE_IDLE_SECONDS", "90", 1);
+	setenv("MAX_WORKSPACES", "3", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.watch_all, 0);
+	CHECK_INT(c.watch_students.n, 2);
+	CHECK_STR(c.watch_students.v[1], "os-1-202099999");
+	CHECK_INT(c.workspace_idle_ms, 90000);
+	CHECK_INT(c.max_workspaces, 3);
+	config_free(&c);
+	clear_env();
+
+	CHECK_INT(load(&c, students), 0);	/* the flag again adds to the list */
+	CHECK_INT(c.watch_all, 0);
+	CHECK_INT(c.watch_students.n, 2);
+	CHECK_STR(c.watch_students.v[0], "os-1-202012345");
+	CHECK_STR(c.watch_students.v[1], "ai-2-7");
+	config_free(&c);
+	CHECK_INT(load(&c, all), 0);
+	CHECK_INT(c.watch_all, 1);
+	config_free(&c);
+	CHECK_INT(load(&c, scoped), 0);
+	CHECK_INT(c.watch_all, 0);
+	config_free(&c);
+
+	setenv("JCW_CONFIG", write_file("scope.json", "{\"monitors\": \"filemon\", "
+		"\"watch_all\": false, \"watch_students\": [\"os-1-5\"]}"), 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.watch_all, 0);
+	CHECK_INT(c.watch_students.n, 1);
+	CHECK_STR(c.watch_students.v[0], "os-1-5");
+	config_free(&c);
+	setenv("JCW_CONFIG", write_file("scope-bad.json", "{\"watch_students\": [\"os-1\"]}"), 1);
+	CHECK_BAD(load(&c, NULL), "watch_students[0]: \"os-1\" is not a workspace name");
+	unsetenv("JCW_CONFIG");
+
+	CHECK_BAD(load(&c, none), "WATCH_ALL=0: filemon would watch no workspace");
+	CHECK_BAD(load(&c, bad_name), "--watch-student: \"../etc\" is not a list of workspace names");
+	CHECK_BAD(load(&c, bad_all), "--watch-all: \"yes\" is not auto, 1 or 0");
+	CHECK_BAD(load(&c, short_idle), "--workspace-idle-seconds");
+	CHECK_BAD(load(&c, no_max), "--max-workspaces");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -756,6 +827,7 @@ int main(void)
 	RUN(test_snapshot_owner);
 	RUN(test_file_error_one_line);
 	RUN(test_trace_settings);
+	RUN(test_watch_scope);
 	{
 		char cmd[300];
 

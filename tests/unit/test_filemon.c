@@ -20,6 +20,7 @@
 
 #include "event_id.h"
 #include "filemon.h"
+#include "identity.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics_testing.h"
@@ -654,6 +655,132 @@ static void test_perms(void)
 	umask(old);
 }
 
+#define OTHER "os-1-202099999"
+#define OTHER_API "/api/os-1/hw1/202099999/"
+
+static double ws_metric(const char *name, const char *labels)
+{
+	return metrics_sample(SERVICE_FILEMON, name, labels);
+}
+
+/*
+ * A node watching its own students: WS listed, OTHER not until procmon
+ * says it runs here.  The node's marker is its own (marker_dir); the first
+ * time it starts from the shared one, and the catch-up covers WS only.
+ */
+static void test_scoped(void)
+{
+	struct filemon_config cfg = test_config();
+	char *students[] = { WS };
+	char state[300], marker[400], err[256];
+	struct identity id;
+	struct stat st;
+	size_t before;
+
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	mkdir(state, 0755);
+	snprintf(marker, sizeof(marker), "%s/.jcode-watcher-alive", state);
+	cfg.scoped = true;
+	cfg.students = students;
+	cfg.nstudents = 1;
+	cfg.marker_dir = state;
+	mkdirs(OTHER "/hw1");
+	put(WS "/hw1/down.c", "saved while down\n");
+	put(OTHER "/hw1/other.c", "saved on another node\n");
+	metrics_reset();
+	fm = filemon_start(loop, &cfg, snd, err, sizeof(err));
+	CHECK(fm != NULL);
+	if (!fm)
+		return;
+	before = filemon_watch_count(fm);	/* root and WS's tree (earlier tests grew it) */
+	CHECK_INT(filemon_workspace_count(fm), 1);
+	CHECK_DBL(ws_metric("filemon_workspaces_current", ""), 1, 0);
+	CHECK_INT(expect(1), 1);
+	check_record(0, API, "down.c", ".c", "{\"bytes\":17,\"event\":\"modified\"}",
+		     "saved while down\n", NULL);
+	seen = receiver_count(rx);
+	put(OTHER "/hw1/unseen.c", "not watched yet\n");
+	/* Older than the seconds a newly seen workspace takes as changes. */
+	pump(2200);
+	CHECK_INT(receiver_count(rx) - seen, 0);
+
+	CHECK_INT(identity_parse_workspace(OTHER, &id), 0);
+	filemon_student_seen(fm, &id);
+	filemon_student_seen(fm, &id);	/* once is enough */
+	CHECK_INT(filemon_watch_count(fm) - before, 2);	/* OTHER, OTHER/hw1 */
+	CHECK_INT(filemon_workspace_count(fm), 2);
+	CHECK_DBL(ws_metric("filemon_workspaces_added_total", ""), 1, 0);
+	put(OTHER "/hw1/seen.c", "watched\n");
+	CHECK_INT(expect(1), 1);
+	check_record(0, OTHER_API, "seen.c", ".c", "{\"bytes\":8,\"event\":\"modified\"}",
+		     "watched\n", NULL);
+	seen = receiver_count(rx);
+
+	/* A student with no workspace here: none is made. */
+	CHECK_INT(identity_parse_workspace("os-1-404", &id), 0);
+	filemon_student_seen(fm, &id);
+	CHECK_DBL(ws_metric("filemon_workspaces_refused_total", "reason=\"missing\""), 1, 0);
+	CHECK_DBL(ws_metric("filemon_workspaces_refused_total", "reason=\"limit\""), 0, 0);
+	CHECK_INT(filemon_workspace_count(fm), 2);
+	filemon_stop(fm);
+	fm = NULL;
+	CHECK_INT(stat(marker, &st), 0);
+	CHECK_DBL(ws_metric("filemon_workspaces_current", ""), 0, 0);
+}
+
+/*
+ * A learned workspace whose student is gone (no process in this test's
+ * empty /proc) is dropped after WORKSPACE_IDLE_SECONDS; a save still in its
+ * debounce window then is snapshotted all the same, and later saves are not.
+ */
+static void test_scoped_drop(void)
+{
+	struct filemon_config cfg = test_config();
+	char proc[300], err[256];
+	struct identity id;
+	size_t before;
+	double until;
+
+	snprintf(proc, sizeof(proc), "%s/empty-proc", tmp);
+	mkdir(proc, 0755);
+	cfg.scoped = true;
+	cfg.proc = proc;
+	cfg.workspace_idle_ms = 1000;
+	cfg.debounce_window_ms = cfg.debounce_max_wait_ms = 5000;
+	cfg.marker_dir = tmp;
+	mkdirs("os-1-202088888/hw1");	/* a student no other test saved for */
+	metrics_reset();
+	fm = filemon_start(loop, &cfg, snd, err, sizeof(err));
+	CHECK(fm != NULL);
+	if (!fm)
+		return;
+	before = filemon_watch_count(fm);	/* the root alone */
+	CHECK_INT(before, 1);
+	CHECK_INT(identity_parse_workspace("os-1-202088888", &id), 0);
+	filemon_student_seen(fm, &id);
+	CHECK_INT(filemon_watch_count(fm), 1 + 2);
+	pump(100);
+	put("os-1-202088888/hw1/last.c", "saved as the student left\n");
+	pump(200);
+	CHECK_DBL(ws_metric("filemon_pending_current", ""), 1, 0);
+	/* Dropped within two heartbeats of the idle time. */
+	until = support_now() + 3.5;
+	while (support_now() < until && filemon_workspace_count(fm))
+		loop_run_once(loop, 10);
+	CHECK_INT(filemon_workspace_count(fm), 0);
+	CHECK_INT(filemon_watch_count(fm), 1);
+	CHECK_DBL(ws_metric("filemon_workspaces_dropped_total", ""), 1, 0);
+	CHECK_INT(receiver_count(rx) - seen, 0);	/* still in its window */
+	put("os-1-202088888/hw1/after.c", "not watched any more\n");
+	CHECK_INT(expect(1), 1);
+	check_record(0, "/api/os-1/hw1/202088888/", "last.c", ".c", "{\"bytes\":26,\"event\":\"modified\"}",
+		     "saved as the student left\n", NULL);
+	seen = receiver_count(rx);
+	filemon_stop(fm);
+	fm = NULL;
+	CHECK_INT(receiver_count(rx) - seen, 0);
+}
+
 /*
  * The child of test_watch_limit: in a user namespace of its own, where the
  * inotify watch limit is ours to lower, start filemon on a tree that needs
@@ -802,6 +929,8 @@ int main(void)
 	RUN(test_stop_flushes);
 	RUN(test_catch_up);
 	RUN(test_perms);
+	RUN(test_scoped);
+	RUN(test_scoped_drop);
 	sender_destroy(snd);
 	receiver_stop(rx);
 	loop_destroy(loop);

@@ -15,6 +15,7 @@
 #include "metrics_testing.h"
 #include "pipeline.h"
 #include "sender.h"
+#include "identity.h"
 #include "testlib.h"
 
 static struct loop *loop;
@@ -436,6 +437,48 @@ static void test_record_entry(void)
 	}
 }
 
+static char seen_ids[8][160];
+static int nseen;
+
+static void on_student(void *arg, const struct identity *id)
+{
+	if (nseen < 8)
+		snprintf(seen_ids[nseen], sizeof(seen_ids[0]), "%s %s %s", (const char *)arg,
+			 id->class_div, id->student_id);
+	nseen++;
+}
+
+/* filemon hears of every exec in a student container, the shell and the
+ * compiler's helpers included, and of nothing else. */
+static void test_student_seen(void)
+{
+	struct pipeline_config pc = { .host_prefix = "jcode-", .hw_max = 20,
+				      .classifier = classifier, .sender = sender,
+				      .student_seen = on_student, .student_seen_arg = "fm" };
+	struct pipeline *saved = pipeline;
+	char *sh[] = { "bash", NULL }, *cc1[] = { "cc1", "main.c", NULL };
+
+	pipeline = pipeline_create(&pc);
+	CHECK(pipeline != NULL);
+	if (!pipeline) {
+		pipeline = saved;
+		return;
+	}
+	nseen = 0;
+	CHECK_INT(run("jcode-os-1-202012345-7f9c", "/usr/bin/bash", "/home/coder", 1, sh, 0, 0),
+		  PIPELINE_NONTARGET);
+	CHECK_INT(run("jcode-ai-2-7", "/usr/lib/gcc/x86_64-linux-gnu/12/cc1", "/tmp", 2, cc1, 0, 0),
+		  PIPELINE_NONTARGET);
+	CHECK_INT(run("jcode-os-x-1", "/usr/bin/bash", "/", 1, sh, 0, 0), PIPELINE_NONTARGET);
+	CHECK_INT(run("node-exporter", "/usr/bin/bash", "/", 1, sh, 0, 0), PIPELINE_NONTARGET);
+	CHECK_INT(nseen, 2);
+	CHECK_STR(seen_ids[0], "fm os-1 202012345");
+	CHECK_STR(seen_ids[1], "fm ai-2 7");
+	pipeline_destroy(pipeline);
+	pipeline = saved;
+	expect_printed("");
+}
+
 int main(void)
 {
 	setup();
@@ -448,6 +491,7 @@ int main(void)
 	RUN(test_configured_roots);
 	RUN(test_bad_hostnames);
 	RUN(test_record_entry);
+	RUN(test_student_seen);
 	teardown();
 	return TEST_DONE();
 }
