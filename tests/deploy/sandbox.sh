@@ -5,8 +5,10 @@
 # changes the test: CapabilityBoundingSet (also the effective set of root),
 # NoNewPrivileges, and in a private mount namespace ProtectSystem=strict
 # (/ read-only but the StateDirectory, RuntimeDirectory and ReadWritePaths),
-# ProtectKernelTunables (/sys read-only).  Not emulated: SystemCallFilter,
-# MemoryDenyWriteExecute, RestrictAddressFamilies/Namespaces, PrivateDevices,
+# ProtectKernelTunables (/sys read-only), and through seccomp_exec.py
+# SystemCallFilter, SystemCallErrorNumber, SystemCallArchitectures,
+# RestrictAddressFamilies and RestrictNamespaces.  Not emulated:
+# MemoryDenyWriteExecute, PrivateDevices,
 # PrivateTmp, ProtectProc, DevicePolicy (README, Lab servers).  exec all the
 # way, so the test's pid is the agent's.
 set -euo pipefail
@@ -30,4 +32,7 @@ if [ "$(val ProtectKernelTunables)" = yes ]; then
 		mountpoint -q "$p" && mounts+="mount -o remount,bind,ro $p;"
 	done
 fi
-exec unshare --mount --propagation slave sh -ec "$mounts exec setpriv $nnp --inh-caps=-all --bounding-set=-all,$caps \"\$0\" \"\$@\"" "$agent" "$@"
+# Last, the system call filter (seccomp_exec.py), so the agent's own start is
+# under it, and its loader child's after it.
+filter="/usr/bin/python3 $(dirname "$0")/seccomp_exec.py $unit"
+exec unshare --mount --propagation slave sh -ec "$mounts exec setpriv $nnp --inh-caps=-all --bounding-set=-all,$caps $filter \"\$0\" \"\$@\"" "$agent" "$@"
