@@ -411,62 +411,6 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-static bool is_source_name(const char *s)
-{
-	static const char *const exts[] = { ".c", ".cpp", ".cc", ".cxx", ".c++", ".C" };
-	size_t i;
-
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		if (ends_with(s, exts[i]))
-			return true;
-	}
-	return false;
-}
-
-/* gcc/clang options whose value is the next argv element. */
-static bool compiler_opt_takes_value(const char *opt)
-{
-	static const char *const opts[] = {
-		"-o", "-I", "-include", "-D", "-U", "-MF", "-MT", "-MQ", "-x",
-		"-isystem", "-iquote", "-idirafter", "-imacros", "-iprefix", "-L",
-		"-Xlinker", "-Xassembler", "-Xpreprocessor", "-T", "-u", "-z",
-		"--param", "-aux-info",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		if (strcmp(opt, opts[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-const char *argv_compiler_source(int argc, char *const argv[])
-{
-	bool options = true;
-	int i;
-
-	if (!argv)
-		return NULL;
-	/* A NULL element means argc lied: stop there rather than read past it. */
-	for (i = 1; i < argc && argv[i]; i++) {
-		const char *a = argv[i];
-
-		if (options && strcmp(a, "--") == 0) {
-			options = false;
-			continue;
-		}
-		if (options && a[0] == '-' && a[1] != '\0') {
-			if (compiler_opt_takes_value(a))
-				i++;
-			continue;
-		}
-		if (is_source_name(a))
-			return a;
-	}
-	return NULL;
-}
-
 /*
  * Walk one cluster of Python short options ("-u", "-uW", "-Werror").
  * Returns 1 when the next argv element is this cluster's value, 0 when not,
