@@ -67,6 +67,8 @@ struct config {
 	char *kernel_headers;     /* KERNEL_HEADERS, NULL = search (see kheaders.h) */
 	struct strlist headers_search; /* KERNEL_HEADERS_SEARCH, dirs holding linux-headers-* */
 	char *state_dir;          /* STATE_DIR, /var/lib/jcode-watcher: what the agent builds */
+	long long diag_max_bytes; /* DIAG_MAX_BYTES, 16 KiB (1 KiB..1 MiB): head of a build's stderr */
+	long long traceback_max_bytes; /* TRACEBACK_MAX_BYTES, 4 KiB (256 B..1 MiB): tail of Python's */
 	/* filemon */
 	char *watch_root;         /* WATCH_ROOT, /watcher/codes */
 	char *snapshot_base;      /* SNAPSHOT_BASE, /watcher/snapshots */

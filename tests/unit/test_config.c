@@ -17,7 +17,7 @@ static const char *const env_names[] = {
 	"WORKSPACE_ROOTS", "KERNEL_HEADERS", "KERNEL_HEADERS_SEARCH", "STATE_DIR",
 	"SNAPSHOT_MODE", "SNAPSHOT_OWNER", "WATCHES_PER_STUDENT", "METRICS_MAX_CONNECTIONS",
 	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES", "RING_BUFFER",
-	"RINGBUF_BYTES", "LOG_FORMAT",
+	"RINGBUF_BYTES", "LOG_FORMAT", "DIAG_MAX_BYTES", "TRACEBACK_MAX_BYTES",
 };
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
@@ -85,6 +85,48 @@ static void test_ring_buffer(void)
 	unsetenv("RING_BUFFER");
 	CHECK_BAD(load(&c, bad), "--ring-buffer: \"yes\" is not auto, on or off");
 	CHECK_BAD(load(&c, small), "--ringbuf-bytes");
+}
+
+/* How much stderr a build (head) and a Python run (tail) keep. */
+static void test_capture_limits(void)
+{
+	const char *flags[] = { "--diag-max-bytes", "1MiB", "--traceback-max-bytes", "256", NULL };
+	const char *small[] = { "--diag-max-bytes", "1023", NULL };
+	const char *big[] = { "--traceback-max-bytes", "1048577", NULL };
+	const char *file[] = { "--config", NULL, NULL };
+	struct config c;
+
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.diag_max_bytes, 16384);
+	CHECK_INT(c.traceback_max_bytes, 4096);
+	config_free(&c);
+	CHECK_INT(load(&c, flags), 0);
+	CHECK_INT(c.diag_max_bytes, 1048576);
+	CHECK_INT(c.traceback_max_bytes, 256);
+	config_free(&c);
+	setenv("DIAG_MAX_BYTES", "32KiB", 1);
+	setenv("TRACEBACK_MAX_BYTES", "8192", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.diag_max_bytes, 32768);
+	CHECK_INT(c.traceback_max_bytes, 8192);
+	config_free(&c);
+	unsetenv("DIAG_MAX_BYTES");
+	unsetenv("TRACEBACK_MAX_BYTES");
+	file[1] = write_file("capture.json", "{\"diag_max_bytes\": \"2KiB\", \"traceback_max_bytes\": 512}");
+	CHECK_INT(load(&c, file), 0);
+	CHECK_INT(c.diag_max_bytes, 2048);
+	CHECK_INT(c.traceback_max_bytes, 512);
+	config_free(&c);
+	CHECK_BAD(load(&c, small), "--diag-max-bytes");
+	CHECK_BAD(load(&c, big), "--traceback-max-bytes");
+	setenv("DIAG_MAX_BYTES", "lots", 1);
+	CHECK_BAD(load(&c, NULL), "DIAG_MAX_BYTES");
+	setenv("DIAG_MAX_BYTES", "-1", 1);
+	CHECK_BAD(load(&c, NULL), "DIAG_MAX_BYTES");
+	unsetenv("DIAG_MAX_BYTES");
+	setenv("TRACEBACK_MAX_BYTES", "", 1);
+	CHECK_BAD(load(&c, NULL), "TRACEBACK_MAX_BYTES");
+	unsetenv("TRACEBACK_MAX_BYTES");
 }
 
 static void test_log_format(void)
@@ -712,6 +754,7 @@ int main(void)
 	RUN(test_defaults);
 	RUN(test_ring_buffer);
 	RUN(test_log_format);
+	RUN(test_capture_limits);
 	RUN(test_env);
 	RUN(test_flags_override_env);
 	RUN(test_file_below_env);
