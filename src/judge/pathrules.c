@@ -395,6 +395,21 @@ int path_homework_in(const struct workspace_roots *roots, const struct identity 
 	return n;
 }
 
+long path_homework_prefix(const struct workspace_roots *roots, const struct identity *id,
+			  const char *norm_path, int hw_max)
+{
+	const char *comp = NULL;
+	size_t clen = 0;
+	int n;
+
+	if (!roots || !norm_path || norm_path[0] != '/')
+		return -EINVAL;
+	n = find_homework(roots, id, norm_path, hw_max, true, &comp, &clen);
+	if (n < 0)
+		return n;
+	return (long)((size_t)(comp - norm_path) + clen);
+}
+
 int path_homework(const char *abs_path, int hw_max, bool require_child, char *hw, size_t hwlen)
 {
 	struct workspace_roots *roots = workspace_roots_default();

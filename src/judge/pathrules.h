@@ -83,6 +83,13 @@ int path_homework_in(const struct workspace_roots *roots, const struct identity 
 		     const char *abs_path, int hw_max, bool require_child,
 		     char *hw, size_t hwlen);
 
+/* For a path already normalised that lies below a homework directory (a
+ * target): the length of the homework directory's own path, the prefix
+ * "/home/coder/project/hw1" of ".../hw1/src/a.c".  Errors as
+ * path_homework_in() with require_child. */
+long path_homework_prefix(const struct workspace_roots *roots, const struct identity *id,
+			  const char *norm_path, int hw_max);
+
 /* A compiler's source file: argv_compiler_source() in compile_args.h, the
  * one reader of compiler argv. */
 
