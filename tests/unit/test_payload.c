@@ -299,6 +299,120 @@ static void test_event_ids(void)
 	CHECK(strncmp(a, "boot-1-a", 8) == 0);
 }
 
+/* The fields a build's insight adds, after the required six and the
+ * extras, in this order. */
+static void test_build_insight(void)
+{
+	char *argv[] = { "gcc", "-Wall", "-c", "a.c", NULL };
+	struct process p = base_proc(argv, 4);
+	struct insight in = { 0 };
+	struct diag d[2] = {
+		{ .file = "a.c", .line = 2, .column = 16, .severity = DIAG_WARNING,
+		  .message = "unused variable \xE2\x80\x98x\xE2\x80\x99 [-Wunused-variable]" },
+		{ .file = NULL, .severity = DIAG_ERROR, .message = "bad \xFF byte" },
+	};
+	char *sources[] = { "/home/coder/project/hw1/a.c" }, *flags[] = { "-Wall", "-c" };
+	char err[] = "a.c:2:16: warning: \033[1mx\033[0m\0!";
+	struct proc_report r = {
+		.endpoint = ENDPOINT_BUILD, .type = PROCESS_GCC, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/a.c", .insight = &in,
+	};
+
+	p.exe = "/usr/bin/gcc";
+	in.has_args = true;
+	in.args = (struct compile_args){ .output = "/home/coder/project/hw1/a.o",
+					 .sources = sources, .n_sources = 1,
+					 .flags = flags, .n_flags = 2, .compile_only = true };
+	in.has_diagnostics = true;
+	in.diags = (struct diag_list){ .v = d, .n = 2, .errors = 1, .warnings = 1, .omitted = 3 };
+	in.has_stderr = true;
+	in.stderr_text = err;
+	in.stderr_len = sizeof(err) - 1;
+	in.stderr_cut = true;
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/build",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		 "\"cmdline\":\"gcc -Wall -c a.c\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"binary_path\":\"/usr/bin/gcc\","
+		 "\"target_path\":\"/home/coder/project/hw1/a.c\",\"compiler\":\"gcc\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"stderr\",\"diagnostics\"],"
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\","
+		 "\"output\":\"/home/coder/project/hw1/a.o\","
+		 "\"sources\":[\"/home/coder/project/hw1/a.c\"],\"flags\":[\"-Wall\",\"-c\"],"
+		 "\"compile_only\":true,\"errors\":1,\"warnings\":1,"
+		 "\"diagnostics\":[{\"file\":\"a.c\",\"line\":2,\"column\":16,"
+		 "\"severity\":\"warning\",\"message\":\"unused variable \xE2\x80\x98x\xE2\x80\x99 "
+		 "[-Wunused-variable]\"},{\"file\":null,\"line\":null,\"column\":null,"
+		 "\"severity\":\"error\",\"message\":\"bad \xEF\xBF\xBD byte\"}],"
+		 "\"stderr\":\"a.c:2:16: warning: \\u001B[1mx\\u001B[0m\xEF\xBF\xBD!\"}");
+	/* No -o for several objects: output null; nothing captured: no stderr fields. */
+	in.args.output = NULL;
+	in.has_diagnostics = in.has_stderr = false;
+	in.diags.omitted = 0;
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/build",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		 "\"cmdline\":\"gcc -Wall -c a.c\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"binary_path\":\"/usr/bin/gcc\","
+		 "\"target_path\":\"/home/coder/project/hw1/a.c\",\"compiler\":\"gcc\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\","
+		 "\"output\":null,"
+		 "\"sources\":[\"/home/coder/project/hw1/a.c\"],\"flags\":[\"-Wall\",\"-c\"],"
+		 "\"compile_only\":true}");
+}
+
+static void test_run_insight(void)
+{
+	char *argv[] = { "python3", "div.py", NULL };
+	struct process p = base_proc(argv, 2);
+	struct insight in = { .has_exception = true, .exception = "ZeroDivisionError",
+			      .has_stderr = true, .stderr_text = "ZeroDivisionError: division by zero\n",
+			      .stderr_len = 36 };
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_PYTHON, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/div.py", .insight = &in,
+	};
+
+	p.exe = "/usr/bin/python3.11";
+	p.exit_code = 1;
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/run",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":1,"
+		 "\"cmdline\":\"python3 div.py\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"target_path\":\"/home/coder/project/hw1/div.py\",\"process_type\":\"python\","
+		 "\"binary_path\":\"/usr/bin/python3.11\",\"python_version\":\"3.11\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\","
+		 "\"exception\":\"ZeroDivisionError\","
+		 "\"stderr\":\"ZeroDivisionError: division by zero\\n\"}");
+	/* A binary: built_by always (null when unknown), stderr when crashed. */
+	in = (struct insight){ .is_binary = true, .built_by = "boot-1-77-5" };
+	r.type = PROCESS_USER_BINARY;
+	r.target_path = p.exe = "/home/coder/project/hw1/prog";
+	argv[0] = "./prog";
+	p.argc = 1;
+	p.signal = 6;
+	p.exit_code = 134;
+	in.has_stderr = true;
+	in.stderr_text = "prog: a.c:2: main: Assertion `0' failed.\n";
+	in.stderr_len = strlen(in.stderr_text);
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/run",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":134,"
+		 "\"cmdline\":\"./prog\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"target_path\":\"/home/coder/project/hw1/prog\",\"process_type\":\"binary\","
+		 "\"binary_path\":\"/home/coder/project/hw1/prog\","
+		 "\"signal\":\"SIGABRT\",\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\","
+		 "\"built_by\":\"boot-1-77-5\","
+		 "\"stderr\":\"prog: a.c:2: main: Assertion `0' failed.\\n\"}");
+}
+
 int main(void)
 {
 	event_set_boot_id("boot-1");
@@ -313,5 +427,7 @@ int main(void)
 	RUN(test_bad_report);
 	RUN(test_format_time);
 	RUN(test_signal_name);
+	RUN(test_build_insight);
+	RUN(test_run_insight);
 	return TEST_DONE();
 }
