@@ -90,6 +90,9 @@ static const char *const drop_values[DROP__COUNT] = {
 static const char *const trunc_values[TRUNC__COUNT] = { "argv", "exe", "cwd" };
 static const char *const evict_values[EVICT__COUNT] = { "full", "stale" };
 static const char *const bpf_filter_values[BPF_FILTER__COUNT] = { "hostname" };
+static const char *const capture_drop_values[CAPTURE_DROP__COUNT] = {
+	"not_followed", "budget", "cut",
+};
 static const char *const skip_values[SKIP__COUNT] = {
 	"size", "not_regular", "unstable", "symlink", "hardlink", "error",
 };
@@ -133,6 +136,15 @@ static const struct metric_def metrics[M__COUNT] = {
 	      "Strings that were not valid UTF-8."),
 	[M_ACTIVE_HOSTS] = { "active_hosts_current", GAUGE, PROCMON, COMPUTED, NULL, NULL, 1,
 			     "Hosts with a build or run in the last 10 minutes.", active_hosts_now },
+	LABELLED(M_CAPTURE_DROPPED, "capture_dropped_total", COUNTER, PROCMON,
+		 "reason", capture_drop_values,
+		 "stderr records not kept whole: for a process not followed, past a budget "
+		 "(the kernel's per process, the agent's node-wide), or cut (a write over 1 KiB, "
+		 "a build's stderr past DIAG_MAX_BYTES)."),
+	PLAIN(M_CAPTURE_BYTES, "capture_bytes_current", GAUGE, PROCMON,
+	      "Bytes of stderr held for followed processes until their exit."),
+	PLAIN(M_BUILDS_EVICTED, "builds_evicted_total", COUNTER, PROCMON,
+	      "Build outputs forgotten for built_by because the table was full."),
 
 	PLAIN(M_BPF_COLLECTED, "bpf_events_collected_total", COUNTER, PROCMON,
 	      "Records read from the ring (or perf) buffer."),
