@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "payload.h"
 #include "event_id.h"
 #include "event_id_testing.h"
@@ -34,9 +35,15 @@ static void build_ok(const struct proc_report *r, const char *want_path, const c
 {
 	char *path = (char *)"unset", *body = (char *)"unset";
 
+	char why[256] = "";
+
 	CHECK_INT(payload_build(r, &path, &body), 0);
 	CHECK_STR(path, want_path);
 	CHECK_STR(body, want_body);
+	/* and the backend would take it, extras and all */
+	CHECK_INT(contract_check(path, body, why, sizeof(why)), 0);
+	if (why[0])
+		fprintf(stderr, "  contract: %s\n", why);
 	free(path);
 	free(body);
 }
