@@ -409,6 +409,7 @@ static int run_start(struct run *x, const char *bin, char *const args[])
 	CHECK(x->r != NULL);
 	if (!x->r || !mkdtemp(x->spool) || mkstemp(x->log_path) < 0)
 		return -1;
+	receiver_validate(x->r, true);	/* as the backend would: 422 when not */
 	snprintf(envp_api, sizeof(envp_api), "API_SERVER=http://127.0.0.1:%d", receiver_port(x->r));
 	snprintf(envp_port, sizeof(envp_port), "METRICS_PORT=%d", x->port);
 	snprintf(envp_spool, sizeof(envp_spool), "SPOOL_DIR=%s", x->spool);
@@ -455,6 +456,7 @@ static void test_default_roots(void)
 	}
 	check_nothing_else(x.r, n);
 	check_metrics(x.port);
+	CHECK_INT(receiver_rejected(x.r, NULL, 0), 0);
 	run_stop(&x);
 }
 

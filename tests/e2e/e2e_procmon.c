@@ -388,6 +388,7 @@ int main(int argc, char **argv)
 	CHECK(r != NULL);
 	if (!r)
 		return TEST_DONE();
+	receiver_validate(r, true);	/* as the backend would: 422 when not */
 	snprintf(api, sizeof(api), "http://127.0.0.1:%d", receiver_port(r));
 	snprintf(envp_api, sizeof(envp_api), "API_SERVER=%s", api);
 	snprintf(envp_port, sizeof(envp_port), "METRICS_PORT=%d", port);
@@ -422,6 +423,7 @@ int main(int argc, char **argv)
 	usleep(1500 * 1000);
 	check_events(r);
 	check_metrics(port, other_before);
+	CHECK_INT(receiver_rejected(r, NULL, 0), 0);
 
 	rc = agent_stop(pid, 0, 20000);
 	CHECK_INT(rc, 0);
