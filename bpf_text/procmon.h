@@ -35,6 +35,9 @@ enum procmon_stat {
 	PROCMON_STAT_EXIT_EMITTED,   /* exit record emitted, at the group's end */
 	PROCMON_STAT_EXIT_STALE,     /* `live` entry belonged to a reused pid */
 	PROCMON_STAT_OUTPUT_FAILED,  /* a record the ring/perf buffer had no room for */
+	PROCMON_STAT_OUTPUT_EMITTED, /* stderr (PROCMON_OUTPUT) records emitted */
+	PROCMON_STAT_OUTPUT_CUT,     /* writes longer than PROCMON_OUTPUT_LEN: cut */
+	PROCMON_STAT_OUTPUT_DROPPED, /* writes dropped: budget spent or ring full */
 	PROCMON_STAT__COUNT
 };
 
@@ -44,7 +47,7 @@ enum procmon_stat {
  * kernel keeps only the start time of a live student process.  Every
  * record starts with struct procmon_head.
  */
-enum procmon_kind { PROCMON_EXEC = 1, PROCMON_EXIT = 2 };
+enum procmon_kind { PROCMON_EXEC = 1, PROCMON_EXIT = 2, PROCMON_OUTPUT = 3 };
 
 struct procmon_head {
 	__u32 kind;           /* enum procmon_kind */
@@ -67,11 +70,44 @@ struct procmon_exec {
 	char args[PROCMON_ARGS_LEN];  /* variable: the record ends after args_size bytes */
 };
 
+/* Resource use of the whole thread group, read in the kernel at its last exit. */
+struct procmon_usage {
+	__u64 cpu_ns;         /* scheduler runtime of every thread, dead and alive */
+	__u64 utime_ns;       /* user CPU of every thread */
+	__u64 stime_ns;       /* system CPU of every thread */
+	__u64 max_rss_kb;     /* peak resident set, KiB */
+	__u64 min_flt;
+	__u64 maj_flt;
+	__u64 read_bytes;     /* bytes through read-family syscalls (ioac rchar), all threads */
+	__u64 write_bytes;    /* bytes through write-family syscalls (ioac wchar), all threads */
+	__u64 ctx_switches;   /* voluntary + involuntary, all threads */
+	__u32 threads;        /* most threads alive at once */
+	__u32 children;       /* processes it forked (not threads) */
+};
+
 struct procmon_exit {
 	struct procmon_head head;
 	__u64 exit_ns;        /* bpf_ktime_get_ns() when the group's last task exited */
 	__u32 exit_code;      /* status << 8 | core 0x80 | signal, as wait(2) reports it */
 	__u32 pad;
+	struct procmon_usage usage;
+};
+
+#define PROCMON_OUTPUT_LEN 1024   /* bytes of one write kept per record */
+#define PROCMON_OUT_CUT    0x01u  /* this write was longer: bytes past `size` were dropped */
+#define PROCMON_OUT_BUDGET 0x02u  /* the per-process budget ran out before this record */
+
+/* What a marked task wrote to fd 2.  head names the capture root: the
+ * process marked at exec (gcc, python3, a student binary); descendants
+ * (cc1, as, ld) inherit the mark at fork and their writes carry the root's
+ * tgid and start_time in head, the writer in writer_tgid. */
+struct procmon_output {
+	struct procmon_head head;     /* kind = PROCMON_OUTPUT */
+	__u32 writer_tgid;
+	__u32 size;                   /* bytes used in data */
+	__u32 flags;                  /* PROCMON_OUT_* */
+	__u32 pad;
+	char data[PROCMON_OUTPUT_LEN];/* variable: the record ends after size bytes */
 };
 
 /* The layout both compilers must agree on: clang -target bpf inside libbcc
@@ -92,6 +128,18 @@ PROCMON_ASSERT_EXEC(cwd, 48 + PROCMON_HOST_LEN + PROCMON_PATH_LEN);
 PROCMON_ASSERT_EXEC(args, 48 + PROCMON_HOST_LEN + 2 * PROCMON_PATH_LEN);
 _Static_assert(__builtin_offsetof(struct procmon_exit, exit_ns) == 16 &&
 	       __builtin_offsetof(struct procmon_exit, exit_code) == 24 &&
-	       sizeof(struct procmon_exit) == 32, "struct procmon_exit: layout changed");
+	       __builtin_offsetof(struct procmon_exit, usage) == 32 &&
+	       sizeof(struct procmon_exit) == 112, "struct procmon_exit: layout changed");
+_Static_assert(sizeof(struct procmon_usage) == 80 &&
+	       __builtin_offsetof(struct procmon_usage, ctx_switches) == 64 &&
+	       __builtin_offsetof(struct procmon_usage, threads) == 72 &&
+	       __builtin_offsetof(struct procmon_usage, children) == 76,
+	       "struct procmon_usage: layout changed");
+_Static_assert(__builtin_offsetof(struct procmon_output, writer_tgid) == 16 &&
+	       __builtin_offsetof(struct procmon_output, size) == 20 &&
+	       __builtin_offsetof(struct procmon_output, flags) == 24 &&
+	       __builtin_offsetof(struct procmon_output, data) == 32 &&
+	       sizeof(struct procmon_output) == 32 + PROCMON_OUTPUT_LEN,
+	       "struct procmon_output: layout changed");
 
 #endif

@@ -177,14 +177,17 @@ int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STA
 
 /* Kernel counter -> metric.  tracked - emitted - stale is what is alive,
  * or what an output failure lost. */
-static const enum metric stat_metrics[PROCMON_STAT__COUNT] = {
-	[PROCMON_STAT_EXEC_SEEN] = M_BPF_EXECS,
-	[PROCMON_STAT_EXEC_TRACKED] = M_BPF_TRACKED,
-	[PROCMON_STAT_MAP_FULL] = M_BPF_MAP_FULL,
-	[PROCMON_STAT_EXIT_EMITTED] = M_BPF_EMITTED,
-	[PROCMON_STAT_EXIT_STALE] = M_BPF_STALE,
-	[PROCMON_STAT_EXEC_OTHER_HOST] = M_BPF_EXEC_FILTERED,
-	[PROCMON_STAT_OUTPUT_FAILED] = M_BPF_OUTPUT_FAILED,
+static const struct {
+	enum procmon_stat stat;
+	enum metric metric;
+} stat_metrics[] = {
+	{ PROCMON_STAT_EXEC_SEEN, M_BPF_EXECS },
+	{ PROCMON_STAT_EXEC_TRACKED, M_BPF_TRACKED },
+	{ PROCMON_STAT_MAP_FULL, M_BPF_MAP_FULL },
+	{ PROCMON_STAT_EXIT_EMITTED, M_BPF_EMITTED },
+	{ PROCMON_STAT_EXIT_STALE, M_BPF_STALE },
+	{ PROCMON_STAT_EXEC_OTHER_HOST, M_BPF_EXEC_FILTERED },
+	{ PROCMON_STAT_OUTPUT_FAILED, M_BPF_OUTPUT_FAILED },
 };
 
 int collector_export_stats(struct collector *c)
@@ -194,9 +197,10 @@ int collector_export_stats(struct collector *c)
 
 	if (rc < 0)
 		return rc;
-	/* The kernel's counts are absolute: the series mirror them. */
-	for (int k = 0; k < PROCMON_STAT__COUNT; k++)
-		metrics_set(stat_metrics[k], 0, 0, (double)st[k]);
+	/* The kernel's counts are absolute: the series mirror them.  A stat
+	 * without a row here is not exported (rather than landing on metric 0). */
+	for (size_t k = 0; k < sizeof(stat_metrics) / sizeof(stat_metrics[0]); k++)
+		metrics_set(stat_metrics[k].metric, 0, 0, (double)st[stat_metrics[k].stat]);
 	return 0;
 }
 
