@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "classifier.h"
+#include "config.h"
 #include "payload.h"
 #include "event_id.h"
 #include "event_id_testing.h"
@@ -436,6 +437,187 @@ static void test_record_entry(void)
 	}
 }
 
+/* A pipeline that captures the classes in capture, in place of the default. */
+static void recreate(unsigned capture, size_t diag_max)
+{
+	struct pipeline_config pc = { .host_prefix = "jcode-", .hw_max = 20,
+				      .classifier = classifier, .sender = sender,
+				      .capture = capture, .diag_max_bytes = diag_max };
+
+	pipeline_destroy(pipeline);
+	pipeline = pipeline_create(&pc);
+}
+
+#define HOST "jcode-os-1-202012345"
+#define HW1 "/home/coder/project/hw1"
+
+/* args: NUL-separated, as the kernel sends them. */
+static void exec_rec(unsigned tgid, const char *exe, const char *args, size_t args_len)
+{
+	static struct procmon_exec ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.head = (struct procmon_head){ .kind = PROCMON_EXEC, .tgid = tgid, .start_time = tgid * 10 };
+	ev.exec_ns = 1000;
+	strcpy(ev.hostname, HOST);
+	strcpy(ev.exe, exe);
+	strcpy(ev.cwd, HW1);
+	memcpy(ev.args, args, args_len);
+	ev.args_size = (unsigned)args_len;
+	pipeline_record(pipeline, &ev, offsetof(struct procmon_exec, args) + args_len);
+}
+
+static void exit_rec(unsigned tgid, unsigned status)
+{
+	struct procmon_exit ex = {
+		.head = { .kind = PROCMON_EXIT, .tgid = tgid, .start_time = tgid * 10 },
+		.exit_ns = 2000, .exit_code = status,
+	};
+
+	pipeline_record(pipeline, &ex, sizeof(ex));
+}
+
+static void err_out(unsigned tgid, const char *text, unsigned flags)
+{
+	pipeline_output(pipeline, tgid, tgid * 10ULL, flags, text, strlen(text));
+}
+
+static void expect_in(const char *got, const char *want)
+{
+	CHECK(strstr(got, want) != NULL);
+	if (!strstr(got, want))
+		fprintf(stderr, "  missing %s\n  in %s\n", want, got);
+}
+
+static double capture_dropped(const char *reason)
+{
+	char label[64];
+
+	snprintf(label, sizeof(label), "reason=\"%s\"", reason);
+	return metrics_sample(SERVICE_PROCMON, "capture_dropped_total", label);
+}
+
+/* The issue's session: gcc -c a.c (a warning), gcc a.o b.c -o prog, then
+ * ./prog failing an assertion: built_by names the second build. */
+static void test_stderr_and_built_by(void)
+{
+	char *got;
+
+	metrics_reset();
+	recreate(CAPTURE_BUILD | CAPTURE_PYTHON | CAPTURE_BINARY, 0);
+	exec_rec(41, "/usr/bin/gcc", "gcc\0-Wall\0-c\0a.c", 18);
+	err_out(41, "a.c: In function 'f':\n", 0);
+	err_out(41, "a.c:2:16: warning: unused variable 'x' [-Wunused-variable]\n", 0);
+	exit_rec(41, 0);
+	got = printed();
+	expect_in(got, "\"event_id\":\"b-41-410\",");
+	expect_in(got, "\"output\":\"" HW1 "/a.o\",\"sources\":[\"" HW1 "/a.c\"],"
+		  "\"flags\":[\"-Wall\",\"-c\"],\"compile_only\":true,\"errors\":0,\"warnings\":1,"
+		  "\"diagnostics\":[{\"file\":\"a.c\",\"line\":2,\"column\":16,\"severity\":\"warning\","
+		  "\"message\":\"unused variable 'x' [-Wunused-variable]\"}],"
+		  "\"stderr\":\"a.c: In function 'f':\\na.c:2:16: warning: unused variable 'x' "
+		  "[-Wunused-variable]\\n\"}}");
+	free(got);
+	exec_rec(42, "/usr/bin/gcc", "gcc\0a.o\0b.c\0-o\0prog", 20);
+	exit_rec(42, 0);
+	free(printed());
+	exec_rec(43, HW1 "/prog", "./prog", 7);
+	err_out(43, "prog: b.c:3: main: Assertion `0' failed.\n", 0);
+	exit_rec(43, 6);	/* SIGABRT */
+	got = printed();
+	expect_in(got, "\"signal\":\"SIGABRT\"");
+	expect_in(got, "\"built_by\":\"b-42-420\",\"stderr\":\"prog: b.c:3: main: Assertion `0' "
+		  "failed.\\n\"}}");
+	free(got);
+	/* Rebuilt and failed: the program is still the one 42 made. */
+	exec_rec(44, "/usr/bin/gcc", "gcc\0b.c\0-o\0prog", 16);
+	err_out(44, "b.c:1:1: error: x\n", 0);
+	exit_rec(44, 1 << 8);
+	got = printed();
+	expect_in(got, "\"errors\":1,\"warnings\":0,");
+	free(got);
+	exec_rec(45, HW1 "/prog", "./prog", 7);
+	err_out(45, "ordinary chatter\n", 0);
+	exit_rec(45, 0);
+	got = printed();
+	expect_in(got, "\"built_by\":\"b-42-420\"}}");	/* no stderr: it did not crash */
+	free(got);
+	CHECK_DBL(capture_dropped("not_followed"), 0, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "capture_bytes_current", ""), 0, 0);
+}
+
+static void test_stderr_dropped_and_cut(void)
+{
+	char *got;
+
+	metrics_reset();
+	recreate(CAPTURE_BUILD | CAPTURE_PYTHON, 1024);
+	/* Nobody followed: counted. */
+	err_out(99, "who?\n", 0);
+	CHECK_DBL(capture_dropped("not_followed"), 1, 0);
+	/* A binary, not captured here: nothing kept, nothing sent. */
+	exec_rec(51, HW1 "/prog", "./prog", 7);
+	err_out(51, "Segmentation fault\n", 0);
+	CHECK_DBL(capture_dropped("not_followed"), 2, 0);
+	exit_rec(51, 11);
+	got = printed();
+	expect_in(got, "\"signal\":\"SIGSEGV\"");
+	expect_in(got, "\"built_by\":null}}");
+	free(got);
+	/* The kernel cut a write, and the head filled: both counted, flagged. */
+	exec_rec(52, "/usr/bin/gcc", "gcc\0a.c", 8);
+	err_out(52, "a.c:1:1: error: first\n", PROCMON_OUT_CUT);
+	{
+		char big[2000];
+
+		memset(big, 'z', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		err_out(52, big, 0);
+		CHECK_DBL(metrics_sample(SERVICE_PROCMON, "capture_bytes_current", ""), 1024, 0);
+		err_out(52, "a.c:9:1: error: never seen\n", PROCMON_OUT_BUDGET);
+	}
+	CHECK_DBL(capture_dropped("cut"), 3, 0);
+	CHECK_DBL(capture_dropped("budget"), 1, 0);
+	exit_rec(52, 1 << 8);
+	got = printed();
+	expect_in(got, "\"truncated\":[\"stderr\"],");
+	expect_in(got, "\"errors\":1,\"warnings\":0,");
+	free(got);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "capture_bytes_current", ""), 0, 0);
+	/* Python: the exception of the final line. */
+	exec_rec(53, "/usr/bin/python3.11", "python3\0div.py", 15);
+	err_out(53, "Traceback (most recent call last):\n  File \"" HW1 "/div.py\", line 1\n", 0);
+	err_out(53, "ZeroDivisionError: division by zero\n", 0);
+	exit_rec(53, 1 << 8);
+	got = printed();
+	expect_in(got, "\"exception\":\"ZeroDivisionError\",\"stderr\":\"Traceback");
+	expect_in(got, "ZeroDivisionError: division by zero\\n\"}}");
+	free(got);
+}
+
+/* CAPTURE= : no stderr, diagnostics or exception field anywhere. */
+static void test_capture_off(void)
+{
+	char *got;
+
+	metrics_reset();
+	recreate(0, 0);
+	exec_rec(61, "/usr/bin/gcc", "gcc\0a.c", 8);
+	err_out(61, "a.c:1:1: error: x\n", 0);
+	exit_rec(61, 1 << 8);
+	exec_rec(62, "/usr/bin/python3.11", "python3\0div.py", 15);
+	err_out(62, "Traceback (most recent call last):\nZeroDivisionError: x\n", 0);
+	exit_rec(62, 1 << 8);
+	got = printed();
+	CHECK(strstr(got, "\"stderr\"") == NULL);
+	CHECK(strstr(got, "\"diagnostics\"") == NULL);
+	CHECK(strstr(got, "\"errors\"") == NULL);
+	CHECK(strstr(got, "\"exception\"") == NULL);
+	expect_in(got, "\"compile_only\":false}}");
+	free(got);
+	CHECK_DBL(capture_dropped("not_followed"), 2, 0);
+}
+
 int main(void)
 {
 	setup();
@@ -448,6 +630,9 @@ int main(void)
 	RUN(test_configured_roots);
 	RUN(test_bad_hostnames);
 	RUN(test_record_entry);
+	RUN(test_stderr_and_built_by);
+	RUN(test_stderr_dropped_and_cut);
+	RUN(test_capture_off);
 	teardown();
 	return TEST_DONE();
 }
