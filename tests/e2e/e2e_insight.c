@@ -1,0 +1,474 @@
+/*
+ * e2e_insight.c - what instructors see of a student's trial and error, on
+ * the real kernel with the real compilers: a session of failed and passing
+ * compiles and runs in a student container, every stderr, diagnostic,
+ * exception, built_by and resource field asserted; then the same agent
+ * with CAPTURE= sends none of the stderr fields.  Every payload goes
+ * through a receiver that validates the contract's required fields.
+ *
+ * The expected texts are gcc 12's, clang 14's and Python 3.11's (Debian
+ * 12, the CI machine), under LC_ALL=C.UTF-8 and with stderr not a terminal
+ * (no colours).
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent.h"
+#include "event_id.h"
+#include "receiver.h"
+#include "student.h"
+#include "support.h"
+#include "testlib.h"
+
+#define PROJECT "/home/coder/project"
+#define HW1 PROJECT "/hw1"
+#define BUILD_URL "/api/os-1/hw1/202012345/logs/build"
+#define RUN_URL "/api/os-1/hw1/202012345/logs/run"
+#define SESSION_EVENTS 13
+
+static char ws[PATH_MAX];
+
+static void write_file(const char *rel, const char *text)
+{
+	char path[2 * PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", ws, rel);
+	f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static void make_workspace(void)
+{
+	char tmpl[] = "/tmp/jcw-e2e-insight-XXXXXX", cmd[PATH_MAX + 32];
+
+	if (!mkdtemp(tmpl))
+		exit(1);
+	snprintf(ws, sizeof(ws), "%s/os-1-202012345", tmpl);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/hw1'", ws);
+	if (system(cmd) != 0)
+		exit(1);
+	write_file("hw1/semi.c", "int main(void)\n{\n\tint x = 1\n\treturn x;\n}\n");
+	write_file("hw1/unused.c", "int main(void)\n{\n\tint unused;\n\treturn 0;\n}\n");
+	write_file("hw1/undef.c", "void missing(void);\nint main(void)\n{\n\tmissing();\n\treturn 0;\n}\n");
+	write_file("hw1/div.py", "x = 0\nprint(1 / x)\n");
+	write_file("hw1/syn.py", "def f(:\n    pass\n");
+	write_file("hw1/assert.c", "#include <assert.h>\nint main(void)\n{\n\tassert(0);\n}\n");
+	write_file("hw1/seg.c", "int main(void)\n{\n\tvolatile int *p = 0;\n\treturn *p;\n}\n");
+	write_file("hw1/a.c", "int two(void) { return 2; }\n");
+	write_file("hw1/b.c", "#include <stdio.h>\nint two(void);\nint main(void)\n{\n"
+		   "\tprintf(\"%d\\n\", two());\n\treturn 0;\n}\n");
+}
+
+/* stderr to a file, never a terminal: no colours, whoever runs the test. */
+static const char *session =
+	"export LC_ALL=C.UTF-8; exec 2>/dev/null; cd " HW1 " && "
+	"gcc semi.c -o semi; gcc -Wall unused.c -o unused; gcc undef.c -o undef; "
+	"clang semi.c -o semic; python3 div.py; python3 syn.py; "
+	"gcc assert.c -o assert && ./assert; gcc seg.c -o seg && ./seg; "
+	"gcc -c a.c && gcc a.o b.c -o prog && ./prog; true";
+
+static json_t *find(struct receiver *r, const char *url, const char *cmdline)
+{
+	size_t n = receiver_count(r);
+
+	for (size_t i = 0; i < n; i++) {
+		struct received rc;
+		json_t *body;
+
+		if (receiver_get(r, i, &rc) < 0)
+			continue;
+		body = strcmp(rc.url, url) == 0 ? json_loads(rc.body, 0, NULL) : NULL;
+		received_free(&rc);
+		if (body && strcmp(json_string_value(json_object_get(body, "cmdline")) ?: "",
+				   cmdline) == 0)
+			return body;
+		json_decref(body);
+	}
+	fprintf(stderr, "no event at %s with cmdline %s\n", url, cmdline);
+	CHECK(!"event found");
+	return NULL;
+}
+
+static const char *str(json_t *ev, const char *key)
+{
+	return json_string_value(json_object_get(ev, key));
+}
+
+static long long num(json_t *ev, const char *key)
+{
+	json_t *v = json_object_get(ev, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/* The resources every event carries: numbers of the right kind, in range. */
+static void check_resources(json_t *ev)
+{
+	static const char *const counts[] = {
+		"max_rss_kb", "minor_faults", "major_faults", "read_bytes", "write_bytes",
+		"ctx_switches", "threads", "children",
+	};
+	static const char *const times[] = { "cpu_ms", "cpu_user_ms", "cpu_sys_ms" };
+	size_t i;
+
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		json_t *v = json_object_get(ev, times[i]);
+
+		CHECK(json_is_number(v));
+		CHECK(json_number_value(v) >= 0 && json_number_value(v) < 60000);
+	}
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		CHECK(num(ev, counts[i]) >= 0);
+	CHECK(num(ev, "max_rss_kb") > 100 && num(ev, "max_rss_kb") < 4 * 1024 * 1024);
+	CHECK(num(ev, "threads") >= 1);
+	CHECK(num(ev, "minor_faults") > 0);
+	/* the whole is its parts, to the rounding of each */
+	CHECK(json_number_value(json_object_get(ev, "cpu_ms")) + 0.003 >=
+	      json_number_value(json_object_get(ev, "cpu_user_ms")) +
+	      json_number_value(json_object_get(ev, "cpu_sys_ms")) - 1.0);
+}
+
+static void check_diag(json_t *ev, size_t i, const char *file, long long line,
+		       long long column, const char *severity, const char *message)
+{
+	json_t *d = json_array_get(json_object_get(ev, "diagnostics"), i);
+
+	CHECK(json_is_object(d));
+	if (file)
+		CHECK_STR(str(d, "file"), file);
+	else
+		CHECK(json_is_null(json_object_get(d, "file")));
+	if (line)
+		CHECK_INT(num(d, "line"), line);
+	else
+		CHECK(json_is_null(json_object_get(d, "line")));
+	if (column)
+		CHECK_INT(num(d, "column"), column);
+	else
+		CHECK(json_is_null(json_object_get(d, "column")));
+	CHECK_STR(str(d, "severity"), severity);
+	CHECK_STR(str(d, "message"), message);
+	CHECK_INT(json_object_size(d), 5);
+}
+
+static void check_counts(json_t *ev, int exit_code, long long errors, long long warnings,
+			 size_t listed)
+{
+	CHECK_INT(num(ev, "exit_code"), exit_code);
+	CHECK_INT(num(ev, "errors"), errors);
+	CHECK_INT(num(ev, "warnings"), warnings);
+	CHECK_INT(json_array_size(json_object_get(ev, "diagnostics")), listed);
+}
+
+static bool truncated_has(json_t *ev, const char *field)
+{
+	json_t *t = json_object_get(ev, "truncated");
+
+	for (size_t i = 0; i < json_array_size(t); i++) {
+		if (strcmp(json_string_value(json_array_get(t, i)) ?: "", field) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void check_build_args(json_t *ev, const char *output, const char *source,
+			     const char *flag, bool compile_only)
+{
+	json_t *src = json_object_get(ev, "sources"), *flags = json_object_get(ev, "flags");
+
+	CHECK_STR(str(ev, "output"), output);
+	CHECK_INT(json_array_size(src), 1);
+	CHECK_STR(json_string_value(json_array_get(src, 0)), source);
+	CHECK_INT(json_array_size(flags), flag ? 1 : 0);
+	if (flag)
+		CHECK_STR(json_string_value(json_array_get(flags, 0)), flag);
+	CHECK(json_is_boolean(json_object_get(ev, "compile_only")) &&
+	      json_is_true(json_object_get(ev, "compile_only")) == compile_only);
+	CHECK(!truncated_has(ev, "stderr"));
+	check_resources(ev);
+	/* a compiler starts cc1 and as, at least */
+	CHECK(num(ev, "children") >= 2);
+}
+
+static void check_compiles(struct receiver *r)
+{
+	json_t *ev;
+
+	ev = find(r, BUILD_URL, "gcc semi.c -o semi");
+	if (ev) {
+		check_counts(ev, 1, 1, 0, 1);
+		check_diag(ev, 0, "semi.c", 4, 9, "error",
+			   "expected \xE2\x80\x98,\xE2\x80\x99 or \xE2\x80\x98;\xE2\x80\x99 before "
+			   "\xE2\x80\x98return\xE2\x80\x99");
+		CHECK_STR(str(ev, "stderr"),
+			  "semi.c: In function \xE2\x80\x98main\xE2\x80\x99:\n"
+			  "semi.c:4:9: error: expected \xE2\x80\x98,\xE2\x80\x99 or \xE2\x80\x98;"
+			  "\xE2\x80\x99 before \xE2\x80\x98return\xE2\x80\x99\n"
+			  "    4 |         return x;\n"
+			  "      |         ^~~~~~\n");
+		check_build_args(ev, HW1 "/semi", HW1 "/semi.c", NULL, false);
+		json_decref(ev);
+	}
+	ev = find(r, BUILD_URL, "gcc -Wall unused.c -o unused");
+	if (ev) {
+		check_counts(ev, 0, 0, 1, 1);
+		check_diag(ev, 0, "unused.c", 3, 13, "warning",
+			   "unused variable \xE2\x80\x98unused\xE2\x80\x99 [-Wunused-variable]");
+		check_build_args(ev, HW1 "/unused", HW1 "/unused.c", "-Wall", false);
+		json_decref(ev);
+	}
+	ev = find(r, BUILD_URL, "gcc undef.c -o undef");
+	if (ev) {
+		const char *err = str(ev, "stderr") ?: "";
+		const char *tail = "undef.c:(.text+0x5): undefined reference to `missing'\n"
+				   "collect2: error: ld returned 1 exit status\n";
+
+		/* one undefined reference is one error: collect2's line repeats it */
+		check_counts(ev, 1, 1, 0, 1);
+		check_diag(ev, 0, "undef.c", 0, 0, "error", "undefined reference to `missing'");
+		CHECK(strncmp(err, "/usr/bin/ld: /tmp/cc", 20) == 0);
+		CHECK(strlen(err) > strlen(tail) && !strcmp(err + strlen(err) - strlen(tail), tail));
+		check_build_args(ev, HW1 "/undef", HW1 "/undef.c", NULL, false);
+		json_decref(ev);
+	}
+	ev = find(r, BUILD_URL, "clang semi.c -o semic");
+	if (ev) {
+		check_counts(ev, 1, 1, 0, 1);
+		check_diag(ev, 0, "semi.c", 3, 11, "error", "expected ';' at end of declaration");
+		CHECK_STR(str(ev, "stderr"),
+			  "semi.c:3:11: error: expected ';' at end of declaration\n"
+			  "        int x = 1\n"
+			  "                 ^\n"
+			  "                 ;\n"
+			  "1 error generated.\n");
+		check_build_args(ev, HW1 "/semic", HW1 "/semi.c", NULL, false);
+		json_decref(ev);
+	}
+}
+
+static void check_python(struct receiver *r)
+{
+	json_t *ev = find(r, RUN_URL, "python3 div.py");
+
+	if (ev) {
+		const char *err = str(ev, "stderr") ?: "";
+		const char *last = strrchr(err, '\n') && strlen(err) > 1 ?
+				   memrchr(err, '\n', strlen(err) - 1) : NULL;
+
+		CHECK_INT(num(ev, "exit_code"), 1);
+		CHECK_STR(str(ev, "exception"), "ZeroDivisionError");
+		CHECK_STR(last ? last + 1 : NULL, "ZeroDivisionError: division by zero\n");
+		CHECK_STR(err, "Traceback (most recent call last):\n"
+			  "  File \"" HW1 "/div.py\", line 2, in <module>\n"
+			  "    print(1 / x)\n"
+			  "          ~~^~~\n"
+			  "ZeroDivisionError: division by zero\n");
+		CHECK(json_object_get(ev, "diagnostics") == NULL);
+		CHECK(json_object_get(ev, "built_by") == NULL);
+		check_resources(ev);
+		json_decref(ev);
+	}
+	ev = find(r, RUN_URL, "python3 syn.py");
+	if (ev) {
+		CHECK_INT(num(ev, "exit_code"), 1);
+		CHECK_STR(str(ev, "exception"), "SyntaxError");
+		CHECK_STR(str(ev, "stderr"), "  File \"" HW1 "/syn.py\", line 1\n"
+			  "    def f(:\n"
+			  "          ^\n"
+			  "SyntaxError: invalid syntax\n");
+		json_decref(ev);
+	}
+}
+
+/* The event id of the build with this command line. */
+static char *build_id(struct receiver *r, const char *cmdline)
+{
+	json_t *ev = find(r, BUILD_URL, cmdline);
+	char *id = ev && str(ev, "event_id") ? strdup(str(ev, "event_id")) : NULL;
+
+	json_decref(ev);
+	return id;
+}
+
+static void check_binaries(struct receiver *r)
+{
+	char *assert_id = build_id(r, "gcc assert.c -o assert");
+	char *seg_id = build_id(r, "gcc seg.c -o seg");
+	char *prog_id = build_id(r, "gcc a.o b.c -o prog");
+	json_t *ev;
+
+	CHECK(assert_id && seg_id && prog_id);
+	ev = find(r, RUN_URL, "./assert");
+	if (ev) {
+		CHECK_INT(num(ev, "exit_code"), 134);
+		CHECK_STR(str(ev, "signal"), "SIGABRT");
+		CHECK_STR(str(ev, "stderr"), "assert: assert.c:4: main: Assertion `0' failed.\n");
+		CHECK_STR(str(ev, "built_by"), assert_id);
+		CHECK(json_object_get(ev, "exception") == NULL);
+		check_resources(ev);
+		CHECK_INT(num(ev, "threads"), 1);
+		CHECK_INT(num(ev, "children"), 0);
+		json_decref(ev);
+	}
+	/* Killed with nothing on stderr: the field is there, and empty. */
+	ev = find(r, RUN_URL, "./seg");
+	if (ev) {
+		CHECK_INT(num(ev, "exit_code"), 139);
+		CHECK_STR(str(ev, "signal"), "SIGSEGV");
+		CHECK_STR(str(ev, "stderr"), "");
+		CHECK_STR(str(ev, "built_by"), seg_id);
+		json_decref(ev);
+	}
+	/* gcc -c a.c; gcc a.o b.c -o prog; ./prog: the second build made it. */
+	ev = find(r, BUILD_URL, "gcc -c a.c");
+	if (ev) {
+		check_counts(ev, 0, 0, 0, 0);
+		CHECK_STR(str(ev, "stderr"), "");
+		check_build_args(ev, HW1 "/a.o", HW1 "/a.c", "-c", true);
+		json_decref(ev);
+	}
+	ev = find(r, BUILD_URL, "gcc a.o b.c -o prog");
+	if (ev) {
+		check_counts(ev, 0, 0, 0, 0);
+		CHECK_STR(str(ev, "target_path"), HW1 "/b.c");
+		check_build_args(ev, HW1 "/prog", HW1 "/b.c", NULL, false);
+		json_decref(ev);
+	}
+	ev = find(r, RUN_URL, "./prog");
+	if (ev) {
+		CHECK_INT(num(ev, "exit_code"), 0);
+		CHECK_STR(str(ev, "built_by"), prog_id);
+		CHECK(json_object_get(ev, "stderr") == NULL);	/* exited well: its own business */
+		check_resources(ev);
+		CHECK_INT(num(ev, "write_bytes"), 2);		/* "2\n" */
+		CHECK_INT(num(ev, "threads"), 1);
+		CHECK_INT(num(ev, "children"), 0);
+		json_decref(ev);
+	}
+	free(assert_id);
+	free(seg_id);
+	free(prog_id);
+}
+
+/* No body carries a stderr field, or what is read from one. */
+static void check_no_stderr_fields(struct receiver *r, size_t want)
+{
+	size_t n = receiver_count(r);
+
+	CHECK_INT(n, want);
+	for (size_t i = 0; i < n; i++) {
+		struct received rc;
+		json_t *ev;
+
+		if (receiver_get(r, i, &rc) < 0)
+			continue;
+		ev = json_loads(rc.body, 0, NULL);
+		CHECK(ev != NULL);
+		CHECK(json_object_get(ev, "stderr") == NULL);
+		CHECK(json_object_get(ev, "diagnostics") == NULL);
+		CHECK(json_object_get(ev, "errors") == NULL);
+		CHECK(json_object_get(ev, "exception") == NULL);
+		CHECK(json_object_get(ev, "cpu_ms") != NULL);	/* resources stay */
+		json_decref(ev);
+		received_free(&rc);
+	}
+}
+
+struct agent_run {
+	struct receiver *r;
+	pid_t pid;
+	int port;
+	char log_path[64], spool[64];
+};
+
+static int start(struct agent_run *a, const char *bin, const char *capture)
+{
+	char envp_api[96], envp_port[32], envp_spool[80], envp_capture[64];
+	char *env[] = { envp_api, envp_port, envp_spool, envp_capture, NULL };
+
+	snprintf(a->log_path, sizeof(a->log_path), "/tmp/jcw-e2e-insight-log-XXXXXX");
+	snprintf(a->spool, sizeof(a->spool), "/tmp/jcw-e2e-insight-spool-XXXXXX");
+	a->r = receiver_start(0);
+	a->port = free_port();
+	if (!a->r || !mkdtemp(a->spool) || mkstemp(a->log_path) < 0)
+		return -1;
+	receiver_validate(a->r, true);
+	snprintf(envp_api, sizeof(envp_api), "API_SERVER=http://127.0.0.1:%d", receiver_port(a->r));
+	snprintf(envp_port, sizeof(envp_port), "METRICS_PORT=%d", a->port);
+	snprintf(envp_spool, sizeof(envp_spool), "SPOOL_DIR=%s", a->spool);
+	snprintf(envp_capture, sizeof(envp_capture), "CAPTURE=%s", capture);
+	a->pid = agent_spawn(bin, env, NULL, a->log_path);
+	return agent_wait_ready(a->pid, a->port, 60000, a->log_path);
+}
+
+static void stop(struct agent_run *a)
+{
+	CHECK_INT(receiver_rejected(a->r, NULL, 0), 0);
+	CHECK_INT(agent_stop(a->pid, 0, 20000), 0);
+	if (tl_failures)
+		dump_file(a->log_path);
+	receiver_stop(a->r);
+	unlink(a->log_path);
+	support_rm_rf(a->spool);
+}
+
+static double metric(int port, const char *series)
+{
+	return agent_metric(port, series);
+}
+
+int main(int argc, char **argv)
+{
+	int skip = e2e_require_kernel();
+	struct agent_run a;
+
+	if (skip)
+		return skip;
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s path/to/jcode-watcher\n", argv[0]);
+		return 2;
+	}
+	make_workspace();
+
+	if (start(&a, argv[1], "build,python,binary") < 0) {
+		CHECK(!"agent ready");
+		return TEST_DONE();
+	}
+	CHECK_INT(student_shell(ws, "jcode-os-1-202012345", session), 0);
+	receiver_wait(a.r, SESSION_EVENTS, 30000);
+	usleep(1500 * 1000);	/* anything extra would have arrived by now */
+	CHECK_INT(receiver_count(a.r), SESSION_EVENTS);
+	check_compiles(a.r);
+	check_python(a.r);
+	check_binaries(a.r);
+	CHECK_INT(metric(a.port, "capture_dropped_total{reason=\"budget\",service=\"procmon\"}"), 0);
+	CHECK_INT(metric(a.port, "capture_dropped_total{reason=\"cut\",service=\"procmon\"}"), 0);
+	CHECK_INT(metric(a.port, "capture_bytes_current{service=\"procmon\"}"), 0);
+	stop(&a);
+
+	/* CAPTURE= : the same compile error, traceback and crash, no stderr. */
+	if (start(&a, argv[1], "") < 0) {
+		CHECK(!"agent ready");
+		return TEST_DONE();
+	}
+	CHECK_INT(student_shell(ws, "jcode-os-1-202012345",
+				"exec 2>/dev/null; cd " HW1 " && gcc semi.c -o semi; "
+				"python3 div.py; ./seg; true"), 0);
+	receiver_wait(a.r, 3, 30000);
+	usleep(1000 * 1000);
+	check_no_stderr_fields(a.r, 3);
+	stop(&a);
+	return TEST_DONE();
+}
