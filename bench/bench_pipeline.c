@@ -42,6 +42,9 @@ static double cpu_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* args: a literal of NUL-separated arguments, its own final NUL included */
+#define EXEC(tgid, exe, args) exec_rec(tgid, exe, args, sizeof(args))
+
 static void exec_rec(unsigned tgid, const char *exe, const char *args, size_t args_len)
 {
 	static struct procmon_exec ev;
@@ -83,21 +86,21 @@ static void session(void)
 	unsigned t = next_tgid;
 
 	next_tgid += 3;
-	exec_rec(t, "/usr/bin/x86_64-linux-gnu-gcc-12", "gcc\0-Wall\0semi.c\0-o\0semi", 24);
+	EXEC(t, "/usr/bin/x86_64-linux-gnu-gcc-12", "gcc\0-Wall\0semi.c\0-o\0semi");
 	out(t, "semi.c: In function \xE2\x80\x98main\xE2\x80\x99:\n");
 	out(t, "semi.c:4:9: error: expected \xE2\x80\x98,\xE2\x80\x99 or \xE2\x80\x98;\xE2\x80\x99 "
 	       "before \xE2\x80\x98return\xE2\x80\x99\n");
 	out(t, "    4 |         return x;\n");
 	out(t, "      |         ^~~~~~\n");
 	exit_rec(t, 1 << 8);
-	exec_rec(t + 1, "/usr/bin/python3.11", "python3\0div.py", 15);
+	EXEC(t + 1, "/usr/bin/python3.11", "python3\0div.py");
 	out(t + 1, "Traceback (most recent call last):\n");
 	out(t + 1, "  File \"/home/coder/project/hw1/div.py\", line 2, in <module>\n");
 	out(t + 1, "    print(1 / x)\n");
 	out(t + 1, "          ~~^~~\n");
 	out(t + 1, "ZeroDivisionError: division by zero\n");
 	exit_rec(t + 1, 1 << 8);
-	exec_rec(t + 2, "/home/coder/project/hw1/prog", "./prog", 7);
+	EXEC(t + 2, "/home/coder/project/hw1/prog", "./prog");
 	exit_rec(t + 2, 0);
 }
 

@@ -451,7 +451,9 @@ static void recreate(unsigned capture, size_t diag_max)
 #define HOST "jcode-os-1-202012345"
 #define HW1 "/home/coder/project/hw1"
 
-/* args: NUL-separated, as the kernel sends them. */
+/* args: a literal of NUL-separated arguments, its own final NUL included */
+#define EXEC(tgid, exe, args) exec_rec(tgid, exe, args, sizeof(args))
+
 static void exec_rec(unsigned tgid, const char *exe, const char *args, size_t args_len)
 {
 	static struct procmon_exec ev;
@@ -505,7 +507,7 @@ static void test_stderr_and_built_by(void)
 
 	metrics_reset();
 	recreate(CAPTURE_BUILD | CAPTURE_PYTHON | CAPTURE_BINARY, 0);
-	exec_rec(41, "/usr/bin/gcc", "gcc\0-Wall\0-c\0a.c", 18);
+	EXEC(41, "/usr/bin/gcc", "gcc\0-Wall\0-c\0a.c");
 	err_out(41, "a.c: In function 'f':\n", 0);
 	err_out(41, "a.c:2:16: warning: unused variable 'x' [-Wunused-variable]\n", 0);
 	exit_rec(41, 0);
@@ -518,10 +520,10 @@ static void test_stderr_and_built_by(void)
 		  "\"stderr\":\"a.c: In function 'f':\\na.c:2:16: warning: unused variable 'x' "
 		  "[-Wunused-variable]\\n\"}}");
 	free(got);
-	exec_rec(42, "/usr/bin/gcc", "gcc\0a.o\0b.c\0-o\0prog", 20);
+	EXEC(42, "/usr/bin/gcc", "gcc\0a.o\0b.c\0-o\0prog");
 	exit_rec(42, 0);
 	free(printed());
-	exec_rec(43, HW1 "/prog", "./prog", 7);
+	EXEC(43, HW1 "/prog", "./prog");
 	err_out(43, "prog: b.c:3: main: Assertion `0' failed.\n", 0);
 	exit_rec(43, 6);	/* SIGABRT */
 	got = printed();
@@ -530,13 +532,13 @@ static void test_stderr_and_built_by(void)
 		  "failed.\\n\"}}");
 	free(got);
 	/* Rebuilt and failed: the program is still the one 42 made. */
-	exec_rec(44, "/usr/bin/gcc", "gcc\0b.c\0-o\0prog", 16);
+	EXEC(44, "/usr/bin/gcc", "gcc\0b.c\0-o\0prog");
 	err_out(44, "b.c:1:1: error: x\n", 0);
 	exit_rec(44, 1 << 8);
 	got = printed();
 	expect_in(got, "\"errors\":1,\"warnings\":0,");
 	free(got);
-	exec_rec(45, HW1 "/prog", "./prog", 7);
+	EXEC(45, HW1 "/prog", "./prog");
 	err_out(45, "ordinary chatter\n", 0);
 	exit_rec(45, 0);
 	got = printed();
@@ -556,7 +558,7 @@ static void test_stderr_dropped_and_cut(void)
 	err_out(99, "who?\n", 0);
 	CHECK_DBL(capture_dropped("not_followed"), 1, 0);
 	/* A binary, not captured here: nothing kept, nothing sent. */
-	exec_rec(51, HW1 "/prog", "./prog", 7);
+	EXEC(51, HW1 "/prog", "./prog");
 	err_out(51, "Segmentation fault\n", 0);
 	CHECK_DBL(capture_dropped("not_followed"), 2, 0);
 	exit_rec(51, 11);
@@ -565,7 +567,7 @@ static void test_stderr_dropped_and_cut(void)
 	expect_in(got, "\"built_by\":null}}");
 	free(got);
 	/* The kernel cut a write, and the head filled: both counted, flagged. */
-	exec_rec(52, "/usr/bin/gcc", "gcc\0a.c", 8);
+	EXEC(52, "/usr/bin/gcc", "gcc\0a.c");
 	err_out(52, "a.c:1:1: error: first\n", PROCMON_OUT_CUT);
 	{
 		char big[2000];
@@ -585,7 +587,7 @@ static void test_stderr_dropped_and_cut(void)
 	free(got);
 	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "capture_bytes_current", ""), 0, 0);
 	/* Python: the exception of the final line. */
-	exec_rec(53, "/usr/bin/python3.11", "python3\0div.py", 15);
+	EXEC(53, "/usr/bin/python3.11", "python3\0div.py");
 	err_out(53, "Traceback (most recent call last):\n  File \"" HW1 "/div.py\", line 1\n", 0);
 	err_out(53, "ZeroDivisionError: division by zero\n", 0);
 	exit_rec(53, 1 << 8);
@@ -602,10 +604,10 @@ static void test_capture_off(void)
 
 	metrics_reset();
 	recreate(0, 0);
-	exec_rec(61, "/usr/bin/gcc", "gcc\0a.c", 8);
+	EXEC(61, "/usr/bin/gcc", "gcc\0a.c");
 	err_out(61, "a.c:1:1: error: x\n", 0);
 	exit_rec(61, 1 << 8);
-	exec_rec(62, "/usr/bin/python3.11", "python3\0div.py", 15);
+	EXEC(62, "/usr/bin/python3.11", "python3\0div.py");
 	err_out(62, "Traceback (most recent call last):\nZeroDivisionError: x\n", 0);
 	exit_rec(62, 1 << 8);
 	got = printed();
