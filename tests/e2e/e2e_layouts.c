@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "contract.h"
 #include "event_id.h"
 #include "receiver.h"
 #include "student.h"
@@ -288,15 +289,15 @@ static void check_event(struct receiver *r, size_t n, const struct want *w)
 	check_common(ev, w);
 	if (!w->type) {
 		/* the contract's six, ten extras, and the compiler */
-		CHECK_INT(json_object_size(ev), 16);
+		CHECK_INT(contract_fields_before_insight(ev), 16);
 		check_str_or_null(ev, "compiler", w->version);
 		CHECK(json_object_get(ev, "process_type") == NULL);
 	} else if (strcmp(w->type, "python") == 0) {
-		CHECK_INT(json_object_size(ev), 17);
+		CHECK_INT(contract_fields_before_insight(ev), 17);
 		CHECK_STR(json_string_value(json_object_get(ev, "process_type")), "python");
 		check_str_or_null(ev, "python_version", w->version);
 	} else {
-		CHECK_INT(json_object_size(ev), 16);
+		CHECK_INT(contract_fields_before_insight(ev), 16);
 		CHECK_STR(json_string_value(json_object_get(ev, "process_type")), w->type);
 		CHECK(json_object_get(ev, "python_version") == NULL);
 		CHECK(json_object_get(ev, "compiler") == NULL);

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "contract.h"
 #include "event_id.h"
 #include "receiver.h"
 #include "student.h"
@@ -175,7 +176,7 @@ static void check_build(struct receiver *r, size_t n, const char *src, const cha
 	CHECK(ev != NULL);
 	if (!ev)
 		return;
-	CHECK_INT(json_object_size(ev), 16);	/* with "compiler" */
+	CHECK_INT(contract_fields_before_insight(ev), 16);	/* with "compiler" */
 	CHECK_STR(json_string_value(json_object_get(ev, "compiler")), strrchr(bin, '-') - 3);
 	CHECK_STR(json_string_value(json_object_get(ev, "target_path")), target);
 	check_common(ev, 0, cmdline, cwd, NULL);
@@ -193,7 +194,7 @@ static json_t *check_run(struct receiver *r, size_t n, const char *url, const ch
 	if (!ev)
 		return NULL;
 	/* a Python run also carries "python_version" */
-	CHECK_INT(json_object_size(ev), strcmp(type, "python") == 0 ? 17 : 16);
+	CHECK_INT(contract_fields_before_insight(ev), strcmp(type, "python") == 0 ? 17 : 16);
 	CHECK_STR(json_string_value(json_object_get(ev, "target_path")), target);
 	CHECK_STR(json_string_value(json_object_get(ev, "process_type")), type);
 	check_common(ev, exit_code, cmdline, json_string_value(json_object_get(ev, "cwd")), signal);

@@ -156,3 +156,20 @@ int contract_check(const char *url, const char *body, char *why, size_t len)
 			    (int)plen[4], part[4]);
 	return check_body("snapshot", body, snapshot_fields, 1, why, len);
 }
+
+size_t contract_fields_before_insight(const json_t *body)
+{
+	static const char *const insight[] = {
+		"cpu_ms", "cpu_user_ms", "cpu_sys_ms", "max_rss_kb", "minor_faults",
+		"major_faults", "read_bytes", "write_bytes", "ctx_switches", "threads", "children",
+		"output", "sources", "flags", "compile_only", "errors", "warnings", "diagnostics",
+		"stderr", "exception", "built_by",
+	};
+	size_t n = json_object_size(body), i;
+
+	for (i = 0; i < sizeof(insight) / sizeof(insight[0]); i++) {
+		if (json_object_get(body, insight[i]))
+			n--;
+	}
+	return n;
+}

@@ -8,11 +8,17 @@
 #ifndef JCW_CONTRACT_H
 #define JCW_CONTRACT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 /* 0 when the backend would take this request; -EINVAL with the reason in
  * why ("run: missing field process_type") when it would answer 422;
  * -ENOENT for a path that is none of the API's endpoints. */
 int contract_check(const char *url, const char *body, char *why, size_t len);
+
+/* The fields of a body (a JSON object) other than the stderr, diagnostics,
+ * argv and resource extras of issue #12, which e2e_insight checks: what
+ * the older tests count. */
+size_t contract_fields_before_insight(const json_t *body);
 
 #endif
