@@ -8,7 +8,10 @@
 #   make fuzz       build the libFuzzer harnesses with clang in build-fuzz/, run
 #                   each for FUZZ_SECONDS (20); fails on any crash
 #   make bench      build, then run the benchmarks under bench/
-#   make install    install the binary and the systemd unit
+#   make install    install the binary, the systemd unit, the settings file (kept
+#                   when present) and the README; honours DESTDIR and
+#                   CMAKE_INSTALL_PREFIX (default /usr/local)
+#   make package    build build/jcode-watcher_<version>_<arch>.deb (CPack)
 
 BUILD ?= build
 CMAKE_FLAGS ?=
@@ -16,7 +19,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 FUZZ_SECONDS ?= 20
 
-.PHONY: all build run test asan fuzz bench install clean
+.PHONY: all build run test asan fuzz bench install package clean
 
 all: build
 
@@ -41,9 +44,10 @@ bench: build
 	bench/run.sh $(BUILD)
 
 install: build
-	cmake --install $(BUILD)
-	install -D -m 0644 packaging/jcode-watcher.service /etc/systemd/system/jcode-watcher.service
-	install -D -m 0644 packaging/jcode-watcher.env /etc/default/jcode-watcher
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) $(if $(CMAKE_INSTALL_PREFIX),--prefix "$(CMAKE_INSTALL_PREFIX)")
+
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -31,6 +31,8 @@
 #include "notify.h"
 #include "pipeline.h"
 #include "sender.h"
+#include "trace_cli.h"
+#include "trace_hub.h"
 #include "version.h"
 
 #define SHUTDOWN_FLUSH_MS 10000
@@ -56,6 +58,7 @@ struct agent {
 	struct collector *collector;
 	struct filemon *filemon;
 	struct metrics_server *metrics;
+	struct trace_hub *trace;
 	int signal_fd;
 };
 
@@ -164,6 +167,22 @@ static char *test_bpf_text(void)
 	return text;
 }
 
+/*
+ * The image the loader child re-executes.  /proc/self/exe is the agent's own
+ * even if the file on disk was replaced since it started.  valgrind refuses
+ * to exec that path (it would be valgrind), so a benchmark that counts the
+ * agent's instructions under callgrind names the binary in JCW_LOADER_EXE.
+ */
+static const char *loader_exe(void)
+{
+	const char *exe = getenv("JCW_LOADER_EXE");
+
+	if (!exe || !*exe)
+		return "/proc/self/exe";
+	log_warn("procmon", "test only: the BPF loader runs %s (JCW_LOADER_EXE)", exe);
+	return exe;
+}
+
 static int start_procmon(struct agent *a)
 {
 	struct collector_config cc = {
@@ -171,7 +190,7 @@ static int start_procmon(struct agent *a)
 		.ringbuf_bytes = a->cfg.ringbuf_bytes,
 		.perf_pages = a->cfg.perf_pages,
 		.max_processes = a->cfg.max_processes,
-		.exe = "/proc/self/exe",
+		.exe = loader_exe(),
 	};
 	struct pipeline_config pc = {
 		.host_prefix = a->cfg.host_prefix,
@@ -182,6 +201,7 @@ static int start_procmon(struct agent *a)
 		.max_processes = a->cfg.max_processes,
 		.diag_max_bytes = (size_t)a->cfg.diag_max_bytes,
 		.traceback_max_bytes = (size_t)a->cfg.traceback_max_bytes,
+		.trace = a->trace,
 	};
 	char err[4096], *text;
 
@@ -236,6 +256,27 @@ static int start_filemon(struct agent *a)
 	}
 	log_info("filemon", "watching %s (%zu directories), snapshots in %s", a->cfg.watch_root,
 		 filemon_watch_count(a->filemon), a->cfg.snapshot_base);
+	return 0;
+}
+
+/* TRACE_SOCKET: a setting that cannot be served stops the agent (exit 2),
+ * as a busy METRICS_PORT does. */
+static int start_trace(struct agent *a)
+{
+	struct trace_hub_config tc = {
+		.path = a->cfg.trace_socket,
+		.max_clients = a->cfg.trace_max_clients,
+		.client_buffer = (size_t)a->cfg.trace_buffer_bytes,
+	};
+	char err[512];
+
+	if (!tc.path)
+		return 0;
+	a->trace = trace_hub_open(a->loop, &tc, err, sizeof(err));
+	if (!a->trace) {
+		log_error("main", "TRACE_SOCKET=%s", err);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -299,6 +340,8 @@ static int start(struct agent *a)
 	a->sender = sender_create(a->loop, &sc);
 	if (!a->sender)
 		return sender_failed(&a->cfg);
+	if ((rc = start_trace(a)) < 0)
+		return rc;
 	beat(a);
 	loop_add_timer(a->loop, 1000, heartbeat, a);
 	if ((a->cfg.monitors & MONITOR_PROCMON) && (rc = start_procmon(a)) < 0)
@@ -329,6 +372,7 @@ static void stop(struct agent *a)
 		sender_destroy(a->sender);
 	}
 	pipeline_destroy(a->pipeline);
+	trace_hub_close(a->trace);
 	classifier_free(a->classifier);
 	metrics_server_stop(a->metrics);
 	if (a->signal_fd >= 0)
@@ -411,6 +455,9 @@ int main(int argc, char **argv)
 	/* The BPF loader: this binary again, in a fresh image (bpf_loader.h). */
 	if (argc > 1 && !strcmp(argv[1], BPF_LOADER_ARG))
 		return bpf_loader_main(argc, argv);
+	/* A client of the running agent, with its own flags (trace_cli.h). */
+	if (argc > 1 && !strcmp(argv[1], "trace"))
+		return trace_cli_main(argc - 1, argv + 1);
 	rc = config_load(&a.cfg, argc, argv, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "jcode-watcher: %s\n", err);

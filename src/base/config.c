@@ -156,6 +156,14 @@ static const struct opt opts[] = {
 	OPT("DEAD_LETTER_MAX_BYTES", "dead-letter-max-bytes", "BYTES", K_SIZE,
 	    dead_letter_max_bytes, 4096, TIB, "16MiB",
 	    "dead-letter.jsonl is rotated to dead-letter.jsonl.1 at this size"),
+	OPT("TRACE_SOCKET", "trace-socket", "PATH", K_NSTR, trace_socket, 0, 0,
+	    "/run/jcode-watcher/trace.sock",
+	    "Unix socket `jcode-watcher trace` reads from (mode 0600; empty = none)"),
+	OPT("TRACE_MAX_CLIENTS", "trace-max-clients", "N", K_INT, trace_max_clients, 1, 64, "4",
+	    "trace clients served at once"),
+	OPT("TRACE_BUFFER_BYTES", "trace-buffer-bytes", "BYTES", K_SIZE, trace_buffer_bytes,
+	    4096, 64 * MIB, "256KiB",
+	    "lines held for one trace client; past that its lines are dropped and counted"),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -960,8 +968,10 @@ static int take_command(struct loader *ld, char **rest, int nrest)
 		ld->cfg->command = CONFIG_RUN;
 	else if (!strcmp(rest[0], "check"))
 		ld->cfg->command = CONFIG_CHECK;
+	else if (!strcmp(rest[0], "trace"))	/* main.c runs it only as argv[1] */
+		return fail(ld, "trace takes its own options: jcode-watcher trace [--help]");
 	else
-		return fail(ld, "unknown command \"%s\" (commands: run, check; see --help)",
+		return fail(ld, "unknown command \"%s\" (commands: run, check, trace; see --help)",
 			    quote(rest[0], val, sizeof(val)));
 	if (nrest > 1)
 		return fail(ld, "unexpected argument \"%s\" (see --help)",
@@ -1143,6 +1153,9 @@ void config_usage(FILE *out, const char *argv0)
 	fprintf(out,
 		"Usage: %s [run] [options]   watch processes and files, report to the API\n"
 		"       %s check [options]   check that this host can run the agent\n"
+		"       %s trace [--all] [--student ID] [--type build|run|python|binary|other]\n"
+		"                    [-o table|json] [--socket PATH]\n"
+		"                                 what the running agent sees, live\n"
 		"\n"
 		"Settings come from (later wins): defaults, the JSON config file (keys are the\n"
 		"environment names in lower case, plus \"classifier\": [{\"type\", \"pattern\"}]),\n"
@@ -1151,7 +1164,7 @@ void config_usage(FILE *out, const char *argv0)
 		"  --config FILE\n"
 		"        JSON config file\n"
 		"        env JCW_CONFIG, default none\n",
-		argv0, argv0);
+		argv0, argv0, argv0);
 	for (i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
 

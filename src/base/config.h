@@ -85,6 +85,10 @@ struct config {
 	long long spool_max_bytes;/* SPOOL_MAX_BYTES, 256 MiB */
 	long long dead_letter_max_bytes; /* DEAD_LETTER_MAX_BYTES, 16 MiB, then rotated once */
 	bool skip_check;          /* --no-check: skip the start-up preflight */
+	/* jcode-watcher trace */
+	char *trace_socket;       /* TRACE_SOCKET, /run/jcode-watcher/trace.sock; "" = none */
+	int trace_max_clients;    /* TRACE_MAX_CLIENTS, 4 */
+	long long trace_buffer_bytes; /* TRACE_BUFFER_BYTES per client, 256 KiB */
 };
 
 /*

@@ -228,6 +228,13 @@ static const struct metric_def metrics[M__COUNT] = {
 	PLAIN(M_FILEMON_BASE_WRITABLE, "filemon_snapshot_base_writable", GAUGE, FILEMON,
 	      "1 while SNAPSHOT_BASE takes writes, else 0"),
 
+	PLAIN(M_TRACE_CLIENTS, "trace_clients_current", GAUGE, NODE,
+	      "jcode-watcher trace clients connected to TRACE_SOCKET"),
+	PLAIN(M_TRACE_DROPPED, "trace_dropped_total", COUNTER, NODE,
+	      "trace lines dropped for a client that fell behind (its buffer was full)"),
+	PLAIN(M_TRACE_REFUSED, "trace_clients_refused_total", COUNTER, NODE,
+	      "trace clients refused: TRACE_MAX_CLIENTS already connected"),
+
 	SPARSE_PLAIN(M_POLL_HEARTBEAT, "poll_heartbeat_ts_seconds", GAUGE, PER_SERVICE,
 		     "Wall-clock time the event source was last read."),
 	SPARSE_PLAIN(M_LOOP_HEARTBEAT, "loop_heartbeat_ts_seconds", GAUGE, PER_SERVICE,

@@ -79,6 +79,10 @@ enum metric {
 	M_FILEMON_FAILURES,		/* value: enum write_failure */
 	M_FILEMON_RETRIES,
 	M_FILEMON_BASE_WRITABLE,
+	/* jcode-watcher trace */
+	M_TRACE_CLIENTS,
+	M_TRACE_DROPPED,
+	M_TRACE_REFUSED,
 	/* liveness: dim = service; sparse (no series before the first beat) */
 	M_POLL_HEARTBEAT,
 	M_LOOP_HEARTBEAT,

@@ -51,6 +51,22 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *subpart)
 	return need;
 }
 
+size_t utf8_decode(const char *s, size_t n, unsigned *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, sub;
+
+	if (!s || n == 0)
+		return 0;
+	len = utf8_seq(p, n, &sub);
+	if (len == 0)
+		return 0;
+	*cp = len == 1 ? p[0] : p[0] & (0x7fu >> len);
+	for (size_t i = 1; i < len; i++)
+		*cp = (*cp << 6) | (p[i] & 0x3fu);
+	return len;
+}
+
 bool utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;

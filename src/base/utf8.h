@@ -15,6 +15,10 @@
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t n);
 
+/* The well-formed character at s[0..n): its length (1..4) with the code
+ * point in *cp, or 0 when it is ill-formed (or n is 0). */
+size_t utf8_decode(const char *s, size_t n, unsigned *cp);
+
 /* malloc'd NUL-terminated copy of s[0..n) with each ill-formed sequence replaced by U+FFFD
  * (maximal subpart rule, like Python's errors="replace"); embedded NULs become U+FFFD too.
  * *replaced (may be NULL) is set to the number of replacements. NULL only on ENOMEM. */

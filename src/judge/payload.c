@@ -154,7 +154,7 @@ fail:
 
 /* Microsecond resolution, as milliseconds: the kernel clock is ns but
  * three decimals is all a human needs and keeps the number short. */
-static double duration_ms(const struct process *p)
+double payload_duration_ms(const struct process *p)
 {
 	long long d;
 
@@ -174,7 +174,7 @@ static void put_extras(struct body *b, const struct process *p, const struct ins
 
 	put(b, "signal", sig ? json_string(sig) : json_null());
 	put(b, "core_dumped", json_boolean(p->core_dumped));
-	put(b, "duration_ms", json_real(duration_ms(p)));
+	put(b, "duration_ms", json_real(payload_duration_ms(p)));
 	put(b, "pid", json_integer(p->pid));
 	put(b, "ppid", json_integer(p->ppid));
 	put(b, "uid", json_integer(p->uid));

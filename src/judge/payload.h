@@ -47,4 +47,8 @@ void payload_format_time(long long wall_ns, char *buf, size_t len);
  * Written to buf, which is returned. */
 const char *payload_signal_name(int sig, char *buf, size_t len);
 
+/* Exec to exit in milliseconds, to the microsecond; 0 for crafted times
+ * that run backwards. */
+double payload_duration_ms(const struct process *p);
+
 #endif

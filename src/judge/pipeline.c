@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "pathrules.h"
 #include "proctable.h"
+#include "trace_feed.h"
 
 #define DIAG_MAX_DEFAULT 16384
 #define TRACEBACK_MAX_DEFAULT 4096
@@ -240,6 +241,8 @@ static enum pipeline_result send_report(struct pipeline *p, const struct process
 	/* A full queue drops and counts inside the sender; the pipeline did
 	 * its part either way. */
 	sender_post(p->cfg.sender, SERVICE_PROCMON, endpoint, path, body);
+	trace_feed(p->cfg.trace, &(struct trace_row){ .proc = proc, .id = id, .type = type,
+			.hw = hw, .target = target, .result = "sent", .exited = true });
 	active_host_seen(proc->hostname, (double)proc->exit_wall_ns / 1e9);
 	return PIPELINE_SUCCESS;
 }
@@ -258,9 +261,17 @@ static enum pipeline_result judge_exec(struct pipeline *p, const struct process 
 		metrics_inc(M_IDENTITY_INVALID);
 		log_debug("pipeline", "malformed hostname \"%s\" (pid %u): not a student container",
 			  log_escape(proc->hostname, esc, sizeof(esc)), proc->pid);
+		trace_feed(p->cfg.trace, &(struct trace_row){ .proc = proc,
+				.result = "invalid_identity" });
 		return PIPELINE_NONTARGET;
 	}
 	result = judge(p, proc, id, v);
+	if (result != PIPELINE_SUCCESS)
+		trace_feed(p->cfg.trace, &(struct trace_row){ .proc = proc, .id = id,
+				.type = v->type, .hw = v->hw, .target = v->target,
+				.result = result == PIPELINE_FILTERED ?
+					  metrics_value_name(M_PIPELINE_DROPPED, v->drop) :
+					  "nontarget" });
 	if (result == PIPELINE_FILTERED) {
 		char esc[512];
 

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "process.h"
 #include "sender.h"
+#include "trace_hub.h"
 
 struct pipeline_config {
 	const char *host_prefix;
@@ -41,6 +42,7 @@ struct pipeline_config {
 	unsigned capture;
 	size_t diag_max_bytes, traceback_max_bytes, capture_budget;
 	size_t max_builds;	/* outputs remembered for built_by; 0: BUILDS_MAX_DEFAULT */
+	struct trace_hub *trace;	/* `jcode-watcher trace` clients; NULL: none */
 };
 
 #define PIPELINE_CAPTURE_BUDGET (64u << 20)

@@ -2,7 +2,9 @@
  * e2e_loader.c - the BPF loader child failing for real: a BPF text that does
  * not compile (through the test-only JCW_TEST_BPF_TEXT) and one the kernel's
  * verifier refuses.  Either way the agent says why, with the compiler's or
- * the verifier's own words, and exits 1 at once instead of hanging.
+ * the verifier's own words, and exits 1 at once instead of hanging.  And
+ * JCW_LOADER_EXE, the benchmarks' way to name the image the loader child
+ * re-executes (valgrind refuses to exec /proc/self/exe), is really used.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -67,6 +69,22 @@ static void test_verifier_refuses(void)
 		fputs(out, stderr);
 }
 
+/* A loader image that cannot be executed: the child's exec fails (status
+ * 127) and the agent says so and exits 1.  Had the variable been ignored,
+ * /proc/self/exe would load the probes and the agent would run on. */
+static void test_loader_exe_is_used(void)
+{
+	static char out[65536];
+
+	CHECK_INT(agent_run_capture(bin, "JCW_LOADER_EXE=/nonexistent/jcode-watcher METRICS_PORT=0",
+				    NULL, 20, out, sizeof(out)), 1);
+	CHECK(strstr(out, "test only: the BPF loader runs /nonexistent/jcode-watcher") != NULL);
+	CHECK(strstr(out, "ERROR procmon: ") != NULL);
+	CHECK(strstr(out, "status 127") != NULL);
+	if (tl_failures)
+		fputs(out, stderr);
+}
+
 int main(int argc, char **argv)
 {
 	int skip = e2e_require_kernel();
@@ -80,5 +98,6 @@ int main(int argc, char **argv)
 	bin = argv[1];
 	RUN(test_does_not_compile);
 	RUN(test_verifier_refuses);
+	RUN(test_loader_exe_is_used);
 	return TEST_DONE();
 }

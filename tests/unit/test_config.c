@@ -18,6 +18,7 @@ static const char *const env_names[] = {
 	"SNAPSHOT_MODE", "SNAPSHOT_OWNER", "WATCHES_PER_STUDENT", "METRICS_MAX_CONNECTIONS",
 	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES", "RING_BUFFER",
 	"RINGBUF_BYTES", "LOG_FORMAT", "DIAG_MAX_BYTES", "TRACEBACK_MAX_BYTES",
+	"TRACE_SOCKET", "TRACE_MAX_CLIENTS", "TRACE_BUFFER_BYTES",
 };
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
@@ -745,6 +746,32 @@ static void test_snapshot_owner(void)
 	clear_env();
 }
 
+/* The trace socket: on by default, "" turns it off, bounds enforced. */
+static void test_trace_settings(void)
+{
+	static const char *const flags[] = { "--trace-socket", "", "--trace-max-clients", "9",
+					     "--trace-buffer-bytes", "1MiB", NULL };
+	static const char *const zero[] = { "--trace-max-clients", "0", NULL };
+	static const char *const tiny[] = { "--trace-buffer-bytes", "100", NULL };
+	struct config c;
+
+	clear_env();
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_STR(c.trace_socket, "/run/jcode-watcher/trace.sock");
+	CHECK_INT(c.trace_max_clients, 4);
+	CHECK_INT(c.trace_buffer_bytes, 256 * 1024);
+	config_free(&c);
+	CHECK_INT(load(&c, flags), 0);
+	CHECK_STR(c.trace_socket, NULL);
+	CHECK_INT(c.trace_max_clients, 9);
+	CHECK_INT(c.trace_buffer_bytes, 1024 * 1024);
+	config_free(&c);
+	CHECK_INT(load(&c, zero), -EINVAL);
+	CHECK(strstr(errbuf, "--trace-max-clients") != NULL);
+	CHECK_INT(load(&c, tiny), -EINVAL);
+	CHECK(strstr(errbuf, "--trace-buffer-bytes") != NULL);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -772,6 +799,7 @@ int main(void)
 	RUN(test_bad_new_values);
 	RUN(test_snapshot_owner);
 	RUN(test_file_error_one_line);
+	RUN(test_trace_settings);
 	{
 		char cmd[300];
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Stands in for the agent binary in an e2e test (e2e_procmon SANDBOX.SH):
+# runs $JCW_SANDBOX_AGENT under the restrictions of $JCW_SANDBOX_UNIT that
+# can be applied without systemd, read from the unit so a change there
+# changes the test: CapabilityBoundingSet (also the effective set of root),
+# NoNewPrivileges, and in a private mount namespace ProtectSystem=strict
+# (/ read-only but the StateDirectory, RuntimeDirectory and ReadWritePaths),
+# ProtectKernelTunables (/sys read-only).  Not emulated: SystemCallFilter,
+# MemoryDenyWriteExecute, RestrictAddressFamilies/Namespaces, PrivateDevices,
+# PrivateTmp, ProtectProc, DevicePolicy (README, Lab servers).  exec all the
+# way, so the test's pid is the agent's.
+set -euo pipefail
+unit=$JCW_SANDBOX_UNIT agent=$JCW_SANDBOX_AGENT
+val() { sed -n "s/^$1=//p" "$unit" | tail -1; }
+caps=$(val CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ \+/,+/g; s/^/+/')
+[ "$(val NoNewPrivileges)" = yes ] && nnp=--nnp || nnp=
+mounts=""
+if [ "$(val ProtectSystem)" = strict ]; then
+	rw="/var/lib/$(val StateDirectory) /run/$(val RuntimeDirectory) $(val ReadWritePaths | tr -d -)"
+	mkdir -p "/var/lib/$(val StateDirectory)" "/run/$(val RuntimeDirectory)"
+	mounts+="mount --rbind / / 2>/dev/null || true; mount -o remount,bind,ro /;"
+	for p in $rw; do [ -d "$p" ] && mounts+="mount --bind $p $p; mount -o remount,bind,rw $p;"; done
+	# The test's own scratch space and its student namespaces stay as they are.
+	mounts+="mount --bind /tmp /tmp; mount -o remount,bind,rw /tmp;"
+fi
+# systemd makes the tree read-only recursively: tracefs and debugfs too.
+if [ "$(val ProtectKernelTunables)" = yes ]; then
+	mounts+="mount --rbind /sys /sys; mount -o remount,bind,ro /sys;"
+	for p in /sys/kernel/debug /sys/kernel/debug/tracing /sys/kernel/tracing; do
+		mountpoint -q "$p" && mounts+="mount -o remount,bind,ro $p;"
+	done
+fi
+exec unshare --mount --propagation slave sh -ec "$mounts exec setpriv $nnp --inh-caps=-all --bounding-set=-all,$caps \"\$0\" \"\$@\"" "$agent" "$@"
