@@ -199,6 +199,7 @@ static int start_procmon(struct agent *a)
 		.workspace_roots = a->cfg.workspace_roots.v,
 		.n_workspace_roots = a->cfg.workspace_roots.n,
 		.max_processes = a->cfg.max_processes,
+		.capture = a->cfg.capture,
 		.diag_max_bytes = (size_t)a->cfg.diag_max_bytes,
 		.traceback_max_bytes = (size_t)a->cfg.traceback_max_bytes,
 		.trace = a->trace,

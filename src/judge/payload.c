@@ -207,6 +207,33 @@ static void put_python_version(struct body *b, const struct process *p)
 		put(b, "python_version", json_null());
 }
 
+/* ns as ms with 3 decimals, rounded, as duration_ms. */
+static double ns_ms(unsigned long long ns)
+{
+	return (double)(ns / 1000 + (ns % 1000 >= 500)) / 1000.0;
+}
+
+/* Kernel counters are unsigned 64-bit; JSON integers here are signed. */
+static json_t *counter(unsigned long long v)
+{
+	return json_integer(v > (unsigned long long)LLONG_MAX ? LLONG_MAX : (json_int_t)v);
+}
+
+static void put_usage(struct body *b, const struct proc_usage *u)
+{
+	put(b, "cpu_ms", json_real(ns_ms(u->cpu_ns)));
+	put(b, "cpu_user_ms", json_real(ns_ms(u->utime_ns)));
+	put(b, "cpu_sys_ms", json_real(ns_ms(u->stime_ns)));
+	put(b, "max_rss_kb", counter(u->max_rss_kb));
+	put(b, "minor_faults", counter(u->min_flt));
+	put(b, "major_faults", counter(u->maj_flt));
+	put(b, "read_bytes", counter(u->read_bytes));
+	put(b, "write_bytes", counter(u->write_bytes));
+	put(b, "ctx_switches", counter(u->ctx_switches));
+	put(b, "threads", counter(u->threads));
+	put(b, "children", counter(u->children));
+}
+
 /* A list of strings from argv, each repaired to UTF-8. */
 static json_t *string_list(struct body *b, char *const *v, size_t n)
 {
@@ -296,6 +323,7 @@ static void fill_build(struct body *b, const struct proc_report *r)
 	put_text(b, "target_path", r->target_path);
 	put_compiler(b, r->proc);
 	put_extras(b, r->proc, r->insight);
+	put_usage(b, &r->proc->usage);
 	if (r->insight)
 		put_build_insight(b, r->insight);
 }
@@ -310,6 +338,7 @@ static void fill_run(struct body *b, const struct proc_report *r)
 	if (r->type == PROCESS_PYTHON)
 		put_python_version(b, r->proc);
 	put_extras(b, r->proc, r->insight);
+	put_usage(b, &r->proc->usage);
 	if (r->insight)
 		put_run_insight(b, r->insight);
 }

@@ -490,6 +490,20 @@ static int on_exit_record(struct pipeline *p, const void *data, size_t size)
 	return result;
 }
 
+/* stderr of a marked process: to the followed target it belongs to.  Not
+ * a process record, so in no pipeline_events_total bucket but failure. */
+static int on_output_record(struct pipeline *p, const void *data, size_t size)
+{
+	struct proc_output o;
+
+	if (decoder_decode_output(data, size, &o) < 0) {
+		log_warn("pipeline", "malformed output record of %zu bytes dropped", size);
+		return PIPELINE_FAILURE;
+	}
+	pipeline_output(p, o.tgid, o.start_time, o.flags, o.data, o.size);
+	return -1;
+}
+
 void pipeline_record(void *arg, const void *data, size_t size)
 {
 	struct pipeline *p = arg;
@@ -502,6 +516,9 @@ void pipeline_record(void *arg, const void *data, size_t size)
 		break;
 	case PROCMON_EXIT:
 		result = on_exit_record(p, data, size);
+		break;
+	case PROCMON_OUTPUT:
+		result = on_output_record(p, data, size);
 		break;
 	default:
 		log_warn("pipeline", "kernel record of %zu bytes and unknown kind dropped", size);

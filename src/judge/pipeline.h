@@ -47,12 +47,6 @@ struct pipeline_config {
 
 #define PIPELINE_CAPTURE_BUDGET (64u << 20)
 
-#ifndef CAPTURE_BUILD		/* until config.h has CAPTURE's bits (kern12's side of #12) */
-#define CAPTURE_BUILD 1u
-#define CAPTURE_PYTHON 2u
-#define CAPTURE_BINARY 4u
-#endif
-
 struct pipeline;
 
 /* NULL on ENOMEM or a malformed workspace root (logged). */

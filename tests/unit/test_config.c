@@ -18,7 +18,7 @@ static const char *const env_names[] = {
 	"SNAPSHOT_MODE", "SNAPSHOT_OWNER", "WATCHES_PER_STUDENT", "METRICS_MAX_CONNECTIONS",
 	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES", "RING_BUFFER",
 	"RINGBUF_BYTES", "LOG_FORMAT", "DIAG_MAX_BYTES", "TRACEBACK_MAX_BYTES",
-	"TRACE_SOCKET", "TRACE_MAX_CLIENTS", "TRACE_BUFFER_BYTES",
+	"TRACE_SOCKET", "TRACE_MAX_CLIENTS", "TRACE_BUFFER_BYTES", "CAPTURE",
 };
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
@@ -499,6 +499,57 @@ static void test_monitors(void)
 	config_free(&c);
 }
 
+/* CAPTURE: any subset of build, python, binary; empty is none (no write
+ * probe), a typo is refused rather than capturing less than asked. */
+static void test_capture(void)
+{
+	static const struct {
+		const char *text;
+		unsigned want;
+	} cases[] = {
+		{ "build", CAPTURE_BUILD }, { "python", CAPTURE_PYTHON }, { "binary", CAPTURE_BINARY },
+		{ "binary,build", CAPTURE_BINARY | CAPTURE_BUILD },
+		{ "build,python,binary", CAPTURE_BUILD | CAPTURE_PYTHON | CAPTURE_BINARY },
+		{ "python,python", CAPTURE_PYTHON }, { "", 0 },
+	};
+	static const char *const bad[] = { "builds", "build,", ",build", "build python", "BUILD",
+					   "stdout", "build,,python" };
+	const char *args[] = { "--capture", NULL, NULL };
+	struct config c;
+	size_t i;
+
+	clear_env();
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.capture, CAPTURE_BUILD | CAPTURE_PYTHON);
+	config_free(&c);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		args[1] = cases[i].text;
+		CHECK_INT(load(&c, args), 0);
+		CHECK_INT(c.capture, cases[i].want);
+		config_free(&c);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("CAPTURE", bad[i], 1);
+		CHECK_BAD(load(&c, NULL), "CAPTURE: \"");
+		config_free(&c);
+	}
+	setenv("CAPTURE", "stdout", 1);
+	load(&c, NULL);
+	CHECK_STR(errbuf, "CAPTURE: \"stdout\" is not a capture list (build, python, binary, "
+		  "comma-separated, or empty)");
+	config_free(&c);
+	clear_env();
+	args[0] = "--config";
+	args[1] = write_file("cap.json", "{\"capture\": [\"binary\", \"python\"]}");
+	CHECK_INT(load(&c, args), 0);
+	CHECK_INT(c.capture, CAPTURE_BINARY | CAPTURE_PYTHON);
+	config_free(&c);
+	args[1] = write_file("cap0.json", "{\"capture\": []}");
+	CHECK_INT(load(&c, args), 0);
+	CHECK_INT(c.capture, 0);
+	config_free(&c);
+}
+
 static void test_host_prefix(void)
 {
 	const char *ok[] = { "--host-prefix", "abcdefghijabcdefghijabcdefghij12", NULL };
@@ -790,6 +841,7 @@ int main(void)
 	RUN(test_bad_flags);
 	RUN(test_bad_file);
 	RUN(test_monitors);
+	RUN(test_capture);
 	RUN(test_host_prefix);
 	RUN(test_commands);
 	RUN(test_argv_untouched);

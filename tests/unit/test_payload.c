@@ -66,7 +66,7 @@ static void test_gcc_build(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 static void test_python_run(void)
@@ -92,7 +92,7 @@ static void test_python_run(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":2000.0,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"argv\",\"cwd\"],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 static void test_segfault_run(void)
@@ -118,7 +118,7 @@ static void test_segfault_run(void)
 		 "\"signal\":\"SIGSEGV\",\"core_dumped\":true,\"duration_ms\":0.5,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"exe\"],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 /* Bad bytes become U+FFFD (UTF-8 EF BF BD) instead of losing the event;
@@ -144,7 +144,7 @@ static void test_bad_bytes(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":0.0,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 /* A process may exec with no argv at all; cmdline is then "". */
@@ -167,7 +167,7 @@ static void test_empty_argv(void)
 		 "\"compiler\":null,\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 /* Issue #7: the interpreter's or compiler's version rides along as an
@@ -344,7 +344,7 @@ static void test_build_insight(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"stderr\",\"diagnostics\"],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\","
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,"
 		 "\"output\":\"/home/coder/project/hw1/a.o\","
 		 "\"sources\":[\"/home/coder/project/hw1/a.c\"],\"flags\":[\"-Wall\",\"-c\"],"
 		 "\"compile_only\":true,\"errors\":1,\"warnings\":1,"
@@ -365,7 +365,7 @@ static void test_build_insight(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\","
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,"
 		 "\"output\":null,"
 		 "\"sources\":[\"/home/coder/project/hw1/a.c\"],\"flags\":[\"-Wall\",\"-c\"],"
 		 "\"compile_only\":true}");
@@ -393,7 +393,7 @@ static void test_run_insight(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\","
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,"
 		 "\"exception\":\"ZeroDivisionError\","
 		 "\"stderr\":\"ZeroDivisionError: division by zero\\n\"}");
 	/* A binary: built_by always (null when unknown), stderr when crashed. */
@@ -415,9 +415,37 @@ static void test_run_insight(void)
 		 "\"signal\":\"SIGABRT\",\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\","
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,"
 		 "\"built_by\":\"boot-1-77-5\","
 		 "\"stderr\":\"prog: a.c:2: main: Assertion `0' failed.\\n\"}");
+}
+
+/* The kernel's usage: ns become ms with 3 decimals, counters as they are,
+ * a counter past the JSON range held at its end. */
+static void test_usage(void)
+{
+	char *argv[] = { "./prog", NULL };
+	struct process p = base_proc(argv, 1);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_USER_BINARY, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/prog",
+	};
+	char *path, *body;
+
+	p.exe = "/home/coder/project/hw1/prog";
+	p.usage = (struct proc_usage){ .cpu_ns = 12345678, .utime_ns = 10000000, .stime_ns = 2345499,
+				       .max_rss_kb = 5120, .min_flt = 97, .maj_flt = 1,
+				       .read_bytes = 832, .write_bytes = 2, .ctx_switches = 3,
+				       .threads = 1, .children = ~0ull >> 32 };
+	p.usage.read_bytes = ~0ull;
+	CHECK_INT(payload_build(&r, &path, &body), 0);
+	CHECK(strstr(body, "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":12.346,"
+		     "\"cpu_user_ms\":10.0,\"cpu_sys_ms\":2.345,\"max_rss_kb\":5120,"
+		     "\"minor_faults\":97,\"major_faults\":1,\"read_bytes\":9223372036854775807,"
+		     "\"write_bytes\":2,\"ctx_switches\":3,\"threads\":1,\"children\":4294967295}")
+	      != NULL);
+	free(path);
+	free(body);
 }
 
 int main(void)
@@ -436,5 +464,6 @@ int main(void)
 	RUN(test_signal_name);
 	RUN(test_build_insight);
 	RUN(test_run_insight);
+	RUN(test_usage);
 	return TEST_DONE();
 }

@@ -107,7 +107,7 @@ static void test_build(void)
 		"\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
 		"\"target_path\":\"/home/coder/project/hw1/main.c\",\"compiler\":\"gcc-12\",\"signal\":null,"
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 }
 
 static void test_python_and_binary(void)
@@ -124,7 +124,7 @@ static void test_python_and_binary(void)
 		"\"binary_path\":\"/usr/bin/python3.12\",\"python_version\":\"3.12\",\"signal\":null,"
 		"\"core_dumped\":false,"
 		"\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,\"truncated\":[],"
-		"\"hostname\":\"jcode-ai-3-2024001-5f7d9c\",\"event_id\":\"b-77-0\"}}\n");
+		"\"hostname\":\"jcode-ai-3-2024001-5f7d9c\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/home/coder/project/hw20/a.out",
 		      "/home/coder/project/hw20", 1, bin, 0, 11), PIPELINE_SUCCESS);
@@ -134,7 +134,7 @@ static void test_python_and_binary(void)
 		"\"target_path\":\"/home/coder/project/hw20/a.out\",\"process_type\":\"binary\","
 		"\"binary_path\":\"/home/coder/project/hw20/a.out\",\"signal\":\"SIGSEGV\","
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 }
 
 static double dropped(const char *reason)
@@ -217,7 +217,7 @@ static void test_layouts(void)
 		"\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
 		"\"target_path\":\"/config/workspace/hw1/main.c\",\"compiler\":\"gcc-12\",\"signal\":null,"
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/usr/local/bin/python3.12",
 		      "/config/workspace/hw2", 2, py, 0, 0), PIPELINE_SUCCESS);
@@ -228,7 +228,7 @@ static void test_layouts(void)
 		"\"binary_path\":\"/usr/local/bin/python3.12\",\"python_version\":\"3.12\","
 		"\"signal\":null,\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,"
 		"\"uid\":1000,\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\","
-		"\"event_id\":\"b-77-0\"}}\n");
+		"\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/root/.pyenv/versions/3.12.1/bin/python3.12",
 		      "/workspace/os-1-202012345/hw3", 2, py, 0, 0), PIPELINE_SUCCESS);
@@ -239,7 +239,7 @@ static void test_layouts(void)
 		"\"binary_path\":\"/root/.pyenv/versions/3.12.1/bin/python3.12\",\"python_version\":\"3.12\","
 		"\"signal\":null,\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,"
 		"\"uid\":1000,\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\","
-		"\"event_id\":\"b-77-0\"}}\n");
+		"\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/opt/conda/bin/python3", "/home/coder/project/hw4",
 		      2, py, 0, 0), PIPELINE_SUCCESS);
@@ -277,7 +277,7 @@ static void test_student_binary_named_like_a_tool(void)
 		"\"target_path\":\"/config/workspace/hw1/python3\",\"process_type\":\"binary\","
 		"\"binary_path\":\"/config/workspace/hw1/python3\",\"signal\":null,"
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 	CHECK_INT(run("jcode-os-1-202012345", "/home/coder/project/hw2/bin/gcc",
 		      "/home/coder/project", 2, gcc, 0, 0), PIPELINE_SUCCESS);
 	{
@@ -512,7 +512,7 @@ static void test_stderr_and_built_by(void)
 	err_out(41, "a.c:2:16: warning: unused variable 'x' [-Wunused-variable]\n", 0);
 	exit_rec(41, 0);
 	got = printed();
-	expect_in(got, "\"event_id\":\"b-41-410\",");
+	expect_in(got, "\"event_id\":\"b-41-410\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,");
 	expect_in(got, "\"output\":\"" HW1 "/a.o\",\"sources\":[\"" HW1 "/a.c\"],"
 		  "\"flags\":[\"-Wall\",\"-c\"],\"compile_only\":true,\"errors\":0,\"warnings\":1,"
 		  "\"diagnostics\":[{\"file\":\"a.c\",\"line\":2,\"column\":16,\"severity\":\"warning\","
@@ -597,6 +597,34 @@ static void test_stderr_dropped_and_cut(void)
 	free(got);
 }
 
+/* Output records as the ring gives them: decoded, and a bad one counted. */
+static void test_output_records(void)
+{
+	static struct procmon_output o;
+	const char *text = "a.c:1:1: error: from the ring\n";
+	char *got;
+
+	metrics_reset();
+	recreate(CAPTURE_BUILD, 0);
+	EXEC(71, "/usr/bin/gcc", "gcc\0a.c");
+	o.head = (struct procmon_head){ .kind = PROCMON_OUTPUT, .tgid = 71, .start_time = 710 };
+	o.writer_tgid = 72;	/* cc1 */
+	o.size = (unsigned)strlen(text);
+	memcpy(o.data, text, o.size);
+	pipeline_record(pipeline, &o, offsetof(struct procmon_output, data) + o.size);
+	/* one byte short of its size: malformed, never read past */
+	pipeline_record(pipeline, &o, offsetof(struct procmon_output, data) + o.size - 1);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"failure\""), 1, 0);
+	exit_rec(71, 1 << 8);
+	got = printed();
+	expect_in(got, "\"errors\":1,\"warnings\":0,\"diagnostics\":[{\"file\":\"a.c\",\"line\":1,"
+		  "\"column\":1,\"severity\":\"error\",\"message\":\"from the ring\"}],"
+		  "\"stderr\":\"a.c:1:1: error: from the ring\\n\"}}");
+	free(got);
+	/* outputs are not processes: one success, the exit's */
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 1, 0);
+}
+
 /* CAPTURE= : no stderr, diagnostics or exception field anywhere. */
 static void test_capture_off(void)
 {
@@ -635,6 +663,7 @@ int main(void)
 	RUN(test_stderr_and_built_by);
 	RUN(test_stderr_dropped_and_cut);
 	RUN(test_capture_off);
+	RUN(test_output_records);
 	teardown();
 	return TEST_DONE();
 }
