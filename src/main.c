@@ -183,6 +183,17 @@ static const char *loader_exe(void)
 	return exe;
 }
 
+/* What one capture root may send from the kernel: the most the agent
+ * keeps of it, with room for what comes before a traceback; never less
+ * than 64 KiB, which protects the ring (4 MiB) from a chatty program. */
+static long long kernel_capture_budget(const struct config *cfg)
+{
+	long long most = cfg->diag_max_bytes > cfg->traceback_max_bytes ? cfg->diag_max_bytes :
+			 cfg->traceback_max_bytes;
+
+	return most * 4 > 65536 ? most * 4 : 65536;
+}
+
 static int start_procmon(struct agent *a)
 {
 	struct collector_config cc = {
@@ -190,6 +201,8 @@ static int start_procmon(struct agent *a)
 		.ringbuf_bytes = a->cfg.ringbuf_bytes,
 		.perf_pages = a->cfg.perf_pages,
 		.max_processes = a->cfg.max_processes,
+		.capture = a->cfg.capture,
+		.capture_budget = kernel_capture_budget(&a->cfg),
 		.exe = loader_exe(),
 	};
 	struct pipeline_config pc = {

@@ -164,6 +164,15 @@ static const struct metric_def metrics[M__COUNT] = {
 	      "Noted processes dropped because their pid had been reused."),
 	PLAIN(M_BPF_OUTPUT_FAILED, "bpf_output_failed_total", COUNTER, PROCMON,
 	      "Records the kernel could not write: the ring (or perf) buffer was full."),
+	PLAIN(M_BPF_STDERR_RECORDS, "bpf_stderr_records_total", COUNTER, PROCMON,
+	      "stderr records the kernel sent for marked tasks (CAPTURE)."),
+	PLAIN(M_BPF_STDERR_CUT, "bpf_stderr_cut_total", COUNTER, PROCMON,
+	      "Writes to stderr longer than the kernel keeps (4 KiB a write, 1 KiB an iovec)."),
+	PLAIN(M_BPF_STDERR_DROPPED, "bpf_stderr_dropped_total", COUNTER, PROCMON,
+	      "Writes to stderr the kernel dropped: a capture root's budget spent, its root "
+	      "gone, or the ring full."),
+	PLAIN(M_BPF_PROBES, "bpf_probes_attached", GAUGE, PROCMON,
+	      "Tracepoints attached: 3, and the write and writev probes when CAPTURE is set."),
 
 	PLAIN(M_QUEUE_DROPPED, "queue_events_dropped_total", COUNTER, PER_SERVICE,
 	      "Events dropped because the send queue was full."),

@@ -47,6 +47,10 @@ enum metric {
 	M_BPF_EMITTED,
 	M_BPF_STALE,
 	M_BPF_OUTPUT_FAILED,
+	M_BPF_STDERR_RECORDS,		/* issue #12: the kernel's stderr capture */
+	M_BPF_STDERR_CUT,
+	M_BPF_STDERR_DROPPED,
+	M_BPF_PROBES,
 	/* delivery/: dim = service */
 	M_QUEUE_DROPPED,
 	M_QUEUE_SIZE,

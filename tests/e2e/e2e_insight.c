@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -30,7 +31,7 @@
 #define HW1 PROJECT "/hw1"
 #define BUILD_URL "/api/os-1/hw1/202012345/logs/build"
 #define RUN_URL "/api/os-1/hw1/202012345/logs/run"
-#define SESSION_EVENTS 13
+#define SESSION_EVENTS 23
 
 static char ws[PATH_MAX], top[PATH_MAX];	/* the workspace, and the directory made for it */
 
@@ -70,6 +71,29 @@ static void make_workspace(void)
 	write_file("hw1/a.c", "int two(void) { return 2; }\n");
 	write_file("hw1/b.c", "#include <stdio.h>\nint two(void);\nint main(void)\n{\n"
 		   "\tprintf(\"%d\\n\", two());\n\treturn 0;\n}\n");
+	/* resources: 300 ms of CPU, 100 MiB touched, 10 MiB written, 5 forks,
+	 * 4 threads alive at once */
+	write_file("hw1/busy.c", "#include <time.h>\nint main(void)\n{\n\tstruct timespec t;\n"
+		   "\tvolatile unsigned long x = 0;\n\tdo {\n"
+		   "\t\tfor (int i = 0; i < 100000; i++)\n\t\t\tx += i;\n"
+		   "\t\tclock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);\n"
+		   "\t} while (t.tv_sec * 1000 + t.tv_nsec / 1000000 < 300);\n\treturn 0;\n}\n");
+	write_file("hw1/mem.c", "#include <stdlib.h>\n#include <string.h>\nint main(void)\n{\n"
+		   "\tchar *p = malloc(100 << 20);\n\tmemset(p, 1, 100 << 20);\n"
+		   "\tfree(p);\n\treturn 0;\n}\n");
+	write_file("hw1/wr.c", "#include <fcntl.h>\n#include <unistd.h>\nstatic char b[1 << 20];\n"
+		   "int main(void)\n{\n\tint fd = open(\"out.bin\", O_WRONLY | O_CREAT | O_TRUNC, 0600);\n"
+		   "\tfor (int i = 0; i < 10; i++)\n\t\tif (write(fd, b, sizeof b) != sizeof b)\n"
+		   "\t\t\treturn 1;\n\treturn 0;\n}\n");
+	write_file("hw1/forks.c", "#include <sys/wait.h>\n#include <unistd.h>\nint main(void)\n{\n"
+		   "\tfor (int i = 0; i < 5; i++)\n\t\tif (fork() == 0)\n\t\t\t_exit(0);\n"
+		   "\twhile (wait(NULL) > 0)\n\t\t;\n\treturn 0;\n}\n");
+	write_file("hw1/thr.c", "#include <pthread.h>\nstatic pthread_barrier_t b;\n"
+		   "static void *run(void *a)\n{\n\tpthread_barrier_wait(&b);\n\treturn a;\n}\n"
+		   "int main(void)\n{\n\tpthread_t t[3];\n\tpthread_barrier_init(&b, 0, 4);\n"
+		   "\tfor (int i = 0; i < 3; i++)\n\t\tpthread_create(&t[i], 0, run, 0);\n"
+		   "\tpthread_barrier_wait(&b);\n\tfor (int i = 0; i < 3; i++)\n"
+		   "\t\tpthread_join(t[i], 0);\n\treturn 0;\n}\n");
 }
 
 /* stderr to a file, never a terminal: no colours, whoever runs the test;
@@ -79,7 +103,9 @@ static const char *session =
 	"gcc semi.c -o semi; gcc -Wall unused.c -o unused; gcc undef.c -o undef; "
 	"clang semi.c -o semic; /usr/bin/python3 div.py; /usr/bin/python3 syn.py; "
 	"gcc assert.c -o assert && ./assert; gcc seg.c -o seg && ./seg; "
-	"gcc -c a.c && gcc a.o b.c -o prog && ./prog; true";
+	"gcc -c a.c && gcc a.o b.c -o prog && ./prog; "
+	"gcc busy.c -o busy && ./busy; gcc mem.c -o mem && ./mem; gcc wr.c -o wr && ./wr; "
+	"gcc forks.c -o forks && ./forks; gcc -pthread thr.c -o thr && ./thr; true";
 
 static json_t *find(struct receiver *r, const char *url, const char *cmdline)
 {
@@ -186,7 +212,7 @@ static bool truncated_has(json_t *ev, const char *field)
 }
 
 static void check_build_args(json_t *ev, const char *output, const char *source,
-			     const char *flag, bool compile_only)
+			     const char *flag, bool compile_only, long long children)
 {
 	json_t *src = json_object_get(ev, "sources"), *flags = json_object_get(ev, "flags");
 
@@ -200,8 +226,10 @@ static void check_build_args(json_t *ev, const char *output, const char *source,
 	      json_is_true(json_object_get(ev, "compile_only")) == compile_only);
 	CHECK(!truncated_has(ev, "stderr"));
 	check_resources(ev);
-	/* a compiler starts cc1 and as, at least */
-	CHECK(num(ev, "children") >= 2);
+	/* the driver's own forks: gcc starts cc1, then as and collect2 as far
+	 * as the compile gets; clang runs its -cc1 in a child, then ld */
+	CHECK_INT(num(ev, "children"), children);
+	CHECK_INT(num(ev, "threads"), 1);
 }
 
 static void check_compiles(struct receiver *r)
@@ -220,7 +248,7 @@ static void check_compiles(struct receiver *r)
 			  "\xE2\x80\x99 before \xE2\x80\x98return\xE2\x80\x99\n"
 			  "    4 |         return x;\n"
 			  "      |         ^~~~~~\n");
-		check_build_args(ev, HW1 "/semi", HW1 "/semi.c", NULL, false);
+		check_build_args(ev, HW1 "/semi", HW1 "/semi.c", NULL, false, 1);	/* cc1 */
 		json_decref(ev);
 	}
 	ev = find(r, BUILD_URL, "gcc -Wall unused.c -o unused");
@@ -228,7 +256,7 @@ static void check_compiles(struct receiver *r)
 		check_counts(ev, 0, 0, 1, 1);
 		check_diag(ev, 0, "unused.c", 3, 13, "warning",
 			   "unused variable \xE2\x80\x98unused\xE2\x80\x99 [-Wunused-variable]");
-		check_build_args(ev, HW1 "/unused", HW1 "/unused.c", "-Wall", false);
+		check_build_args(ev, HW1 "/unused", HW1 "/unused.c", "-Wall", false, 3);
 		json_decref(ev);
 	}
 	ev = find(r, BUILD_URL, "gcc undef.c -o undef");
@@ -242,7 +270,7 @@ static void check_compiles(struct receiver *r)
 		check_diag(ev, 0, "undef.c", 0, 0, "error", "undefined reference to `missing'");
 		CHECK(strncmp(err, "/usr/bin/ld: /tmp/cc", 20) == 0);
 		CHECK(strlen(err) > strlen(tail) && !strcmp(err + strlen(err) - strlen(tail), tail));
-		check_build_args(ev, HW1 "/undef", HW1 "/undef.c", NULL, false);
+		check_build_args(ev, HW1 "/undef", HW1 "/undef.c", NULL, false, 3);
 		json_decref(ev);
 	}
 	ev = find(r, BUILD_URL, "clang semi.c -o semic");
@@ -255,7 +283,7 @@ static void check_compiles(struct receiver *r)
 			  "                 ^\n"
 			  "                 ;\n"
 			  "1 error generated.\n");
-		check_build_args(ev, HW1 "/semic", HW1 "/semi.c", NULL, false);
+		check_build_args(ev, HW1 "/semic", HW1 "/semi.c", NULL, false, 1);
 		json_decref(ev);
 	}
 }
@@ -338,14 +366,14 @@ static void check_binaries(struct receiver *r)
 	if (ev) {
 		check_counts(ev, 0, 0, 0, 0);
 		CHECK_STR(str(ev, "stderr"), "");
-		check_build_args(ev, HW1 "/a.o", HW1 "/a.c", "-c", true);
+		check_build_args(ev, HW1 "/a.o", HW1 "/a.c", "-c", true, 2);	/* cc1, as */
 		json_decref(ev);
 	}
 	ev = find(r, BUILD_URL, "gcc a.o b.c -o prog");
 	if (ev) {
 		check_counts(ev, 0, 0, 0, 0);
 		CHECK_STR(str(ev, "target_path"), HW1 "/b.c");
-		check_build_args(ev, HW1 "/prog", HW1 "/b.c", NULL, false);
+		check_build_args(ev, HW1 "/prog", HW1 "/b.c", NULL, false, 3);
 		json_decref(ev);
 	}
 	ev = find(r, RUN_URL, "./prog");
@@ -362,6 +390,101 @@ static void check_binaries(struct receiver *r)
 	free(assert_id);
 	free(seg_id);
 	free(prog_id);
+}
+
+/* A run of one of the resource programs, its build found and checked. */
+static json_t *resource_run(struct receiver *r, const char *build, const char *run)
+{
+	json_t *ev = find(r, BUILD_URL, build);
+
+	if (ev) {
+		CHECK_INT(num(ev, "exit_code"), 0);
+		check_resources(ev);
+		json_decref(ev);
+	}
+	ev = find(r, RUN_URL, run);
+	if (ev) {
+		CHECK_INT(num(ev, "exit_code"), 0);
+		check_resources(ev);
+	}
+	return ev;
+}
+
+static double ms(json_t *ev, const char *key)
+{
+	return json_number_value(json_object_get(ev, key));
+}
+
+/* The kernel's resource fields, against programs that use a known amount. */
+static void check_resource_runs(struct receiver *r)
+{
+	json_t *ev = resource_run(r, "gcc busy.c -o busy", "./busy");
+
+	if (ev) {
+		/* 300 ms of its own CPU, with exec and the shell's fork around it */
+		CHECK(ms(ev, "cpu_ms") >= 250 && ms(ev, "cpu_ms") <= 450);
+		if (ms(ev, "cpu_user_ms") < 200)
+			fprintf(stderr, "busy: cpu %.3f user %.3f sys %.3f ms\n", ms(ev, "cpu_ms"),
+				ms(ev, "cpu_user_ms"), ms(ev, "cpu_sys_ms"));
+		CHECK(ms(ev, "cpu_user_ms") >= 200);	/* a loop in user space */
+		CHECK(ms(ev, "cpu_ms") + 0.003 >= ms(ev, "cpu_user_ms") + ms(ev, "cpu_sys_ms"));
+		CHECK(ms(ev, "cpu_ms") - 0.003 <= ms(ev, "cpu_user_ms") + ms(ev, "cpu_sys_ms"));
+		CHECK(ms(ev, "duration_ms") >= 250);
+		CHECK_INT(num(ev, "children"), 0);
+		json_decref(ev);
+	}
+	ev = resource_run(r, "gcc mem.c -o mem", "./mem");
+	if (ev) {
+		CHECK(num(ev, "max_rss_kb") >= 100000);
+		CHECK(num(ev, "max_rss_kb") < 200000);
+		CHECK(num(ev, "minor_faults") >= 100 * 256 / 2);	/* 4 KiB pages, or THP halves */
+		json_decref(ev);
+	}
+	ev = resource_run(r, "gcc wr.c -o wr", "./wr");
+	if (ev) {
+		CHECK_INT(num(ev, "write_bytes"), 10 << 20);
+		CHECK(num(ev, "max_rss_kb") < 100000);
+		json_decref(ev);
+	}
+	ev = resource_run(r, "gcc forks.c -o forks", "./forks");
+	if (ev) {
+		CHECK_INT(num(ev, "children"), 5);
+		CHECK_INT(num(ev, "threads"), 1);
+		json_decref(ev);
+	}
+	ev = resource_run(r, "gcc -pthread thr.c -o thr", "./thr");
+	if (ev) {
+		CHECK_INT(num(ev, "threads"), 4);
+		CHECK_INT(num(ev, "children"), 0);
+		json_decref(ev);
+	}
+}
+
+/* The agent's attached tracepoints, as the kernel has them: perf events
+ * among its open files (the ring buffer is a map, not a perf event). */
+static int perf_event_fds(pid_t pid)
+{
+	char dir[64], link[PATH_MAX + 96], target[64];
+	struct dirent *d;
+	DIR *dp;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	dp = opendir(dir);
+	if (!dp)
+		return -1;
+	while ((d = readdir(dp))) {
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "%s/%s", dir, d->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = '\0';
+		n += strcmp(target, "anon_inode:[perf_event]") == 0;
+	}
+	closedir(dp);
+	return n;
 }
 
 /* No body carries a stderr field, or what is read from one. */
@@ -455,6 +578,13 @@ int main(int argc, char **argv)
 	check_compiles(a.r);
 	check_python(a.r);
 	check_binaries(a.r);
+	check_resource_runs(a.r);
+	/* exec, exit, fork, write, writev */
+	CHECK_INT(metric(a.port, "bpf_probes_attached{service=\"procmon\"}"), 5);
+	CHECK_INT(perf_event_fds(a.pid), 5);
+	CHECK(metric(a.port, "bpf_stderr_records_total{service=\"procmon\"}") > 0);
+	CHECK_INT(metric(a.port, "bpf_stderr_cut_total{service=\"procmon\"}"), 0);
+	CHECK_INT(metric(a.port, "bpf_stderr_dropped_total{service=\"procmon\"}"), 0);
 	CHECK_INT(metric(a.port, "capture_dropped_total{reason=\"budget\",service=\"procmon\"}"), 0);
 	CHECK_INT(metric(a.port, "capture_dropped_total{reason=\"cut\",service=\"procmon\"}"), 0);
 	CHECK_INT(metric(a.port, "capture_bytes_current{service=\"procmon\"}"), 0);
@@ -471,6 +601,10 @@ int main(int argc, char **argv)
 	receiver_wait(a.r, 3, 30000);
 	usleep(1000 * 1000);
 	check_no_stderr_fields(a.r, 3);
+	/* no write probe at all: exec, exit and fork only */
+	CHECK_INT(metric(a.port, "bpf_probes_attached{service=\"procmon\"}"), 3);
+	CHECK_INT(perf_event_fds(a.pid), 3);
+	CHECK_INT(metric(a.port, "bpf_stderr_records_total{service=\"procmon\"}"), 0);
 	stop(&a);
 	support_rm_rf(top);
 	return TEST_DONE();
