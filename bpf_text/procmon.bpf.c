@@ -13,9 +13,9 @@
  *                             group's resource use;
  *   sched:sched_process_fork  counts a noted process's children and threads,
  *                             and passes a capture mark on to a child;
- *   syscalls:sys_enter_write, sys_enter_writev
+ *   syscalls:sys_{enter,exit}_{write,writev}
  *                             (only with CAPTURE_ON) what a marked task
- *                             writes to fd 2, as output records.
+ *                             wrote to fd 2, as output records.
  * User space joins them by (tgid, start time) (src/judge/proctable.c).
  *
  * Kernel structs are never dereferenced directly: headers on the node may
@@ -173,6 +173,21 @@ BPF_F_TABLE("hash", __u32, struct live_proc, live, MAX_PROCESSES, BPF_F_NO_PREAL
  * write to fd 2 on the node should not walk an allocator's lists. */
 BPF_HASH(marks, __u32, struct mark, CAPTURE_MARKS);
 BPF_PERCPU_ARRAY(out_scratch, struct procmon_output, 1);
+/*
+ * A write to stderr in flight, from sys_enter to sys_exit.  The bytes are
+ * read at the exit: at the entry they may not even be paged in (a string
+ * literal no one has touched yet; a BPF probe cannot fault), and only the
+ * exit knows how much was really written.
+ */
+struct pending_write {
+	__u64 buf;		/* write: the buffer; writev: the iovec array */
+	__u64 count;		/* write: bytes asked; writev: iovecs */
+	__u32 vec;
+	__u32 pad;
+};
+
+/* pid_tgid (the thread) -> its write to fd 2 in flight. */
+BPF_HASH(pending, __u64, struct pending_write, CAPTURE_MARKS);
 #endif
 #ifdef JCW_RINGBUF
 /* One ring for every CPU: records arrive in the order they were emitted.
@@ -549,7 +564,12 @@ static __always_inline bool last_of_group(__u64 task)
 static __always_inline void unmark_at_exit(__u32 tgid)
 {
 #ifdef CAPTURE_ON
-	if (marks.lookup(&tgid) && last_of_group(bpf_get_current_task()))
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!marks.lookup(&tgid))
+		return;
+	pending.delete(&id);	/* a write it never returned from */
+	if (last_of_group(bpf_get_current_task()))
 		marks.delete(&tgid);
 #endif
 }
@@ -694,8 +714,10 @@ static __always_inline __u64 emit_piece(void *ctx, struct mark *root, __u32 writ
 		n = 0;
 	}
 	n = out_len(n);
-	if (n && bpf_probe_read_user(o->data, n, buf) < 0)
-		return len;		/* not readable: write(2) fails with EFAULT */
+	if (n && bpf_probe_read_user(o->data, n, buf) < 0) {
+		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);	/* paged out since the write */
+		return len;
+	}
 	o->size = n;
 	o->flags = flags | root->owed;
 	if (emit(ctx, o, offsetof(struct procmon_output, data) + out_len(n)) != 0) {
@@ -713,8 +735,8 @@ static __always_inline __u64 emit_piece(void *ctx, struct mark *root, __u32 writ
 	return n;
 }
 
-/* The mark of the writing task and its root's entry, or NULL: one lookup
- * for every write to fd 2 of a task that is not marked. */
+/* The root whose budget a marked task's writes spend, or NULL (counted)
+ * when that root has ended. */
 static __always_inline struct mark *capture_root(__u32 tgid)
 {
 	struct mark *m = marks.lookup(&tgid), *root;
@@ -725,27 +747,36 @@ static __always_inline struct mark *capture_root(__u32 tgid)
 		return m;
 	root = marks.lookup(&m->root);
 	if (!root || root->root_start != m->root_start || root->root != m->root) {
-		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);	/* its root has ended */
+		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);
 		return NULL;
 	}
 	return root;
 }
 
-TRACEPOINT_PROBE(syscalls, sys_enter_write)
+/* At the entry: only fd 2 of a marked task is noted (the marks lookup). */
+static __always_inline int note_write(__u64 fd, __u64 buf, __u64 count, __u32 vec)
 {
+	__u64 id;
 	__u32 tgid;
-	struct mark *root;
-	const char *buf;
-	__u64 len, done = 0;
+	struct pending_write w = { .buf = buf, .count = count, .vec = vec };
 
-	if (args->fd != 2)
+	if (fd != 2)
 		return 0;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	root = capture_root(tgid);
-	if (!root)
+	id = bpf_get_current_pid_tgid();
+	tgid = id >> 32;
+	if (!marks.lookup(&tgid))
 		return 0;
-	buf = (const char *)args->buf;
-	len = args->count;
+	if (pending.update(&id, &w) != 0)
+		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);
+	return 0;
+}
+
+/* What write(2) wrote: up to CAPTURE_PIECES records. */
+static __always_inline void capture_buffer(void *ctx, struct mark *root, __u32 tgid,
+					   __u64 buf, __u64 len)
+{
+	__u64 done = 0;
+
 	for (int i = 0; i < CAPTURE_PIECES; i++) {
 		__u64 rest = len - done;
 		__u32 flags = 0;
@@ -754,9 +785,8 @@ TRACEPOINT_PROBE(syscalls, sys_enter_write)
 			break;
 		if (i == CAPTURE_PIECES - 1 && rest > PROCMON_OUTPUT_LEN)
 			flags = PROCMON_OUT_CUT;
-		done += emit_piece(args, root, tgid, buf + done, rest, flags);
+		done += emit_piece(ctx, root, tgid, (const char *)(buf + done), rest, flags);
 	}
-	return 0;
 }
 
 struct jcw_iovec {
@@ -764,35 +794,71 @@ struct jcw_iovec {
 	__u64 len;
 };
 
-TRACEPOINT_PROBE(syscalls, sys_enter_writev)
+/* What writev(2) wrote: a record for each of the first CAPTURE_IOVECS
+ * iovecs, as far as the written bytes reach. */
+static __always_inline void capture_iovecs(void *ctx, struct mark *root, __u32 tgid,
+					   __u64 vec, __u64 vlen, __u64 written)
 {
-	__u32 tgid;
-	struct mark *root;
-	const struct jcw_iovec *vec;
-	__u64 vlen;
-
-	if (args->fd != 2)
-		return 0;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	root = capture_root(tgid);
-	if (!root)
-		return 0;
-	vec = (const struct jcw_iovec *)args->vec;
-	vlen = args->vlen;
 	for (int i = 0; i < CAPTURE_IOVECS; i++) {
 		struct jcw_iovec iov = {};
-		__u32 flags;
+		__u64 n;
 
-		if (i >= vlen)
-			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), &vec[i]) < 0)
-			break;
-		flags = iov.len > PROCMON_OUTPUT_LEN ? PROCMON_OUT_CUT : 0;
-		if (iov.len)
-			emit_piece(args, root, tgid, (const char *)iov.base, iov.len, flags);
+		if (i >= vlen || written == 0)
+			return;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(vec + i * sizeof(iov))) < 0) {
+			stat_inc(PROCMON_STAT_OUTPUT_DROPPED);
+			return;
+		}
+		n = iov.len < written ? iov.len : written;
+		written -= n;
+		if (n)
+			emit_piece(ctx, root, tgid, (const char *)iov.base, n,
+				   n > PROCMON_OUTPUT_LEN ? PROCMON_OUT_CUT : 0);
 	}
-	if (vlen > CAPTURE_IOVECS)
-		stat_inc(PROCMON_STAT_OUTPUT_CUT);
+	if (written)
+		stat_inc(PROCMON_STAT_OUTPUT_CUT);	/* iovecs past CAPTURE_IOVECS */
+}
+
+/* At the exit: the one lookup every write on the node pays for. */
+static __always_inline int capture_written(void *ctx, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct pending_write *p = pending.lookup(&id), w;
+	struct mark *root;
+
+	if (!p)
+		return 0;
+	w = *p;
+	pending.delete(&id);
+	if (ret <= 0)
+		return 0;
+	root = capture_root(id >> 32);
+	if (!root)
+		return 0;
+	if (w.vec)
+		capture_iovecs(ctx, root, id >> 32, w.buf, w.count, ret);
+	else
+		capture_buffer(ctx, root, id >> 32, w.buf, (__u64)ret < w.count ? ret : w.count);
 	return 0;
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_write)
+{
+	return note_write(args->fd, (__u64)args->buf, args->count, 0);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_writev)
+{
+	return note_write(args->fd, (__u64)args->vec, args->vlen, 1);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_exit_write)
+{
+	return capture_written(args, args->ret);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_exit_writev)
+{
+	return capture_written(args, args->ret);
 }
 #endif

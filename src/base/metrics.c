@@ -172,7 +172,8 @@ static const struct metric_def metrics[M__COUNT] = {
 	      "Writes to stderr the kernel dropped: a capture root's budget spent, its root "
 	      "gone, or the ring full."),
 	PLAIN(M_BPF_PROBES, "bpf_probes_attached", GAUGE, PROCMON,
-	      "Tracepoints attached: 3, and the write and writev probes when CAPTURE is set."),
+	      "Tracepoints attached: 3, and 4 more (write and writev, entry and exit) when "
+	      "CAPTURE is set."),
 
 	PLAIN(M_QUEUE_DROPPED, "queue_events_dropped_total", COUNTER, PER_SERVICE,
 	      "Events dropped because the send queue was full."),

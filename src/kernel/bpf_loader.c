@@ -376,14 +376,18 @@ static const struct probe probes[BPF_ATTACH__COUNT] = {
 	[BPF_ATTACH_EXIT] = { "sched", "sched_process_exit", "tracepoint__sched__sched_process_exit" },
 	[BPF_ATTACH_FORK] = { "sched", "sched_process_fork", "tracepoint__sched__sched_process_fork" },
 	[BPF_ATTACH_WRITE] = { "syscalls", "sys_enter_write", "tracepoint__syscalls__sys_enter_write" },
+	[BPF_ATTACH_WRITE_EXIT] = { "syscalls", "sys_exit_write",
+				    "tracepoint__syscalls__sys_exit_write" },
 	[BPF_ATTACH_WRITEV] = { "syscalls", "sys_enter_writev",
 				"tracepoint__syscalls__sys_enter_writev" },
+	[BPF_ATTACH_WRITEV_EXIT] = { "syscalls", "sys_exit_writev",
+				     "tracepoint__syscalls__sys_exit_writev" },
 };
 
 /* CAPTURE= attaches no write probe at all: the node's writes pay nothing. */
 static bool wanted(const struct bpf_loader_config *cfg, int probe)
 {
-	return cfg->capture || (probe != BPF_ATTACH_WRITE && probe != BPF_ATTACH_WRITEV);
+	return cfg->capture || probe < BPF_ATTACH_WRITE;
 }
 
 /* Load p and attach it; the attachment's fd, or a negative errno. */

@@ -43,9 +43,10 @@ struct bpf_loader_config {
  * The BPF text comes from JCW_TEST_BPF_TEXT (a file) when set. */
 int bpf_loader_main(int argc, char **argv);
 
-/* The probes; the write pair only when something is captured. */
+/* The probes; the write ones only when something is captured. */
 enum {
-	BPF_ATTACH_EXEC, BPF_ATTACH_EXIT, BPF_ATTACH_FORK, BPF_ATTACH_WRITE, BPF_ATTACH_WRITEV,
+	BPF_ATTACH_EXEC, BPF_ATTACH_EXIT, BPF_ATTACH_FORK,
+	BPF_ATTACH_WRITE, BPF_ATTACH_WRITE_EXIT, BPF_ATTACH_WRITEV, BPF_ATTACH_WRITEV_EXIT,
 	BPF_ATTACH__COUNT
 };
 

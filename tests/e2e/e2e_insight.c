@@ -487,6 +487,79 @@ static int perf_event_fds(pid_t pid)
 	return n;
 }
 
+/*
+ * What the kernel bounds, with CAPTURE=binary alone: one write past 4 KiB
+ * is cut; a writev is read iovec by iovec; a program that floods stderr
+ * spends its root's 64 KiB budget and the rest is dropped, counted and
+ * flagged.  Compilers are not captured then.
+ */
+/* stderr to a file here, not /dev/null: /dev/null takes a writev without
+ * reading it, so iovecs of string literals no one touched are not even
+ * paged in when the probe reads them (counted as dropped then). */
+static const char *hostile =
+	"export LC_ALL=C.UTF-8; cd " HW1 " && exec 2>err.txt; "
+	"gcc big.c -o big && ./big; gcc wv.c -o wv && ./wv; gcc flood.c -o flood && ./flood; "
+	"ls /nonexistent; true";
+
+static void write_hostile(void)
+{
+	write_file("hw1/big.c", "#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n"
+		   "int main(void)\n{\n\tstatic char b[6000];\n\tmemset(b, 'x', sizeof b);\n"
+		   "\tif (write(2, b, sizeof b) < 0)\n\t\treturn 1;\n\tabort();\n}\n");
+	write_file("hw1/wv.c", "#include <stdlib.h>\n#include <sys/uio.h>\nint main(void)\n{\n"
+		   "\tstruct iovec v[] = { { \"ab\", 2 }, { \"c\\n\", 2 }, { \"d\", 1 } };\n"
+		   "\tif (writev(2, v, 3) < 0)\n\t\treturn 1;\n\tabort();\n}\n");
+	write_file("hw1/flood.c", "#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n"
+		   "int main(void)\n{\n\tchar b[1000];\n\tfor (int i = 0; i < 100; i++) {\n"
+		   "\t\tmemset(b, '0' + i % 10, sizeof b - 1);\n\t\tb[sizeof b - 1] = '\\n';\n"
+		   "\t\tif (write(2, b, sizeof b) < 0)\n\t\t\treturn 1;\n\t}\n\tabort();\n}\n");
+}
+
+static void check_hostile(struct receiver *r, int port)
+{
+	char want[4097];
+	json_t *ev = find(r, RUN_URL, "./big");
+
+	if (ev) {
+		memset(want, 'x', 4096);
+		want[4096] = '\0';
+		CHECK_STR(str(ev, "stderr"), want);	/* 4 records of 1 KiB, the last flagged */
+		CHECK(truncated_has(ev, "stderr"));
+		json_decref(ev);
+	}
+	ev = find(r, RUN_URL, "./wv");
+	if (ev) {
+		CHECK_STR(str(ev, "stderr"), "abc\nd");
+		CHECK(!truncated_has(ev, "stderr"));
+		json_decref(ev);
+	}
+	ev = find(r, RUN_URL, "./flood");
+	if (ev) {
+		const char *err = str(ev, "stderr") ?: "";
+
+		/* 65 of the 100 writes fit 64 KiB; the run keeps the last 4 KiB
+		 * of them: write 64 ("4" x 999) at the end */
+		CHECK_INT(strlen(err), 4096);
+		memset(want, '4', 999);
+		want[999] = '\n';
+		want[1000] = '\0';
+		CHECK(strlen(err) >= 1000 && !strcmp(err + strlen(err) - 1000, want));
+		CHECK(truncated_has(ev, "stderr"));
+		json_decref(ev);
+	}
+	ev = find(r, BUILD_URL, "gcc flood.c -o flood");
+	if (ev) {
+		CHECK(json_object_get(ev, "stderr") == NULL);	/* builds not captured */
+		json_decref(ev);
+	}
+	/* big 4 + wv 3 + flood 65; ls is the system's, not marked */
+	CHECK_INT(agent_metric(port, "bpf_stderr_records_total{service=\"procmon\"}"), 72);
+	CHECK_INT(agent_metric(port, "bpf_stderr_cut_total{service=\"procmon\"}"), 1);
+	CHECK_INT(agent_metric(port, "bpf_stderr_dropped_total{service=\"procmon\"}"), 35);
+	CHECK_INT(agent_metric(port, "capture_dropped_total{reason=\"budget\",service=\"procmon\"}"), 1);
+	CHECK_INT(agent_metric(port, "capture_dropped_total{reason=\"cut\",service=\"procmon\"}"), 1);
+}
+
 /* No body carries a stderr field, or what is read from one. */
 static void check_no_stderr_fields(struct receiver *r, size_t want)
 {
@@ -579,9 +652,9 @@ int main(int argc, char **argv)
 	check_python(a.r);
 	check_binaries(a.r);
 	check_resource_runs(a.r);
-	/* exec, exit, fork, write, writev */
-	CHECK_INT(metric(a.port, "bpf_probes_attached{service=\"procmon\"}"), 5);
-	CHECK_INT(perf_event_fds(a.pid), 5);
+	/* exec, exit, fork; write and writev, at entry and exit */
+	CHECK_INT(metric(a.port, "bpf_probes_attached{service=\"procmon\"}"), 7);
+	CHECK_INT(perf_event_fds(a.pid), 7);
 	CHECK(metric(a.port, "bpf_stderr_records_total{service=\"procmon\"}") > 0);
 	CHECK_INT(metric(a.port, "bpf_stderr_cut_total{service=\"procmon\"}"), 0);
 	CHECK_INT(metric(a.port, "bpf_stderr_dropped_total{service=\"procmon\"}"), 0);
@@ -605,6 +678,18 @@ int main(int argc, char **argv)
 	CHECK_INT(metric(a.port, "bpf_probes_attached{service=\"procmon\"}"), 3);
 	CHECK_INT(perf_event_fds(a.pid), 3);
 	CHECK_INT(metric(a.port, "bpf_stderr_records_total{service=\"procmon\"}"), 0);
+	stop(&a);
+
+	write_hostile();
+	if (start(&a, argv[1], "binary") < 0) {
+		CHECK(!"agent ready");
+		return TEST_DONE();
+	}
+	CHECK_INT(student_shell(ws, "jcode-os-1-202012345", hostile), 0);
+	receiver_wait(a.r, 6, 30000);
+	usleep(1000 * 1000);
+	CHECK_INT(receiver_count(a.r), 6);
+	check_hostile(a.r, a.port);
 	stop(&a);
 	support_rm_rf(top);
 	return TEST_DONE();
