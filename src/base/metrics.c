@@ -139,7 +139,7 @@ static const struct metric_def metrics[M__COUNT] = {
 	LABELLED(M_CAPTURE_DROPPED, "capture_dropped_total", COUNTER, PROCMON,
 		 "reason", capture_drop_values,
 		 "stderr records not kept whole: for a process not followed, past a budget "
-		 "(the kernel's per process, the agent's node-wide), or cut (a write over 1 KiB, "
+		 "(the kernel's per process, the agent's node-wide), or cut (a write over 4 KiB, "
 		 "a build's stderr past DIAG_MAX_BYTES)."),
 	PLAIN(M_CAPTURE_BYTES, "capture_bytes_current", GAUGE, PROCMON,
 	      "Bytes of stderr held for followed processes until their exit."),
