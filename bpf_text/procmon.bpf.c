@@ -408,8 +408,9 @@ static __always_inline void mark_at_exec(__u32 tgid, __u64 start_time, __u64 fil
 	if (!hit)
 		hit = outside_system_dirs(exe);
 #endif
-	if (hit)
-		marks.update(&tgid, &m);
+	/* A full map: this root's stderr is lost, counted as its writes would be. */
+	if (hit && marks.update(&tgid, &m) != 0)
+		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);
 }
 #else
 static __always_inline void mark_at_exec(__u32 tgid, __u64 start_time, __u64 file,
@@ -661,7 +662,8 @@ static __always_inline void inherit_mark(__u32 tgid, __u32 child)
 		return;
 	inherited.root_start = m->root_start;
 	inherited.root = m->root;
-	marks.update(&child, &inherited);
+	if (marks.update(&child, &inherited) != 0)
+		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);
 #endif
 }
 
