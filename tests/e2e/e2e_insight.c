@@ -642,6 +642,7 @@ int main(int argc, char **argv)
 
 	if (start(&a, argv[1], "build,python,binary") < 0) {
 		CHECK(!"agent ready");
+		support_rm_rf(top);	/* the agent's log was printed */
 		return TEST_DONE();
 	}
 	CHECK_INT(student_shell(ws, "jcode-os-1-202012345", session), 0);
@@ -666,6 +667,7 @@ int main(int argc, char **argv)
 	/* CAPTURE= : the same compile error, traceback and crash, no stderr. */
 	if (start(&a, argv[1], "") < 0) {
 		CHECK(!"agent ready");
+		support_rm_rf(top);	/* the agent's log was printed */
 		return TEST_DONE();
 	}
 	CHECK_INT(student_shell(ws, "jcode-os-1-202012345",
@@ -683,6 +685,7 @@ int main(int argc, char **argv)
 	write_hostile();
 	if (start(&a, argv[1], "binary") < 0) {
 		CHECK(!"agent ready");
+		support_rm_rf(top);	/* the agent's log was printed */
 		return TEST_DONE();
 	}
 	CHECK_INT(student_shell(ws, "jcode-os-1-202012345", hostile), 0);
