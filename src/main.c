@@ -192,6 +192,17 @@ static void student_seen(void *arg, const struct identity *id)
 	filemon_student_seen(a->filemon, id);
 }
 
+/* What one capture root may send from the kernel: the most the agent
+ * keeps of it, with room for what comes before a traceback; never less
+ * than 64 KiB, which protects the ring (4 MiB) from a chatty program. */
+static long long kernel_capture_budget(const struct config *cfg)
+{
+	long long most = cfg->diag_max_bytes > cfg->traceback_max_bytes ? cfg->diag_max_bytes :
+			 cfg->traceback_max_bytes;
+
+	return most * 4 > 65536 ? most * 4 : 65536;
+}
+
 static int start_procmon(struct agent *a)
 {
 	struct collector_config cc = {
@@ -199,6 +210,8 @@ static int start_procmon(struct agent *a)
 		.ringbuf_bytes = a->cfg.ringbuf_bytes,
 		.perf_pages = a->cfg.perf_pages,
 		.max_processes = a->cfg.max_processes,
+		.capture = a->cfg.capture,
+		.capture_budget = kernel_capture_budget(&a->cfg),
 		.exe = loader_exe(),
 	};
 	struct pipeline_config pc = {
@@ -208,6 +221,9 @@ static int start_procmon(struct agent *a)
 		.workspace_roots = a->cfg.workspace_roots.v,
 		.n_workspace_roots = a->cfg.workspace_roots.n,
 		.max_processes = a->cfg.max_processes,
+		.capture = a->cfg.capture,
+		.diag_max_bytes = (size_t)a->cfg.diag_max_bytes,
+		.traceback_max_bytes = (size_t)a->cfg.traceback_max_bytes,
 		.trace = a->trace,
 		.student_seen = (a->cfg.monitors & MONITOR_FILEMON) ? student_seen : NULL,
 		.student_seen_arg = a,

@@ -43,6 +43,7 @@ enum opt_kind {
 	K_SIZE,		/* long long bytes, optional K/M/G suffix */
 	K_MS,		/* seconds (float) stored as long milliseconds */
 	K_MONITORS,	/* "procmon,filemon" */
+	K_CAPTURE,	/* "build,python,binary", any subset, "" = none */
 	K_ROOTS,	/* list of workspace roots, "a,b" or a JSON array; flag repeatable */
 	K_DIRS,		/* list of absolute directories, likewise */
 	K_MODE,		/* file mode in octal, 0..0777 */
@@ -132,6 +133,13 @@ static const struct opt opts[] = {
 	    "directories searched for linux-headers-* when the kernel's own are missing"),
 	OPT("STATE_DIR", "state-dir", "DIR", K_STR, state_dir, 0, 0, "/var/lib/jcode-watcher",
 	    "the agent's own files (kernel headers it assembles)"),
+	OPT("DIAG_MAX_BYTES", "diag-max-bytes", "BYTES", K_SIZE, diag_max_bytes, 1024, MIB, "16KiB",
+	    "a build's stderr kept (its head) for the payload and its diagnostics"),
+	OPT("TRACEBACK_MAX_BYTES", "traceback-max-bytes", "BYTES", K_SIZE, traceback_max_bytes,
+	    256, MIB, "4KiB", "a Python run's stderr kept (its tail: the traceback)"),
+	OPT("CAPTURE", "capture", "LIST", K_CAPTURE, capture, 0, 0, "build,python",
+	    "whose stderr is read in the kernel: build, python, binary, any of them; "
+	    "empty = none (no write probe attached)"),
 	OPT("WATCH_ROOT", "watch-root", "DIR", K_STR, watch_root, 0, 0, "/watcher/codes",
 	    "filemon: root of the student workspaces"),
 	OPT("SNAPSHOT_BASE", "snapshot-base", "DIR", K_STR, snapshot_base, 0, 0,
@@ -325,20 +333,41 @@ static int parse_ms(const char *s, const struct opt *o, long *out)
 	return 0;
 }
 
-static int parse_monitors(const char *s, unsigned *out)
+struct set_name {
+	const char *name;
+	unsigned bit;
+};
+
+static const struct set_name monitor_names[] = {
+	{ "procmon", MONITOR_PROCMON }, { "filemon", MONITOR_FILEMON }, { NULL, 0 },
+};
+
+static const struct set_name capture_names[] = {
+	{ "build", CAPTURE_BUILD }, { "python", CAPTURE_PYTHON }, { "binary", CAPTURE_BINARY },
+	{ NULL, 0 },
+};
+
+/* "a,b": the bits of the names, each one of names[]; "" only when allowed. */
+static int parse_set(const char *s, const struct set_name *names, bool empty_ok, unsigned *out)
 {
 	unsigned m = 0;
 	const char *p = s;
 
+	if (!*s) {
+		if (!empty_ok)
+			return -EINVAL;
+		*out = 0;
+		return 0;
+	}
 	for (;;) {
 		size_t n = strcspn(p, ",");
+		const struct set_name *k = names;
 
-		if (n == 7 && !strncmp(p, "procmon", 7))
-			m |= MONITOR_PROCMON;
-		else if (n == 7 && !strncmp(p, "filemon", 7))
-			m |= MONITOR_FILEMON;
-		else
+		while (k->name && (strlen(k->name) != n || strncmp(p, k->name, n)))
+			k++;
+		if (!k->name)
 			return -EINVAL;
+		m |= k->bit;
 		if (!p[n])
 			break;
 		p += n + 1;
@@ -606,6 +635,12 @@ static bool is_list_kind(enum opt_kind k)
 	return k == K_ROOTS || k == K_DIRS || k == K_NAMES;
 }
 
+/* A set of names, "a,b" or a JSON array: MONITORS, CAPTURE. */
+static bool is_set_kind(enum opt_kind k)
+{
+	return k == K_MONITORS || k == K_CAPTURE;
+}
+
 static int parse_auto(const char *s, int *out)
 {
 	if (!strcmp(s, "auto"))
@@ -665,7 +700,9 @@ static int parse_value(struct config *cfg, const struct opt *o, const char *s)
 	case K_MS:
 		return parse_ms(s, o, field);
 	case K_MONITORS:
-		return parse_monitors(s, field);
+		return parse_set(s, monitor_names, false, field);
+	case K_CAPTURE:
+		return parse_set(s, capture_names, true, field);
 	case K_ROOTS:
 	case K_DIRS:
 	case K_NAMES:
@@ -702,6 +739,8 @@ static const char *expected(const struct opt *o, char *buf, size_t n)
 		return "is not a port number (1-65535)";
 	case K_MONITORS:
 		return "is not a monitor list (procmon, filemon or procmon,filemon)";
+	case K_CAPTURE:
+		return "is not a capture list (build, python, binary, comma-separated, or empty)";
 	case K_AUTO:
 		return "is not auto, on or off";
 	case K_TRISTATE:
@@ -810,13 +849,13 @@ static int json_to_text(const struct opt *o, const json_t *v, char *buf, size_t 
 		snprintf(buf, n, "%d", json_is_true(v) ? 1 : 0);
 		return 0;
 	}
-	if (json_is_array(v) && o->kind == K_MONITORS)
+	if (json_is_array(v) && is_set_kind(o->kind))
 		return json_join_array(v, buf, n);
-	if (json_is_integer(v) && o->kind != K_MONITORS) {
+	if (json_is_integer(v) && !is_set_kind(o->kind)) {
 		snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return 0;
 	}
-	if (json_is_real(v) && o->kind != K_MONITORS) {
+	if (json_is_real(v) && !is_set_kind(o->kind)) {
 		snprintf(buf, n, "%.17g", json_real_value(v));
 		return 0;
 	}
@@ -827,7 +866,7 @@ static const char *json_type_wanted(const struct opt *o)
 {
 	if (is_list_kind(o->kind))
 		return "a string or an array of strings";
-	if (o->kind == K_MONITORS)
+	if (is_set_kind(o->kind))
 		return "a string or an array of strings";
 	if (o->kind == K_NSTR || o->kind == K_URL)
 		return "a string or null";

@@ -17,6 +17,12 @@
 #define MONITOR_PROCMON 0x1u
 #define MONITOR_FILEMON 0x2u
 
+/* CAPTURE: whose stderr the kernel reads (build: compilers and what they
+ * start; python: interpreters; binary: any other student program). */
+#define CAPTURE_BUILD 0x1u
+#define CAPTURE_PYTHON 0x2u
+#define CAPTURE_BINARY 0x4u
+
 /* Exit status for a configuration the agent refuses to start with (main.c
  * maps -EINVAL from config_load() and start-up to it). */
 #define CONFIG_EXIT_BAD 2
@@ -67,6 +73,9 @@ struct config {
 	char *kernel_headers;     /* KERNEL_HEADERS, NULL = search (see kheaders.h) */
 	struct strlist headers_search; /* KERNEL_HEADERS_SEARCH, dirs holding linux-headers-* */
 	char *state_dir;          /* STATE_DIR, /var/lib/jcode-watcher: what the agent builds */
+	long long diag_max_bytes; /* DIAG_MAX_BYTES, 16 KiB (1 KiB..1 MiB): head of a build's stderr */
+	long long traceback_max_bytes; /* TRACEBACK_MAX_BYTES, 4 KiB (256 B..1 MiB): tail of Python's */
+	unsigned capture;         /* CAPTURE, CAPTURE_* bits; default build,python; 0 = no write probe */
 	/* filemon */
 	char *watch_root;         /* WATCH_ROOT, /watcher/codes */
 	char *snapshot_base;      /* SNAPSHOT_BASE, /watcher/snapshots */

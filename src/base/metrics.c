@@ -90,6 +90,9 @@ static const char *const drop_values[DROP__COUNT] = {
 static const char *const trunc_values[TRUNC__COUNT] = { "argv", "exe", "cwd" };
 static const char *const evict_values[EVICT__COUNT] = { "full", "stale" };
 static const char *const bpf_filter_values[BPF_FILTER__COUNT] = { "hostname" };
+static const char *const capture_drop_values[CAPTURE_DROP__COUNT] = {
+	"not_followed", "budget", "cut",
+};
 static const char *const skip_values[SKIP__COUNT] = {
 	"size", "not_regular", "unstable", "symlink", "hardlink", "error",
 };
@@ -134,6 +137,15 @@ static const struct metric_def metrics[M__COUNT] = {
 	      "Strings that were not valid UTF-8."),
 	[M_ACTIVE_HOSTS] = { "active_hosts_current", GAUGE, PROCMON, COMPUTED, NULL, NULL, 1,
 			     "Hosts with a build or run in the last 10 minutes.", active_hosts_now },
+	LABELLED(M_CAPTURE_DROPPED, "capture_dropped_total", COUNTER, PROCMON,
+		 "reason", capture_drop_values,
+		 "stderr records not kept whole: for a process not followed, past a budget "
+		 "(the kernel's per process, the agent's node-wide), or cut (a write over 4 KiB, "
+		 "a build's stderr past DIAG_MAX_BYTES)."),
+	PLAIN(M_CAPTURE_BYTES, "capture_bytes_current", GAUGE, PROCMON,
+	      "Bytes of stderr held for followed processes until their exit."),
+	PLAIN(M_BUILDS_EVICTED, "builds_evicted_total", COUNTER, PROCMON,
+	      "Build outputs forgotten for built_by because the table was full."),
 
 	PLAIN(M_BPF_COLLECTED, "bpf_events_collected_total", COUNTER, PROCMON,
 	      "Records read from the ring (or perf) buffer."),
@@ -153,6 +165,16 @@ static const struct metric_def metrics[M__COUNT] = {
 	      "Noted processes dropped because their pid had been reused."),
 	PLAIN(M_BPF_OUTPUT_FAILED, "bpf_output_failed_total", COUNTER, PROCMON,
 	      "Records the kernel could not write: the ring (or perf) buffer was full."),
+	PLAIN(M_BPF_STDERR_RECORDS, "bpf_stderr_records_total", COUNTER, PROCMON,
+	      "stderr records the kernel sent for marked tasks (CAPTURE)."),
+	PLAIN(M_BPF_STDERR_CUT, "bpf_stderr_cut_total", COUNTER, PROCMON,
+	      "Writes to stderr longer than the kernel keeps (4 KiB a write, 1 KiB an iovec)."),
+	PLAIN(M_BPF_STDERR_DROPPED, "bpf_stderr_dropped_total", COUNTER, PROCMON,
+	      "Writes to stderr the kernel dropped: a capture root's budget spent, its root "
+	      "gone, or the ring full."),
+	PLAIN(M_BPF_PROBES, "bpf_probes_attached", GAUGE, PROCMON,
+	      "Tracepoints attached: 3, and 4 more (write and writev, entry and exit) when "
+	      "CAPTURE is set."),
 
 	PLAIN(M_QUEUE_DROPPED, "queue_events_dropped_total", COUNTER, PER_SERVICE,
 	      "Events dropped because the send queue was full."),

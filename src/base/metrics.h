@@ -34,6 +34,9 @@ enum metric {
 	M_IDENTITY_INVALID,
 	M_INVALID_UTF8,
 	M_ACTIVE_HOSTS,			/* read from active_hosts.c at render */
+	M_CAPTURE_DROPPED,		/* value: enum capture_drop */
+	M_CAPTURE_BYTES,		/* stderr held for followed processes */
+	M_BUILDS_EVICTED,		/* built_by outputs forgotten: table full */
 	/* kernel/collector.c */
 	M_BPF_COLLECTED,
 	M_BPF_LOST,
@@ -44,6 +47,10 @@ enum metric {
 	M_BPF_EMITTED,
 	M_BPF_STALE,
 	M_BPF_OUTPUT_FAILED,
+	M_BPF_STDERR_RECORDS,		/* issue #12: the kernel's stderr capture */
+	M_BPF_STDERR_CUT,
+	M_BPF_STDERR_DROPPED,
+	M_BPF_PROBES,
 	/* delivery/: dim = service */
 	M_QUEUE_DROPPED,
 	M_QUEUE_SIZE,
@@ -113,6 +120,10 @@ enum evict_reason { EVICT_FULL, EVICT_STALE, EVICT__COUNT };
 
 /* events_truncated_total{field=...}: the kernel hit a limit and said so. */
 enum trunc_field { TRUNC_ARGV, TRUNC_EXE, TRUNC_CWD, TRUNC__COUNT };
+
+/* capture_dropped_total{reason=...}: stderr records not kept whole. */
+enum capture_drop { CAPTURE_DROP_NOT_FOLLOWED, CAPTURE_DROP_BUDGET, CAPTURE_DROP_CUT,
+		    CAPTURE_DROP__COUNT };
 
 /* bpf_exec_filtered_total{reason=...}: execs the kernel skipped. */
 enum bpf_filter_reason { BPF_FILTER_HOSTNAME, BPF_FILTER__COUNT };

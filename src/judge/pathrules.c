@@ -395,6 +395,21 @@ int path_homework_in(const struct workspace_roots *roots, const struct identity 
 	return n;
 }
 
+long path_homework_prefix(const struct workspace_roots *roots, const struct identity *id,
+			  const char *norm_path, int hw_max)
+{
+	const char *comp = NULL;
+	size_t clen = 0;
+	int n;
+
+	if (!roots || !norm_path || norm_path[0] != '/')
+		return -EINVAL;
+	n = find_homework(roots, id, norm_path, hw_max, true, &comp, &clen);
+	if (n < 0)
+		return n;
+	return (long)((size_t)(comp - norm_path) + clen);
+}
+
 int path_homework(const char *abs_path, int hw_max, bool require_child, char *hw, size_t hwlen)
 {
 	struct workspace_roots *roots = workspace_roots_default();
@@ -409,62 +424,6 @@ static bool ends_with(const char *s, const char *suffix)
 	size_t n = strlen(s), m = strlen(suffix);
 
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
-}
-
-static bool is_source_name(const char *s)
-{
-	static const char *const exts[] = { ".c", ".cpp", ".cc", ".cxx", ".c++", ".C" };
-	size_t i;
-
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		if (ends_with(s, exts[i]))
-			return true;
-	}
-	return false;
-}
-
-/* gcc/clang options whose value is the next argv element. */
-static bool compiler_opt_takes_value(const char *opt)
-{
-	static const char *const opts[] = {
-		"-o", "-I", "-include", "-D", "-U", "-MF", "-MT", "-MQ", "-x",
-		"-isystem", "-iquote", "-idirafter", "-imacros", "-iprefix", "-L",
-		"-Xlinker", "-Xassembler", "-Xpreprocessor", "-T", "-u", "-z",
-		"--param", "-aux-info",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		if (strcmp(opt, opts[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-const char *argv_compiler_source(int argc, char *const argv[])
-{
-	bool options = true;
-	int i;
-
-	if (!argv)
-		return NULL;
-	/* A NULL element means argc lied: stop there rather than read past it. */
-	for (i = 1; i < argc && argv[i]; i++) {
-		const char *a = argv[i];
-
-		if (options && strcmp(a, "--") == 0) {
-			options = false;
-			continue;
-		}
-		if (options && a[0] == '-' && a[1] != '\0') {
-			if (compiler_opt_takes_value(a))
-				i++;
-			continue;
-		}
-		if (is_source_name(a))
-			return a;
-	}
-	return NULL;
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "compile_args.h"
 #include "identity.h"
 
 #define PATHRULES_HW_MAX_DEFAULT 20
@@ -82,13 +83,15 @@ int path_homework_in(const struct workspace_roots *roots, const struct identity 
 		     const char *abs_path, int hw_max, bool require_child,
 		     char *hw, size_t hwlen);
 
-/* Source file from a compiler argv (argv[0] is the program): the first non-option argument
- * whose name ends in .c .cpp .cc .cxx .c++ or .C, skipping the value of options that take a
- * separate argument (-o -I -include -D -U -MF -MT -MQ -x -isystem -iquote -idirafter
- * -imacros -iprefix -L -Xlinker -Xassembler -Xpreprocessor -T -u -z --param -aux-info).
- * Joined forms ("-ofoo", "-I/x") are single options. "--" ends options.
- * Returns the argv element or NULL. */
-const char *argv_compiler_source(int argc, char *const argv[]);
+/* For a path already normalised that lies below a homework directory (a
+ * target): the length of the homework directory's own path, the prefix
+ * "/home/coder/project/hw1" of ".../hw1/src/a.c".  Errors as
+ * path_homework_in() with require_child. */
+long path_homework_prefix(const struct workspace_roots *roots, const struct identity *id,
+			  const char *norm_path, int hw_max);
+
+/* A compiler's source file: argv_compiler_source() in compile_args.h, the
+ * one reader of compiler argv. */
 
 /* Python script: the script Python would run, if its name ends ".py".  Options (with the
  * values of -W, -X, --check-hash-based-pycs, joined or separate, also inside clusters

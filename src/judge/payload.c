@@ -86,16 +86,15 @@ static json_t *ascii(const char *s)
 /* Students' bytes may be anything; json_string() refuses invalid UTF-8 and
  * an event must never be lost over that, so repair first.  Valid text, the
  * common case, is validated once and copied once (by jansson). */
-static json_t *text(struct body *b, const char *s)
+static json_t *text_n(struct body *b, const char *s, size_t n)
 {
-	size_t n, replaced = 0;
+	size_t replaced = 0;
 	char *clean;
 	json_t *v;
 
-	if (!s)
-		s = "";
-	n = strlen(s);
-	if (utf8_valid(s, n))
+	/* A NUL (stderr may hold one) is repaired too: \u0000 is refused by
+	 * JSON readers that keep C strings, jansson's own among them. */
+	if (utf8_valid(s, n) && !memchr(s, '\0', n))
 		return json_stringn_nocheck(s, n);
 	clean = utf8_sanitize(s, n, &replaced);
 	if (!clean)
@@ -105,6 +104,13 @@ static json_t *text(struct body *b, const char *s)
 	v = json_string_nocheck(clean);
 	free(clean);
 	return v;
+}
+
+static json_t *text(struct body *b, const char *s)
+{
+	if (!s)
+		s = "";
+	return text_n(b, s, strlen(s));
 }
 
 static void put_text(struct body *b, const char *key, const char *s)
@@ -135,7 +141,7 @@ static void put_head(struct body *b, const struct process *p)
 	put_text(b, "cwd", p->cwd);
 }
 
-static json_t *truncated_fields(unsigned int flags)
+static json_t *truncated_fields(unsigned int flags, const struct insight *in)
 {
 	json_t *a = json_array();
 
@@ -146,6 +152,11 @@ static json_t *truncated_fields(unsigned int flags)
 	if ((flags & PROCMON_F_EXE_TRUNCATED) && json_array_append_new(a, ascii("exe")))
 		goto fail;
 	if ((flags & PROCMON_F_CWD_TRUNCATED) && json_array_append_new(a, ascii("cwd")))
+		goto fail;
+	if (in && in->has_stderr && in->stderr_cut &&
+	    json_array_append_new(a, json_string("stderr")))
+		goto fail;
+	if (in && in->diags.omitted && json_array_append_new(a, json_string("diagnostics")))
 		goto fail;
 	return a;
 fail:
@@ -168,7 +179,7 @@ double payload_duration_ms(const struct process *p)
 	return (double)(d / 1000 + (d % 1000 >= 500)) / 1000.0;
 }
 
-static void put_extras(struct body *b, const struct process *p)
+static void put_extras(struct body *b, const struct process *p, const struct insight *in)
 {
 	char sigbuf[32], id[EVENT_ID_LEN];
 	const char *sig = payload_signal_name(p->signal, sigbuf, sizeof(sigbuf));
@@ -179,7 +190,7 @@ static void put_extras(struct body *b, const struct process *p)
 	put(b, "pid", json_integer(p->pid));
 	put(b, "ppid", json_integer(p->ppid));
 	put(b, "uid", json_integer(p->uid));
-	put(b, "truncated", truncated_fields(p->flags));
+	put(b, "truncated", truncated_fields(p->flags, in));
 	put_text(b, "hostname", p->hostname);
 	event_id_process(p, id, sizeof(id));
 	put(b, "event_id", ascii(id));
@@ -208,13 +219,125 @@ static void put_python_version(struct body *b, const struct process *p)
 		put(b, "python_version", json_null());
 }
 
+/* ns as ms with 3 decimals, rounded, as duration_ms. */
+static double ns_ms(unsigned long long ns)
+{
+	return (double)(ns / 1000 + (ns % 1000 >= 500)) / 1000.0;
+}
+
+/* Kernel counters are unsigned 64-bit; JSON integers here are signed. */
+static json_t *counter(unsigned long long v)
+{
+	return json_integer(v > (unsigned long long)LLONG_MAX ? LLONG_MAX : (json_int_t)v);
+}
+
+static void put_usage(struct body *b, const struct proc_usage *u)
+{
+	put(b, "cpu_ms", json_real(ns_ms(u->cpu_ns)));
+	put(b, "cpu_user_ms", json_real(ns_ms(u->utime_ns)));
+	put(b, "cpu_sys_ms", json_real(ns_ms(u->stime_ns)));
+	put(b, "max_rss_kb", counter(u->max_rss_kb));
+	put(b, "minor_faults", counter(u->min_flt));
+	put(b, "major_faults", counter(u->maj_flt));
+	put(b, "read_bytes", counter(u->read_bytes));
+	put(b, "write_bytes", counter(u->write_bytes));
+	put(b, "ctx_switches", counter(u->ctx_switches));
+	put(b, "threads", counter(u->threads));
+	put(b, "children", counter(u->children));
+}
+
+/* A list of strings from argv, each repaired to UTF-8. */
+static json_t *string_list(struct body *b, char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, text(b, v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *count_or_null(unsigned v)
+{
+	return v ? json_integer(v) : json_null();
+}
+
+static json_t *diagnostic(struct body *b, const struct diag *d)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	if (json_object_set_new(o, "file", d->file ? text(b, d->file) : json_null()) < 0 ||
+	    json_object_set_new(o, "line", count_or_null(d->line)) < 0 ||
+	    json_object_set_new(o, "column", count_or_null(d->column)) < 0 ||
+	    json_object_set_new(o, "severity", json_string(diag_severity_name(d->severity))) < 0 ||
+	    json_object_set_new(o, "message", text(b, d->message)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *diagnostics(struct body *b, const struct diag_list *l)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && i < l->n; i++) {
+		if (json_array_append_new(a, diagnostic(b, &l->v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static void put_stderr(struct body *b, const struct insight *in)
+{
+	if (in->has_stderr)
+		put(b, "stderr", text_n(b, in->stderr_text, in->stderr_len));
+}
+
+static void put_build_insight(struct body *b, const struct insight *in)
+{
+	if (in->has_args) {
+		put(b, "output", in->args.output ? text(b, in->args.output) : json_null());
+		put(b, "sources", string_list(b, in->args.sources, in->args.n_sources));
+		put(b, "flags", string_list(b, in->args.flags, in->args.n_flags));
+		put(b, "compile_only", json_boolean(in->args.compile_only));
+	}
+	if (in->has_diagnostics) {
+		put(b, "errors", json_integer((json_int_t)in->diags.errors));
+		put(b, "warnings", json_integer((json_int_t)in->diags.warnings));
+		put(b, "diagnostics", diagnostics(b, &in->diags));
+	}
+	put_stderr(b, in);
+}
+
+static void put_run_insight(struct body *b, const struct insight *in)
+{
+	if (in->is_binary)
+		put(b, "built_by", in->built_by ? json_string(in->built_by) : json_null());
+	if (in->has_exception)
+		put(b, "exception", in->exception[0] ? text(b, in->exception) : json_null());
+	put_stderr(b, in);
+}
+
 static void fill_build(struct body *b, const struct proc_report *r)
 {
 	put_head(b, r->proc);
 	put_text(b, "binary_path", r->proc->exe);
 	put_text(b, "target_path", r->target_path);
 	put_compiler(b, r->proc);
-	put_extras(b, r->proc);
+	put_extras(b, r->proc, r->insight);
+	put_usage(b, &r->proc->usage);
+	if (r->insight)
+		put_build_insight(b, r->insight);
 }
 
 static void fill_run(struct body *b, const struct proc_report *r)
@@ -226,7 +349,10 @@ static void fill_run(struct body *b, const struct proc_report *r)
 	put_text(b, "binary_path", r->proc->exe);
 	if (r->type == PROCESS_PYTHON)
 		put_python_version(b, r->proc);
-	put_extras(b, r->proc);
+	put_extras(b, r->proc, r->insight);
+	put_usage(b, &r->proc->usage);
+	if (r->insight)
+		put_run_insight(b, r->insight);
 }
 
 static char *make_path(const struct proc_report *r)

@@ -15,6 +15,7 @@
 
 #include "classifier.h"
 #include "identity.h"
+#include "insight.h"
 #include "metrics.h"
 #include "process.h"
 
@@ -25,6 +26,7 @@ struct proc_report {                 /* what the pipeline decided about one proc
 	const struct identity *id;
 	const char *hw;                  /* "hw1" */
 	const char *target_path;         /* absolute, normalised: source file / script / executable */
+	const struct insight *insight;   /* stderr, diagnostics, argv...; NULL: none of those fields */
 };
 
 /* Flags for json_dumps() of payload bodies: compact, one line, and reals short

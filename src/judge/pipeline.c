@@ -9,7 +9,12 @@
 #include <time.h>
 
 #include "active_hosts.h"
+#include "builds.h"
+#include "capture_buf.h"
+#include "config.h"
 #include "decoder.h"
+#include "event_id.h"
+#include "insight.h"
 #include "payload.h"
 #include "identity.h"
 #include "log.h"
@@ -18,6 +23,9 @@
 #include "proctable.h"
 #include "trace_feed.h"
 
+#define DIAG_MAX_DEFAULT 16384
+#define TRACEBACK_MAX_DEFAULT 4096
+
 struct pipeline {
 	struct pipeline_config cfg;
 	struct workspace_roots *roots;
@@ -25,6 +33,9 @@ struct pipeline {
 	long long clock_checked_ms;
 	struct proctable table;		/* student processes from exec to exit */
 	unsigned long long stale, evicted;	/* of the table's, already counted */
+	struct builds builds;		/* which build wrote each program (built_by) */
+	unsigned long long builds_evicted;	/* of builds', already counted */
+	struct capture_budget budget;	/* stderr held, all processes together */
 };
 
 /* What the rules decided, before the payload is built. */
@@ -51,6 +62,11 @@ struct followed {
 	enum endpoint_type endpoint;
 	enum process_type type;
 	char hw[16];
+	bool capturing;		/* its class is in CAPTURE: err is kept */
+	bool kernel_cut;	/* the kernel cut a write or dropped some */
+	struct capture_buf err;	/* takes memory only once something is written */
+	char *built_by;		/* binary runs: the build that made it, or NULL */
+	size_t hwdir_len;	/* target[0..hwdir_len) is its homework directory */
 	char target[];		/* as long as the path */
 };
 
@@ -63,6 +79,10 @@ static void release(struct proc_entry *e)
 		return;
 	}
 	f = hashmap_entry(e, struct followed, e);
+	capture_buf_free(&f->err);
+	if (f->err.budget)
+		metrics_set(M_CAPTURE_BYTES, 0, 0, (double)f->err.budget->used);
+	free(f->built_by);
 	process_free(&f->proc);
 	free(f);
 }
@@ -90,6 +110,17 @@ struct pipeline *pipeline_create(const struct pipeline_config *cfg)
 		free(p);
 		return NULL;
 	}
+	if (builds_init(&p->builds, cfg->max_builds) < 0) {
+		proctable_fini(&p->table);
+		workspace_roots_free(p->roots);
+		free(p);
+		return NULL;
+	}
+	if (!p->cfg.diag_max_bytes)
+		p->cfg.diag_max_bytes = DIAG_MAX_DEFAULT;
+	if (!p->cfg.traceback_max_bytes)
+		p->cfg.traceback_max_bytes = TRACEBACK_MAX_DEFAULT;
+	p->budget.max = cfg->capture_budget ? cfg->capture_budget : PIPELINE_CAPTURE_BUDGET;
 	p->clock_offset_ns = decoder_clock_offset();
 	p->clock_checked_ms = loop_now_ms();
 	return p;
@@ -100,6 +131,7 @@ void pipeline_destroy(struct pipeline *p)
 	if (!p)
 		return;
 	proctable_fini(&p->table);
+	builds_fini(&p->builds);
 	workspace_roots_free(p->roots);
 	free(p);
 }
@@ -186,7 +218,8 @@ static void count_truncation(const struct process *proc)
 
 static enum pipeline_result send_report(struct pipeline *p, const struct process *proc,
 					const struct identity *id, enum endpoint_type endpoint,
-					enum process_type type, const char *hw, const char *target)
+					enum process_type type, const char *hw, const char *target,
+					const struct insight *insight)
 {
 	struct proc_report r = {
 		.endpoint = endpoint,
@@ -195,6 +228,7 @@ static enum pipeline_result send_report(struct pipeline *p, const struct process
 		.id = id,
 		.hw = hw,
 		.target_path = target,
+		.insight = insight,
 	};
 	char *path, *body;
 
@@ -260,7 +294,7 @@ enum pipeline_result pipeline_process(struct pipeline *p, const struct process *
 
 	if (result != PIPELINE_SUCCESS)
 		return result;
-	return send_report(p, proc, &id, v.endpoint, v.type, v.hw, v.target);
+	return send_report(p, proc, &id, v.endpoint, v.type, v.hw, v.target, NULL);
 }
 
 /* NTP may step the wall clock; refresh the monotonic->wall offset now and
@@ -283,6 +317,70 @@ static void count_evictions(struct pipeline *p)
 	metrics_add(M_PIPELINE_EVICTED, 0, EVICT_STALE, p->table.stale - p->stale);
 	p->evicted = p->table.evicted;
 	p->stale = p->table.stale;
+}
+
+/* The CAPTURE class of a target. */
+static unsigned capture_class(enum process_type type)
+{
+	if (process_type_is_compiler(type))
+		return CAPTURE_BUILD;
+	return type == PROCESS_PYTHON ? CAPTURE_PYTHON : CAPTURE_BINARY;
+}
+
+/* A build keeps the head of its stderr (the first errors explain the
+ * rest), a run the tail (the traceback, the assertion, come last). */
+static void follow_output(struct pipeline *p, struct followed *f)
+{
+	unsigned cls = capture_class(f->type);
+	long hwdir = path_homework_prefix(p->roots, &f->id, f->target, p->cfg.hw_max);
+
+	f->hwdir_len = hwdir > 0 ? (size_t)hwdir : 0;
+	f->capturing = (p->cfg.capture & cls) != 0;
+	if (cls == CAPTURE_BUILD)
+		capture_buf_init(&f->err, CAPTURE_HEAD, p->cfg.diag_max_bytes, &p->budget);
+	else if (cls == CAPTURE_PYTHON)
+		capture_buf_init(&f->err, CAPTURE_TAIL, p->cfg.traceback_max_bytes, &p->budget);
+	else
+		capture_buf_init(&f->err, CAPTURE_TAIL, INSIGHT_BINARY_STDERR_MAX, &p->budget);
+	if (cls == CAPTURE_BINARY) {
+		const char *by = builds_lookup(&p->builds, f->proc.hostname, f->target);
+
+		f->built_by = by ? strdup(by) : NULL;
+	}
+}
+
+static void count_capture(enum capture_drop why)
+{
+	metrics_add(M_CAPTURE_DROPPED, 0, why, 1);
+}
+
+void pipeline_output(struct pipeline *p, unsigned int tgid, unsigned long long start_time,
+		     unsigned int flags, const char *data, size_t size)
+{
+	struct proc_entry *e = proctable_find(&p->table, tgid, start_time);
+	struct followed *f;
+	long kept;
+
+	if (!e || !e->followed) {
+		count_capture(CAPTURE_DROP_NOT_FOLLOWED);
+		return;
+	}
+	f = hashmap_entry(e, struct followed, e);
+	if (!f->capturing) {
+		count_capture(CAPTURE_DROP_NOT_FOLLOWED);
+		return;
+	}
+	if (flags & PROCMON_OUT_BUDGET)
+		count_capture(CAPTURE_DROP_BUDGET);
+	if (flags & PROCMON_OUT_CUT)
+		count_capture(CAPTURE_DROP_CUT);
+	f->kernel_cut = f->kernel_cut || (flags & (PROCMON_OUT_BUDGET | PROCMON_OUT_CUT));
+	kept = capture_buf_append(&f->err, data, size);
+	if (kept < 0)
+		count_capture(CAPTURE_DROP_BUDGET);
+	else if ((size_t)kept < size && f->err.mode == CAPTURE_HEAD)
+		count_capture(CAPTURE_DROP_CUT);
+	metrics_set(M_CAPTURE_BYTES, 0, 0, (double)p->budget.used);
 }
 
 /*
@@ -311,6 +409,7 @@ static int on_exec_record(struct pipeline *p, const void *data, size_t size)
 					.endpoint = v.endpoint, .type = v.type };
 		memcpy(f->hw, v.hw, sizeof(f->hw));
 		memcpy(f->target, v.target, tlen);
+		follow_output(p, f);
 		proctable_exec(&p->table, proc.pid, proc.start_time, &f->e);
 		count_evictions(p);
 		return -1;	/* counted at its exit */
@@ -321,6 +420,47 @@ static int on_exec_record(struct pipeline *p, const void *data, size_t size)
 	count_evictions(p);
 	process_free(&proc);
 	return result == PIPELINE_SUCCESS ? PIPELINE_FAILURE : result;
+}
+
+/* A successful build's output, for the runs of the program it made. */
+static void remember_build(struct pipeline *p, const struct followed *f, const struct insight *in)
+{
+	char id[EVENT_ID_LEN];
+
+	if (!in->has_args || !in->args.output || f->proc.exit_code != 0)
+		return;
+	event_id_process(&f->proc, id, sizeof(id));
+	if (builds_record(&p->builds, f->proc.hostname, in->args.output, in->args.links, id) < 0)
+		log_warn("pipeline", "no memory to remember the output of build pid %u", f->proc.pid);
+	metrics_add(M_BUILDS_EVICTED, 0, 0, p->builds.evicted - p->builds_evicted);
+	p->builds_evicted = p->builds.evicted;
+}
+
+/* The report of a followed target at its exit, with what its stderr and
+ * argv tell. */
+static enum pipeline_result report_followed(struct pipeline *p, struct followed *f)
+{
+	struct insight_input ii = {
+		.type = f->type, .proc = &f->proc, .err = f->capturing ? &f->err : NULL,
+		.kernel_cut = f->kernel_cut, .homework_dir = f->target,
+		.homework_dir_len = f->hwdir_len, .built_by = f->built_by,
+	};
+	struct insight in;
+	enum pipeline_result result;
+
+	if (insight_build(&ii, &in) < 0) {
+		/* Without memory for the extras the report still goes out. */
+		log_warn("pipeline", "no memory for the stderr and diagnostics of pid %u",
+			 f->proc.pid);
+		insight_free(&in);
+		return send_report(p, &f->proc, &f->id, f->endpoint, f->type, f->hw, f->target,
+				   NULL);
+	}
+	result = send_report(p, &f->proc, &f->id, f->endpoint, f->type, f->hw, f->target, &in);
+	if (result == PIPELINE_SUCCESS && process_type_is_compiler(f->type))
+		remember_build(p, f, &in);
+	insight_free(&in);
+	return result;
 }
 
 /* An exit: the report of a followed target; nothing for the rest. */
@@ -347,9 +487,23 @@ static int on_exit_record(struct pipeline *p, const void *data, size_t size)
 	}
 	f = hashmap_entry(e, struct followed, e);
 	decoder_apply_exit(&f->proc, &ex, clock_offset(p));
-	result = send_report(p, &f->proc, &f->id, f->endpoint, f->type, f->hw, f->target);
+	result = report_followed(p, f);
 	release(e);
 	return result;
+}
+
+/* stderr of a marked process: to the followed target it belongs to.  Not
+ * a process record, so in no pipeline_events_total bucket but failure. */
+static int on_output_record(struct pipeline *p, const void *data, size_t size)
+{
+	struct proc_output o;
+
+	if (decoder_decode_output(data, size, &o) < 0) {
+		log_warn("pipeline", "malformed output record of %zu bytes dropped", size);
+		return PIPELINE_FAILURE;
+	}
+	pipeline_output(p, o.tgid, o.start_time, o.flags, o.data, o.size);
+	return -1;
 }
 
 void pipeline_record(void *arg, const void *data, size_t size)
@@ -364,6 +518,9 @@ void pipeline_record(void *arg, const void *data, size_t size)
 		break;
 	case PROCMON_EXIT:
 		result = on_exit_record(p, data, size);
+		break;
+	case PROCMON_OUTPUT:
+		result = on_output_record(p, data, size);
 		break;
 	default:
 		log_warn("pipeline", "kernel record of %zu bytes and unknown kind dropped", size);

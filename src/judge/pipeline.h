@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "classifier.h"
+#include "config.h"
 #include "metrics.h"
 #include "process.h"
 #include "sender.h"
@@ -35,6 +36,14 @@ struct pipeline_config {
 	char *const *workspace_roots;
 	size_t n_workspace_roots;
 	int max_processes;	/* followed from exec to exit at once; 0: the default */
+	/* stderr: the classes captured (CAPTURE: CAPTURE_BUILD, CAPTURE_PYTHON,
+	 * CAPTURE_BINARY of config.h), how much a build keeps of its head
+	 * (DIAG_MAX_BYTES) and a Python run of its tail (TRACEBACK_MAX_BYTES);
+	 * 0: the defaults (16 KiB, 4 KiB).  All of it together stays within
+	 * capture_budget bytes (0: PIPELINE_CAPTURE_BUDGET). */
+	unsigned capture;
+	size_t diag_max_bytes, traceback_max_bytes, capture_budget;
+	size_t max_builds;	/* outputs remembered for built_by; 0: BUILDS_MAX_DEFAULT */
 	struct trace_hub *trace;	/* `jcode-watcher trace` clients; NULL: none */
 	/* Told of every exec in a student container (a valid hostname), the
 	 * shell's included, before it is judged: filemon watches the
@@ -42,6 +51,8 @@ struct pipeline_config {
 	void (*student_seen)(void *arg, const struct identity *id);
 	void *student_seen_arg;
 };
+
+#define PIPELINE_CAPTURE_BUDGET (64u << 20)
 
 struct pipeline;
 
@@ -52,6 +63,16 @@ void pipeline_destroy(struct pipeline *p);
 /* collector_record_fn: decode a raw record (copying it out of the ring
  * before anything else) and process it. */
 void pipeline_record(void *pipeline, const void *data, size_t size);
+
+/*
+ * What a followed process (or one it started: cc1, as, ld) wrote to
+ * stderr: kept for its report when its class is captured.  An output for
+ * a process not followed is dropped and counted
+ * (capture_dropped_total{reason="not_followed"}); flags are the kernel's
+ * PROCMON_OUT_* (a cut write, output dropped before this one).
+ */
+void pipeline_output(struct pipeline *p, unsigned int tgid, unsigned long long start_time,
+		     unsigned int flags, const char *data, size_t size);
 
 /* Judge one decoded process; returns what became of it. */
 enum pipeline_result pipeline_process(struct pipeline *p, const struct process *proc);

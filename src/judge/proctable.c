@@ -101,3 +101,11 @@ struct proc_entry *proctable_exit(struct proctable *t, unsigned int tgid,
 	unlink_entry(t, e);
 	return e;
 }
+
+struct proc_entry *proctable_find(struct proctable *t, unsigned int tgid,
+				  unsigned long long start_time)
+{
+	struct proc_entry *e = find(t, tgid);
+
+	return e && e->start_time == start_time ? e : NULL;
+}

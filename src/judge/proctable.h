@@ -62,6 +62,10 @@ void proctable_exec(struct proctable *t, unsigned int tgid, unsigned long long s
 struct proc_entry *proctable_exit(struct proctable *t, unsigned int tgid,
 				  unsigned long long start_time);
 
+/* The entry of (tgid, start_time), left in the table; NULL when none. */
+struct proc_entry *proctable_find(struct proctable *t, unsigned int tgid,
+				  unsigned long long start_time);
+
 static inline size_t proctable_count(const struct proctable *t)
 {
 	return t->map.count;

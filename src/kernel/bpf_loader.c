@@ -28,6 +28,7 @@
 #include <linux/bpf.h>
 
 #include "btf_offsets.h"
+#include "config.h"
 #include "fdpass.h"
 #include "fsutil.h"
 #include "log.h"
@@ -37,7 +38,7 @@ extern const char procmon_bpf_text[];
 
 #define MOD "loader"
 #define LIBBCC "libbcc.so.0"
-#define MAX_CFLAGS 64
+#define MAX_CFLAGS 96
 #define VERIFIER_LOG (1 << 20)
 
 /* ---- the parent's side ---------------------------------------------- */
@@ -193,11 +194,82 @@ int bpf_loader_prefix_flag(const char *prefix, char *buf, size_t len)
 	return 0;
 }
 
+/* The names CAPTURE marks at exec; a trailing '*' is any rest. */
+static const struct {
+	unsigned capture;
+	const char *pattern;
+} capture_names[] = {
+	{ CAPTURE_BUILD, "gcc" }, { CAPTURE_BUILD, "gcc-*" }, { CAPTURE_BUILD, "g++" },
+	{ CAPTURE_BUILD, "g++-*" }, { CAPTURE_BUILD, "cc" }, { CAPTURE_BUILD, "c++" },
+	{ CAPTURE_BUILD, "clang" }, { CAPTURE_BUILD, "clang-*" }, { CAPTURE_BUILD, "clang++" },
+	{ CAPTURE_BUILD, "clang++-*" }, { CAPTURE_PYTHON, "python3*" },
+};
+
+/* Append one pattern's test to buf at *w. */
+static int append_pattern(const char *pat, char *buf, size_t len, size_t *w)
+{
+	size_t n = strcspn(pat, "*");
+	int k = snprintf(buf + *w, len - *w, "||(1");
+
+	if (k < 0 || (size_t)k >= len - *w)
+		return -EINVAL;
+	*w += (size_t)k;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n && pat[n] == '*')
+			break;		/* a prefix: whatever follows */
+		k = snprintf(buf + *w, len - *w, "&&(s)[%zu]==%d", i, (unsigned char)pat[i]);
+		if (k < 0 || (size_t)k >= len - *w)
+			return -EINVAL;
+		*w += (size_t)k;
+	}
+	if (*w + 2 > len)
+		return -EINVAL;
+	strcpy(buf + *w, ")");
+	*w += 1;
+	return 0;
+}
+
+int bpf_loader_capture_flag(unsigned capture, char *buf, size_t len)
+{
+	int k = snprintf(buf, len, "-DCAPTURE_NAME_MATCH(s)=(0");
+	size_t w;
+
+	if (k < 0 || (size_t)k >= len)
+		return -EINVAL;
+	w = (size_t)k;
+	for (size_t i = 0; i < sizeof(capture_names) / sizeof(capture_names[0]); i++)
+		if ((capture & capture_names[i].capture) &&
+		    append_pattern(capture_names[i].pattern, buf, len, &w) < 0)
+			return -EINVAL;
+	if (w + 2 > len)
+		return -EINVAL;
+	strcpy(buf + w, ")");
+	return 0;
+}
+
+/* The -D flags of CAPTURE into flags[n...]; the new count. */
+static int capture_cflags(const struct bpf_loader_config *cfg, char **flags, int n)
+{
+	char match[4096];
+
+	if (!cfg->capture)
+		return n;
+	flags[n++] = strdup("-DCAPTURE_ON=1");
+	if (cfg->capture & CAPTURE_BINARY)
+		flags[n++] = strdup("-DCAPTURE_BINARY_ON=1");
+	if (bpf_loader_capture_flag(cfg->capture, match, sizeof(match)) == 0)
+		flags[n++] = strdup(match);
+	if (asprintf(&flags[n++], "-DCAPTURE_BUDGET=%lld", cfg->capture_budget > 0 ?
+		     cfg->capture_budget : 65536) < 0)
+		flags[n - 1] = NULL;
+	return n;
+}
+
 static int build_cflags(const struct bpf_loader_config *cfg, char **flags,
 			struct bpf_loader_reply *r)
 {
 	char btf_err[256], prefix[1024];
-	int n = btf_offsets_cflags(cfg->btf_path, flags, MAX_CFLAGS - 8, btf_err, sizeof(btf_err));
+	int n = btf_offsets_cflags(cfg->btf_path, flags, MAX_CFLAGS - 16, btf_err, sizeof(btf_err));
 	long page = sysconf(_SC_PAGESIZE);
 
 	r->uses_btf = n > 0;
@@ -214,6 +286,9 @@ static int build_cflags(const struct bpf_loader_config *cfg, char **flags,
 	if (asprintf(&flags[n++], "-DMAX_PROCESSES=%d", cfg->max_processes > 0 ?
 		     cfg->max_processes : 65536) < 0)
 		flags[n - 1] = NULL;
+	if (asprintf(&flags[n++], "-DPAGE_KB=%ld", (page > 0 ? page : 4096) / 1024) < 0)
+		flags[n - 1] = NULL;
+	n = capture_cflags(cfg, flags, n);
 	if (cfg->ringbuf) {
 		flags[n++] = strdup("-DJCW_RINGBUF=1");
 		if (asprintf(&flags[n++], "-DRINGBUF_PAGES=%lld",
@@ -254,7 +329,7 @@ static void pass_on_stderr(int memfd, int real, struct bpf_loader_reply *r, bool
 		if (*p == '\n')
 			*p = ' ';
 	snprintf(r->error + strlen(r->error), sizeof(r->error) - strlen(r->error),
-		 "; compiler: %s", buf);
+		 "; compiler: %.*s", (int)sizeof(r->error) / 2, buf);
 }
 
 /* The compiled module in *mod, or -EINVAL (bad flags), -ENOMEM, -ENOEXEC
@@ -299,7 +374,21 @@ struct probe {
 static const struct probe probes[BPF_ATTACH__COUNT] = {
 	[BPF_ATTACH_EXEC] = { "sched", "sched_process_exec", "tracepoint__sched__sched_process_exec" },
 	[BPF_ATTACH_EXIT] = { "sched", "sched_process_exit", "tracepoint__sched__sched_process_exit" },
+	[BPF_ATTACH_FORK] = { "sched", "sched_process_fork", "tracepoint__sched__sched_process_fork" },
+	[BPF_ATTACH_WRITE] = { "syscalls", "sys_enter_write", "tracepoint__syscalls__sys_enter_write" },
+	[BPF_ATTACH_WRITE_EXIT] = { "syscalls", "sys_exit_write",
+				    "tracepoint__syscalls__sys_exit_write" },
+	[BPF_ATTACH_WRITEV] = { "syscalls", "sys_enter_writev",
+				"tracepoint__syscalls__sys_enter_writev" },
+	[BPF_ATTACH_WRITEV_EXIT] = { "syscalls", "sys_exit_writev",
+				     "tracepoint__syscalls__sys_exit_writev" },
 };
+
+/* CAPTURE= attaches no write probe at all: the node's writes pay nothing. */
+static bool wanted(const struct bpf_loader_config *cfg, int probe)
+{
+	return cfg->capture || probe < BPF_ATTACH_WRITE;
+}
 
 /* Load p and attach it; the attachment's fd, or a negative errno. */
 static int attach(const struct bcc *b, void *mod, const struct probe *p,
@@ -346,9 +435,12 @@ static int attach(const struct bcc *b, void *mod, const struct probe *p,
 	return fd;
 }
 
-/* Compile, load, attach; fds[] gets events, stats and the attachments. */
+/* Compile, load, attach; fds[] gets events, stats and the attachments, and
+ * r->attached says which; the number of fds, or a negative errno. */
 static int load(const struct bpf_loader_config *cfg, struct bpf_loader_reply *r, int *fds)
 {
+	int n = 2;
+
 	struct bcc b;
 	void *mod;
 	int rc = resolve(&b, r->error, sizeof(r->error));
@@ -366,12 +458,16 @@ static int load(const struct bpf_loader_config *cfg, struct bpf_loader_reply *r,
 	}
 	/* Buffers exist before the probes: an exit never finds nobody there. */
 	for (int i = 0; i < BPF_ATTACH__COUNT; i++) {
-		fds[2 + i] = attach(&b, mod, &probes[i], r);
-		if (fds[2 + i] < 0)
-			return fds[2 + i];
+		if (!wanted(cfg, i))
+			continue;
+		fds[n] = attach(&b, mod, &probes[i], r);
+		if (fds[n] < 0)
+			return fds[n];
+		r->attached |= 1u << i;
+		n++;
 	}
 	r->ringbuf = cfg->ringbuf;
-	return 0;
+	return n;
 }
 
 static int loader_child(void *arg, int sock)
@@ -379,9 +475,10 @@ static int loader_child(void *arg, int sock)
 	const struct bpf_loader_config *cfg = arg;
 	struct bpf_loader_reply r = { 0 };
 	int fds[2 + BPF_ATTACH__COUNT];
+	int n = load(cfg, &r, fds);
 
-	r.status = load(cfg, &r, fds);
-	if (fdpass_send(sock, &r, sizeof(r), fds, r.status < 0 ? 0 : 2 + BPF_ATTACH__COUNT) < 0)
+	r.status = n < 0 ? n : 0;
+	if (fdpass_send(sock, &r, sizeof(r), fds, n < 0 ? 0 : n) < 0)
 		return 1;
 	return 0;
 }
@@ -392,8 +489,8 @@ static int loader_child(void *arg, int sock)
  * only exec and what is async-signal-safe. */
 struct exec_args {
 	const char *exe;
-	char sock[16], ringbuf[4], bytes[32], max[16];
-	char *argv[10];
+	char sock[16], ringbuf[4], bytes[32], max[16], capture[16], budget[32];
+	char *argv[12];
 };
 
 static int exec_child(void *arg, int sock)
@@ -416,7 +513,7 @@ int bpf_loader_main(int argc, char **argv)
 	long long len;
 	int sock, fd, rc;
 
-	if (argc != 8) {
+	if (argc != 10) {
 		fprintf(stderr, "%s: not for people: the agent runs it\n", BPF_LOADER_ARG);
 		return 2;
 	}
@@ -426,6 +523,8 @@ int bpf_loader_main(int argc, char **argv)
 	cfg.ringbuf_bytes = atoll(argv[5]);
 	cfg.max_processes = atoi(argv[6]);
 	cfg.btf_path = argv[7][0] ? argv[7] : NULL;
+	cfg.capture = (unsigned)strtoul(argv[8], NULL, 10);
+	cfg.capture_budget = atoll(argv[9]);
 	if (path && *path && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		text = fs_read_file(fd, 1 << 20, &len);
 		close(fd);
@@ -458,7 +557,11 @@ int bpf_loader_run(const struct bpf_loader_config *cfg, struct bpf_handles *out,
 		x.argv[5] = x.bytes;
 		x.argv[6] = x.max;
 		x.argv[7] = (char *)(cfg->btf_path ? cfg->btf_path : "");
-		x.argv[8] = NULL;
+		snprintf(x.capture, sizeof(x.capture), "%u", cfg->capture);
+		snprintf(x.budget, sizeof(x.budget), "%lld", cfg->capture_budget);
+		x.argv[8] = x.capture;
+		x.argv[9] = x.budget;
+		x.argv[10] = NULL;
 		n = bpf_loader_spawn(exec_child, &x, timeout, &r, fds, FDPASS_MAX_FDS, err, errlen);
 	} else {
 		n = bpf_loader_spawn(loader_child, (void *)cfg, timeout, &r, fds, FDPASS_MAX_FDS,
@@ -466,17 +569,19 @@ int bpf_loader_run(const struct bpf_loader_config *cfg, struct bpf_handles *out,
 	}
 	if (n < 0)
 		return n;
-	if (n != 2 + BPF_ATTACH__COUNT) {
+	if (n != 2 + __builtin_popcount(r.attached) || !(r.attached & 1u << BPF_ATTACH_EXEC) ||
+	    r.attached >> BPF_ATTACH__COUNT) {
 		close_fds(fds, n);
-		snprintf(err, errlen, "the BPF loader passed %d file descriptors, not %d", n,
-			 2 + BPF_ATTACH__COUNT);
+		snprintf(err, errlen, "the BPF loader passed %d file descriptors for probes %#x", n,
+			 r.attached);
 		return -EPROTO;
 	}
 	*out = (struct bpf_handles){
 		.events_fd = fds[0], .stats_fd = fds[1],
-		.attach_fd = { fds[2], fds[3] },
-		.ringbuf = r.ringbuf, .uses_btf = r.uses_btf,
+		.ringbuf = r.ringbuf, .uses_btf = r.uses_btf, .attached = n - 2,
 	};
+	for (int i = 0, k = 2; i < BPF_ATTACH__COUNT; i++)
+		out->attach_fd[i] = r.attached & 1u << i ? fds[k++] : -1;
 	return 0;
 }
 
@@ -490,5 +595,7 @@ void bpf_handles_close(struct bpf_handles *h)
 		close(h->events_fd);
 	if (h->stats_fd >= 0)
 		close(h->stats_fd);
-	*h = (struct bpf_handles){ .events_fd = -1, .stats_fd = -1, .attach_fd = { -1, -1 } };
+	*h = (struct bpf_handles){ .events_fd = -1, .stats_fd = -1 };
+	for (int i = 0; i < BPF_ATTACH__COUNT; i++)
+		h->attach_fd[i] = -1;
 }

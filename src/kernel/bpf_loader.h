@@ -25,6 +25,8 @@ struct bpf_loader_config {
 	bool ringbuf;			/* BPF_RINGBUF_OUTPUT, else the perf buffer */
 	long long ringbuf_bytes;	/* power of two, a multiple of the page size */
 	int max_processes;		/* student processes noted in the kernel at once */
+	unsigned capture;		/* CAPTURE_* (config.h): whose stderr; 0 = no write probe */
+	long long capture_budget;	/* bytes of stderr one capture root may send (0: 64 KiB) */
 	const char *bpf_text;		/* NULL: the text built into the agent */
 	int timeout_ms;			/* for the child's answer (compiling takes 0.5-2 s) */
 	/* Re-exec this binary as the loader (`BPF_LOADER_ARG`): the agent
@@ -41,12 +43,18 @@ struct bpf_loader_config {
  * The BPF text comes from JCW_TEST_BPF_TEXT (a file) when set. */
 int bpf_loader_main(int argc, char **argv);
 
-enum { BPF_ATTACH_EXEC, BPF_ATTACH_EXIT, BPF_ATTACH__COUNT };
+/* The probes; the write ones only when something is captured. */
+enum {
+	BPF_ATTACH_EXEC, BPF_ATTACH_EXIT, BPF_ATTACH_FORK,
+	BPF_ATTACH_WRITE, BPF_ATTACH_WRITE_EXIT, BPF_ATTACH_WRITEV, BPF_ATTACH_WRITEV_EXIT,
+	BPF_ATTACH__COUNT
+};
 
 struct bpf_handles {
 	int events_fd;			/* BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY */
 	int stats_fd;			/* per-CPU array of enum procmon_stat */
-	int attach_fd[BPF_ATTACH__COUNT];	/* closing one detaches its probe */
+	int attach_fd[BPF_ATTACH__COUNT];	/* closing one detaches its probe; -1: not attached */
+	int attached;			/* how many of them are */
 	bool ringbuf;
 	bool uses_btf;			/* struct offsets from BTF, not the headers */
 };
@@ -55,6 +63,13 @@ struct bpf_handles {
  * spelled out byte by byte, so no string constant lands in .rodata.
  * 0, or -EINVAL (empty, longer than 32, or buf too small). */
 int bpf_loader_prefix_flag(const char *prefix, char *buf, size_t len);
+
+/* Build the CAPTURE_NAME_MATCH(s) definition for the CAPTURE_BUILD and
+ * CAPTURE_PYTHON bits of capture: a test of a NUL-terminated name against
+ * the compiler names (gcc, g++, cc, c++, clang, clang++, each also with a
+ * "-VERSION" suffix) and python3*, spelled out byte by byte.  0, or
+ * -EINVAL when buf is too small. */
+int bpf_loader_capture_flag(unsigned capture, char *buf, size_t len);
 
 /*
  * Run the loader child.  0 with every fd in out, or a negative errno with
@@ -78,6 +93,7 @@ struct bpf_loader_reply {
 	int status;			/* 0, or the negative errno of the failure */
 	bool ringbuf;
 	bool uses_btf;
+	unsigned attached;		/* bit i: probe i attached, its fd sent in order */
 	char error[2048];		/* the reason, when status < 0 */
 };
 

@@ -128,6 +128,8 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 		.ringbuf = cfg->ringbuf,
 		.ringbuf_bytes = cfg->ringbuf_bytes,
 		.max_processes = cfg->max_processes,
+		.capture = cfg->capture,
+		.capture_budget = cfg->capture_budget,
 		.bpf_text = cfg->bpf_text,
 		.exe = cfg->exe,
 	};
@@ -141,7 +143,9 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 	c->on_record = on_record;
 	c->arg = arg;
 	c->poll_timer = -1;
-	c->h = (struct bpf_handles){ .events_fd = -1, .stats_fd = -1, .attach_fd = { -1, -1 } };
+	c->h = (struct bpf_handles){ .events_fd = -1, .stats_fd = -1 };
+	for (int i = 0; i < BPF_ATTACH__COUNT; i++)
+		c->h.attach_fd[i] = -1;
 	c->ncpus = libbpf_num_possible_cpus();
 	c->percpu = c->ncpus > 0 ? calloc((size_t)c->ncpus, sizeof(*c->percpu)) : NULL;
 	if (!c->percpu) {
@@ -155,6 +159,10 @@ struct collector *collector_open(struct loop *loop, const struct collector_confi
 		goto fail;
 	}
 	c->poll_timer = loop_add_timer(loop, POLL_MS, on_poll, c);
+	metrics_set(M_BPF_PROBES, 0, 0, c->h.attached);
+	log_info(MOD, "%d probes attached; stderr capture %s", c->h.attached,
+		 c->h.attach_fd[BPF_ATTACH_WRITE] >= 0 ? "on (write and writev probes)" :
+		 "off (CAPTURE is empty: no write probe)");
 	return c;
 fail:
 	collector_close(c);
@@ -188,6 +196,9 @@ static const struct {
 	{ PROCMON_STAT_EXIT_STALE, M_BPF_STALE },
 	{ PROCMON_STAT_EXEC_OTHER_HOST, M_BPF_EXEC_FILTERED },
 	{ PROCMON_STAT_OUTPUT_FAILED, M_BPF_OUTPUT_FAILED },
+	{ PROCMON_STAT_OUTPUT_EMITTED, M_BPF_STDERR_RECORDS },
+	{ PROCMON_STAT_OUTPUT_CUT, M_BPF_STDERR_CUT },
+	{ PROCMON_STAT_OUTPUT_DROPPED, M_BPF_STDERR_DROPPED },
 };
 
 int collector_export_stats(struct collector *c)

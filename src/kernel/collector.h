@@ -18,6 +18,8 @@ struct collector_config {
 	long long ringbuf_bytes;   /* its size, a power of two */
 	int perf_pages;            /* else: per CPU, power of two */
 	int max_processes;         /* student processes noted in the kernel at once */
+	unsigned capture;          /* CAPTURE_* bits: whose stderr; 0 = no write probe */
+	long long capture_budget;  /* bytes of stderr one capture root may send; 0 = 64 KiB */
 	const char *btf_path;      /* NULL: the running kernel's BTF */
 	const char *bpf_text;      /* NULL: the built-in text (tests give broken ones) */
 	const char *exe;           /* the loader re-executes this (bpf_loader.h); NULL: fork only */
@@ -46,7 +48,8 @@ int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STA
 
 /* Copy the kernel counters into /metrics (bpf_exec_filtered_total,
  * bpf_execs_total, bpf_processes_{tracked,emitted,stale}_total,
- * bpf_map_full_total, bpf_output_failed_total).  Call now and then. */
+ * bpf_map_full_total, bpf_output_failed_total, bpf_stderr_{records,cut,
+ * dropped}_total).  Call now and then. */
 int collector_export_stats(struct collector *c);
 
 /* Whether offsets came from BTF (true) or from the headers (false). */

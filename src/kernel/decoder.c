@@ -154,6 +154,37 @@ int decoder_decode_exit(const void *raw, size_t size, struct proc_exit *out)
 	out->start_time = ev.head.start_time;
 	out->exit_ns = (long long)ev.exit_ns;
 	out->exit_code = ev.exit_code;
+	out->usage = (struct proc_usage){
+		.cpu_ns = ev.usage.cpu_ns, .utime_ns = ev.usage.utime_ns,
+		.stime_ns = ev.usage.stime_ns, .max_rss_kb = ev.usage.max_rss_kb,
+		.min_flt = ev.usage.min_flt, .maj_flt = ev.usage.maj_flt,
+		.read_bytes = ev.usage.read_bytes, .write_bytes = ev.usage.write_bytes,
+		.ctx_switches = ev.usage.ctx_switches, .threads = ev.usage.threads,
+		.children = ev.usage.children,
+	};
+	return 0;
+}
+
+int decoder_decode_output(const void *raw, size_t size, struct proc_output *out)
+{
+	const size_t head = offsetof(struct procmon_output, data);
+	struct procmon_output ev;	/* aligned copy of the fixed part */
+
+	memset(out, 0, sizeof(*out));
+	if (!raw || size < head)
+		return -EINVAL;
+	memcpy(&ev, raw, head);
+	/* The same padding rule as an exit record: the kernel submits
+	 * head + size bytes, the perf buffer may round that up by 7. */
+	if (ev.head.kind != PROCMON_OUTPUT || ev.size > PROCMON_OUTPUT_LEN ||
+	    head + ev.size > size || size > head + ev.size + 7)
+		return -EINVAL;
+	out->tgid = ev.head.tgid;
+	out->start_time = ev.head.start_time;
+	out->writer_tgid = ev.writer_tgid;
+	out->flags = ev.flags;
+	out->size = ev.size;
+	out->data = (const char *)raw + head;
 	return 0;
 }
 
@@ -162,4 +193,5 @@ void decoder_apply_exit(struct process *p, const struct proc_exit *e, long long 
 	p->exit_ns = e->exit_ns;
 	p->exit_wall_ns = add_sat(e->exit_ns, clock_offset_ns);
 	decode_status(e->exit_code, p);
+	p->usage = e->usage;
 }

@@ -25,6 +25,18 @@ struct proc_exit {
 	unsigned long long start_time;
 	long long exit_ns;		/* CLOCK_MONOTONIC */
 	unsigned int exit_code;		/* the wait(2) status word */
+	struct proc_usage usage;
+};
+
+/* What a marked task wrote to stderr (struct procmon_output).  tgid and
+ * start_time name the capture root, writer_tgid the task that wrote. */
+struct proc_output {
+	unsigned int tgid;
+	unsigned long long start_time;
+	unsigned int writer_tgid;
+	unsigned int flags;		/* PROCMON_OUT_* */
+	size_t size;
+	const char *data;		/* INTO the record: copy before the callback returns */
 };
 
 /* The kind of a kernel record (enum procmon_kind), or -EINVAL when it is
@@ -41,9 +53,13 @@ int decoder_decode_exec(const void *raw, size_t size, struct process *out);
  * perf buffer's alignment padding.  0 or -EINVAL. */
 int decoder_decode_exit(const void *raw, size_t size, struct proc_exit *out);
 
+/* An output record: its head and size bytes of data, up to 7 bytes of
+ * perf-buffer padding after them.  0 or -EINVAL (never reads past size). */
+int decoder_decode_output(const void *raw, size_t size, struct proc_output *out);
+
 /* Put the end into p: exit times (wall clock from clock_offset_ns, held at
  * the ends of the range) and the status split into exit_status, signal,
- * core_dumped and the shell's exit_code. */
+ * core_dumped and the shell's exit_code, and the usage. */
 void decoder_apply_exit(struct process *p, const struct proc_exit *e, long long clock_offset_ns);
 
 #endif

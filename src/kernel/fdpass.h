@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#define FDPASS_MAX_FDS 8
+#define FDPASS_MAX_FDS 16
 
 /* Send len bytes of msg and nfds descriptors in one datagram.  0 or -errno. */
 int fdpass_send(int sock, const void *msg, size_t len, const int *fds, int nfds);

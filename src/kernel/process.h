@@ -9,6 +9,14 @@
 
 #include "procmon.h"
 
+/* Resource use of the whole thread group at its end (struct procmon_usage
+ * in plain C types). */
+struct proc_usage {
+	unsigned long long cpu_ns, utime_ns, stime_ns, max_rss_kb, min_flt, maj_flt, read_bytes,
+		write_bytes, ctx_switches;
+	unsigned int threads, children;
+};
+
 struct process {
 	unsigned int pid;
 	unsigned int ppid;
@@ -28,6 +36,7 @@ struct process {
 	char *cwd;           /* working directory, as the process sees it */
 	int argc;
 	char **argv;         /* argc strings then NULL; raw bytes, maybe not UTF-8 */
+	struct proc_usage usage; /* zero until the exit record */
 };
 
 /* Release what decoder_decode() allocated; safe on a zeroed struct. */

@@ -49,6 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(&offset, data, sizeof(offset));
 	decoder_kind(data + head, size - head);
+	{
+		struct proc_output o;
+
+		/* stderr: what it names lies inside the record, never past it */
+		if (decoder_decode_output(data + head, size - head, &o) == 0)
+			FUZZ_ASSERT(o.size <= PROCMON_OUTPUT_LEN &&
+				    o.data == (const char *)data + head +
+					      offsetof(struct procmon_output, data) &&
+				    offsetof(struct procmon_output, data) + o.size <= size - head);
+		else
+			FUZZ_ASSERT(o.data == NULL && o.size == 0);
+	}
 	if (decoder_decode_exec(data + head, size - head, &p) < 0) {
 		FUZZ_ASSERT(p.exe == NULL && p.argv == NULL);
 		return 0;

@@ -36,6 +36,25 @@ static void check_path(const char *path)
 	homework_component(path, strlen(path), PATHRULES_HW_MAX_DEFAULT);
 }
 
+/* The same argv as a build: every name it gives is absolute and normalised. */
+static void check_compile_args(const char *cwd, int argc, char *argv[])
+{
+	struct compile_args a;
+	int rc = compile_args_parse(argc, argv, cwd, &a);
+	size_t i;
+
+	FUZZ_ASSERT(rc == 0 || rc == -EINVAL);
+	FUZZ_ASSERT(rc == 0 || cwd[0] != '/');
+	if (a.output)
+		FUZZ_ASSERT(a.output[0] == '/' && strstr(a.output, "/./") == NULL &&
+			    strstr(a.output, "//") == NULL);
+	for (i = 0; i < a.n_sources; i++)
+		FUZZ_ASSERT(a.sources[i][0] == '/' && strstr(a.sources[i], "/../") == NULL);
+	FUZZ_ASSERT(!(a.compile_only && a.links));
+	FUZZ_ASSERT(a.n_sources == 0 || argv_compiler_source(argc, argv) != NULL);
+	compile_args_free(&a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *buf = malloc(size + 1), *argv[MAX_ARGS + 1], resolved[PATH_MAX];
@@ -66,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src = argv_python_script(argc, argv);
 	if (src && path_resolve(cwd, src, resolved, sizeof(resolved)) == 0)
 		check_path(resolved);
+	check_compile_args(cwd, argc, argv);
 	joined = argv_join(argc, argv);
 	FUZZ_ASSERT(joined != NULL);
 	free(joined);

@@ -16,11 +16,13 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "contract.h"
 #include "support.h"
 
 struct receiver {
@@ -35,6 +37,9 @@ struct receiver {
 	size_t connections;
 	struct received *got;		/* the 2xx requests, in answer order */
 	size_t ngot, capgot;
+	bool validate;			/* as the backend would: 422 when not */
+	size_t rejected;
+	char last_rejection[256];
 };
 
 /* One request's upload, collected across handler calls. */
@@ -152,6 +157,21 @@ static int decide(struct receiver *r)
 	}
 }
 
+/* Under r->lock: 422 when validating and the backend would refuse it. */
+static int validated(struct receiver *r, const char *url, const struct upload *u, int status)
+{
+	char why[256];
+
+	if (!r->validate || status < 200 || status >= 300)
+		return status;
+	if (contract_check(url, u->data ? u->data : "", why, sizeof(why)) == 0)
+		return status;
+	r->rejected++;
+	snprintf(r->last_rejection, sizeof(r->last_rejection), "%s", why);
+	fprintf(stderr, "receiver: 422 for %s: %s\n", url, why);
+	return 422;
+}
+
 static enum MHD_Result answer(struct receiver *r, struct MHD_Connection *c, const char *url,
 			      const char *method, const struct upload *u)
 {
@@ -159,7 +179,7 @@ static enum MHD_Result answer(struct receiver *r, struct MHD_Connection *c, cons
 
 	pthread_mutex_lock(&r->lock);
 	r->attempts++;
-	status = decide(r);
+	status = validated(r, url, u, decide(r));
 	if (status >= 200 && status < 300 && record(r, c, url, method, u) < 0)
 		status = 500;
 	pthread_mutex_unlock(&r->lock);
@@ -369,6 +389,25 @@ void received_free(struct received *rc)
 	free(rc->body);
 	free(rc->content_type);
 	memset(rc, 0, sizeof(*rc));
+}
+
+void receiver_validate(struct receiver *r, bool on)
+{
+	pthread_mutex_lock(&r->lock);
+	r->validate = on;
+	pthread_mutex_unlock(&r->lock);
+}
+
+size_t receiver_rejected(struct receiver *r, char *why, size_t len)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->rejected;
+	if (why && len)
+		snprintf(why, len, "%s", r->last_rejection);
+	pthread_mutex_unlock(&r->lock);
+	return n;
 }
 
 void receiver_stop(struct receiver *r)

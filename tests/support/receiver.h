@@ -8,6 +8,7 @@
 #ifndef JCW_RECEIVER_H
 #define JCW_RECEIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum receiver_mode {
@@ -44,6 +45,12 @@ size_t receiver_wait(struct receiver *r, size_t n, int timeout_ms);
  * Free with received_free(). */
 int receiver_get(struct receiver *r, size_t i, struct received *out);
 void received_free(struct received *rc);
+
+/* Validate every request as the backend would (contract.h): one that fails
+ * is answered 422 with the reason, counted, and not recorded. */
+void receiver_validate(struct receiver *r, bool on);
+/* Requests refused by validation; the last reason into why (may be NULL). */
+size_t receiver_rejected(struct receiver *r, char *why, size_t len);
 
 void receiver_stop(struct receiver *r);
 

@@ -32,6 +32,31 @@ static void test_prefix_flag(void)
 	CHECK_INT(bpf_loader_prefix_flag("jcode-", buf, 20), -EINVAL);
 }
 
+/* CAPTURE's names as the BPF text tests them: exact, or a prefix for
+ * "name*"; nothing at all when neither build nor python is asked for. */
+static void test_capture_flag(void)
+{
+	char buf[4096];
+
+	CHECK_INT(bpf_loader_capture_flag(CAPTURE_PYTHON, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "-DCAPTURE_NAME_MATCH(s)=(0||(1&&(s)[0]==112&&(s)[1]==121&&(s)[2]==116"
+		  "&&(s)[3]==104&&(s)[4]==111&&(s)[5]==110&&(s)[6]==51))");
+	CHECK_INT(bpf_loader_capture_flag(CAPTURE_BINARY, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "-DCAPTURE_NAME_MATCH(s)=(0)");
+	CHECK_INT(bpf_loader_capture_flag(CAPTURE_BUILD, buf, sizeof(buf)), 0);
+	/* "gcc" exactly, then "gcc-" and anything; "cc" is not "cc1" */
+	{
+		static const char gcc[] = "-DCAPTURE_NAME_MATCH(s)=(0||(1&&(s)[0]==103&&(s)[1]==99"
+					  "&&(s)[2]==99&&(s)[3]==0)||(1&&(s)[0]==103&&(s)[1]==99"
+					  "&&(s)[2]==99&&(s)[3]==45)||";
+
+		CHECK(strncmp(buf, gcc, sizeof(gcc) - 1) == 0);
+	}
+	CHECK(strstr(buf, "||(1&&(s)[0]==99&&(s)[1]==99&&(s)[2]==0)||") != NULL);
+	CHECK(strstr(buf, "112") == NULL);	/* no python */
+	CHECK_INT(bpf_loader_capture_flag(CAPTURE_BUILD | CAPTURE_PYTHON, buf, 200), -EINVAL);
+}
+
 extern const char procmon_bpf_text[];
 
 /* One MAX_PROCESSES default: the BPF text's fallback is the config's. */
@@ -140,6 +165,7 @@ int main(void)
 	const char *btf = "/sys/kernel/btf/vmlinux";
 
 	RUN(test_prefix_flag);
+	RUN(test_capture_flag);
 	RUN(test_max_processes_default);
 	/* The rest reads the running kernel's BTF: without it there is
 	 * nothing to check against, which is a skip, not a failure. */

@@ -17,7 +17,8 @@ static const char *const env_names[] = {
 	"WORKSPACE_ROOTS", "KERNEL_HEADERS", "KERNEL_HEADERS_SEARCH", "STATE_DIR",
 	"SNAPSHOT_MODE", "SNAPSHOT_OWNER", "WATCHES_PER_STUDENT", "METRICS_MAX_CONNECTIONS",
 	"METRICS_MAX_PER_IP", "METRICS_TIMEOUT", "DEAD_LETTER_MAX_BYTES", "RING_BUFFER",
-	"RINGBUF_BYTES", "LOG_FORMAT", "TRACE_SOCKET", "TRACE_MAX_CLIENTS", "TRACE_BUFFER_BYTES",
+	"RINGBUF_BYTES", "LOG_FORMAT", "DIAG_MAX_BYTES", "TRACEBACK_MAX_BYTES",
+	"TRACE_SOCKET", "TRACE_MAX_CLIENTS", "TRACE_BUFFER_BYTES", "CAPTURE",
 	"WATCH_ALL", "WATCH_STUDENTS", "MAX_WORKSPACES", "WORKSPACE_IDLE_SECONDS",
 };
 
@@ -86,6 +87,48 @@ static void test_ring_buffer(void)
 	unsetenv("RING_BUFFER");
 	CHECK_BAD(load(&c, bad), "--ring-buffer: \"yes\" is not auto, on or off");
 	CHECK_BAD(load(&c, small), "--ringbuf-bytes");
+}
+
+/* How much stderr a build (head) and a Python run (tail) keep. */
+static void test_capture_limits(void)
+{
+	const char *flags[] = { "--diag-max-bytes", "1MiB", "--traceback-max-bytes", "256", NULL };
+	const char *small[] = { "--diag-max-bytes", "1023", NULL };
+	const char *big[] = { "--traceback-max-bytes", "1048577", NULL };
+	const char *file[] = { "--config", NULL, NULL };
+	struct config c;
+
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.diag_max_bytes, 16384);
+	CHECK_INT(c.traceback_max_bytes, 4096);
+	config_free(&c);
+	CHECK_INT(load(&c, flags), 0);
+	CHECK_INT(c.diag_max_bytes, 1048576);
+	CHECK_INT(c.traceback_max_bytes, 256);
+	config_free(&c);
+	setenv("DIAG_MAX_BYTES", "32KiB", 1);
+	setenv("TRACEBACK_MAX_BYTES", "8192", 1);
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.diag_max_bytes, 32768);
+	CHECK_INT(c.traceback_max_bytes, 8192);
+	config_free(&c);
+	unsetenv("DIAG_MAX_BYTES");
+	unsetenv("TRACEBACK_MAX_BYTES");
+	file[1] = write_file("capture.json", "{\"diag_max_bytes\": \"2KiB\", \"traceback_max_bytes\": 512}");
+	CHECK_INT(load(&c, file), 0);
+	CHECK_INT(c.diag_max_bytes, 2048);
+	CHECK_INT(c.traceback_max_bytes, 512);
+	config_free(&c);
+	CHECK_BAD(load(&c, small), "--diag-max-bytes");
+	CHECK_BAD(load(&c, big), "--traceback-max-bytes");
+	setenv("DIAG_MAX_BYTES", "lots", 1);
+	CHECK_BAD(load(&c, NULL), "DIAG_MAX_BYTES");
+	setenv("DIAG_MAX_BYTES", "-1", 1);
+	CHECK_BAD(load(&c, NULL), "DIAG_MAX_BYTES");
+	unsetenv("DIAG_MAX_BYTES");
+	setenv("TRACEBACK_MAX_BYTES", "", 1);
+	CHECK_BAD(load(&c, NULL), "TRACEBACK_MAX_BYTES");
+	unsetenv("TRACEBACK_MAX_BYTES");
 }
 
 static void test_log_format(void)
@@ -457,6 +500,57 @@ static void test_monitors(void)
 	config_free(&c);
 }
 
+/* CAPTURE: any subset of build, python, binary; empty is none (no write
+ * probe), a typo is refused rather than capturing less than asked. */
+static void test_capture(void)
+{
+	static const struct {
+		const char *text;
+		unsigned want;
+	} cases[] = {
+		{ "build", CAPTURE_BUILD }, { "python", CAPTURE_PYTHON }, { "binary", CAPTURE_BINARY },
+		{ "binary,build", CAPTURE_BINARY | CAPTURE_BUILD },
+		{ "build,python,binary", CAPTURE_BUILD | CAPTURE_PYTHON | CAPTURE_BINARY },
+		{ "python,python", CAPTURE_PYTHON }, { "", 0 },
+	};
+	static const char *const bad[] = { "builds", "build,", ",build", "build python", "BUILD",
+					   "stdout", "build,,python" };
+	const char *args[] = { "--capture", NULL, NULL };
+	struct config c;
+	size_t i;
+
+	clear_env();
+	CHECK_INT(load(&c, NULL), 0);
+	CHECK_INT(c.capture, CAPTURE_BUILD | CAPTURE_PYTHON);
+	config_free(&c);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		args[1] = cases[i].text;
+		CHECK_INT(load(&c, args), 0);
+		CHECK_INT(c.capture, cases[i].want);
+		config_free(&c);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("CAPTURE", bad[i], 1);
+		CHECK_BAD(load(&c, NULL), "CAPTURE: \"");
+		config_free(&c);
+	}
+	setenv("CAPTURE", "stdout", 1);
+	load(&c, NULL);
+	CHECK_STR(errbuf, "CAPTURE: \"stdout\" is not a capture list (build, python, binary, "
+		  "comma-separated, or empty)");
+	config_free(&c);
+	clear_env();
+	args[0] = "--config";
+	args[1] = write_file("cap.json", "{\"capture\": [\"binary\", \"python\"]}");
+	CHECK_INT(load(&c, args), 0);
+	CHECK_INT(c.capture, CAPTURE_BINARY | CAPTURE_PYTHON);
+	config_free(&c);
+	args[1] = write_file("cap0.json", "{\"capture\": []}");
+	CHECK_INT(load(&c, args), 0);
+	CHECK_INT(c.capture, 0);
+	config_free(&c);
+}
+
 static void test_host_prefix(void)
 {
 	const char *ok[] = { "--host-prefix", "abcdefghijabcdefghijabcdefghij12", NULL };
@@ -809,6 +903,7 @@ int main(void)
 	RUN(test_defaults);
 	RUN(test_ring_buffer);
 	RUN(test_log_format);
+	RUN(test_capture_limits);
 	RUN(test_env);
 	RUN(test_flags_override_env);
 	RUN(test_file_below_env);
@@ -817,6 +912,7 @@ int main(void)
 	RUN(test_bad_flags);
 	RUN(test_bad_file);
 	RUN(test_monitors);
+	RUN(test_capture);
 	RUN(test_host_prefix);
 	RUN(test_commands);
 	RUN(test_argv_untouched);

@@ -243,7 +243,7 @@ static void test_kinds_and_exit(void)
 	CHECK_INT(e.start_time, 77);
 	CHECK_INT(e.exit_ns, 5012345678LL);
 	CHECK_INT(e.exit_code, 0x8b);
-	/* 32 bytes, or 36 as the perf buffer pads them (the e2e run on the perf
+	/* 112 bytes, or 116 as the perf buffer pads them (the e2e run on the perf
 	 * buffer met this); shorter, or longer than padding, is not an exit
 	 * record.  Unaligned is fine. */
 	CHECK_INT(decoder_decode_exit(&ev.e, sizeof(ev.e) - 1, &e), -EINVAL);
@@ -271,6 +271,95 @@ static void test_kinds_and_exit(void)
 	process_free(&p);
 }
 
+/* The usage rides in the exit record, every field to its own place. */
+static void test_usage(void)
+{
+	static struct rec ev;
+	size_t size = make_record(&ev, "./prog\0", 7, 0);
+	struct process p;
+
+	ev.e.usage = (struct procmon_usage){
+		.cpu_ns = 301000000ULL, .utime_ns = 299000000ULL, .stime_ns = 2000000ULL,
+		.max_rss_kb = 103424, .min_flt = 25700, .maj_flt = 3, .read_bytes = 832,
+		.write_bytes = 10485760, .ctx_switches = 17, .threads = 4, .children = 5,
+	};
+	ev.e.usage.read_bytes = ~0ULL;	/* passed on as is: the payload clamps */
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
+	CHECK_INT(p.usage.cpu_ns, 301000000ULL);
+	CHECK_INT(p.usage.utime_ns, 299000000ULL);
+	CHECK_INT(p.usage.stime_ns, 2000000ULL);
+	CHECK_INT(p.usage.max_rss_kb, 103424);
+	CHECK_INT(p.usage.min_flt, 25700);
+	CHECK_INT(p.usage.maj_flt, 3);
+	CHECK(p.usage.read_bytes == ~0ULL);
+	CHECK_INT(p.usage.write_bytes, 10485760);
+	CHECK_INT(p.usage.ctx_switches, 17);
+	CHECK_INT(p.usage.threads, 4);
+	CHECK_INT(p.usage.children, 5);
+	process_free(&p);
+	/* The exec alone has none yet. */
+	CHECK_INT(decoder_decode_exec(&ev.x, size, &p), 0);
+	CHECK_INT(p.usage.cpu_ns, 0);
+	CHECK_INT(p.usage.threads, 0);
+	process_free(&p);
+}
+
+/* Output records: data points into the record, exactly size bytes of it;
+ * a record shorter than its size, a size past PROCMON_OUTPUT_LEN, more than
+ * padding after it, or another kind is refused. */
+static void test_output(void)
+{
+	static struct procmon_output o;
+	static char odd[sizeof(o) + 9];
+	const size_t head = offsetof(struct procmon_output, data);
+	struct proc_output out;
+
+	memset(&o, 0, sizeof(o));
+	o.head = (struct procmon_head){ .kind = PROCMON_OUTPUT, .tgid = 90, .start_time = 900 };
+	o.writer_tgid = 91;
+	o.size = 5;
+	o.flags = PROCMON_OUT_CUT | PROCMON_OUT_BUDGET;
+	memcpy(o.data, "err\nX", 5);
+	CHECK_INT(decoder_kind(&o, head + 5), PROCMON_OUTPUT);
+	CHECK_INT(decoder_decode_output(&o, head + 5, &out), 0);
+	CHECK_INT(out.tgid, 90);
+	CHECK_INT(out.start_time, 900);
+	CHECK_INT(out.writer_tgid, 91);
+	CHECK_INT(out.flags, PROCMON_OUT_CUT | PROCMON_OUT_BUDGET);
+	CHECK_INT(out.size, 5);
+	CHECK(out.data == o.data && !memcmp(out.data, "err\nX", 5));
+	/* padded by the perf buffer: up to 7 bytes */
+	CHECK_INT(decoder_decode_output(&o, head + 5 + 7, &out), 0);
+	CHECK_INT(out.size, 5);
+	CHECK_INT(decoder_decode_output(&o, head + 5 + 8, &out), -EINVAL);
+	/* truncated: the record ends before its size says */
+	CHECK_INT(decoder_decode_output(&o, head + 4, &out), -EINVAL);
+	CHECK(out.data == NULL && out.size == 0);
+	CHECK_INT(decoder_decode_output(&o, head - 1, &out), -EINVAL);
+	CHECK_INT(decoder_decode_output(NULL, head + 5, &out), -EINVAL);
+	/* empty write: a record of its head only */
+	o.size = 0;
+	CHECK_INT(decoder_decode_output(&o, head, &out), 0);
+	CHECK_INT(out.size, 0);
+	/* oversize: more than the kernel ever keeps, even if the bytes are there */
+	o.size = PROCMON_OUTPUT_LEN;
+	CHECK_INT(decoder_decode_output(&o, sizeof(o), &out), 0);
+	CHECK_INT(out.size, PROCMON_OUTPUT_LEN);
+	o.size = PROCMON_OUTPUT_LEN + 1;
+	CHECK_INT(decoder_decode_output(&o, sizeof(o), &out), -EINVAL);
+	o.size = ~0u;	/* head + size must not wrap */
+	CHECK_INT(decoder_decode_output(&o, sizeof(o), &out), -EINVAL);
+	/* unaligned */
+	o.size = 5;
+	memcpy(odd + 1, &o, head + 5);
+	CHECK_INT(decoder_decode_output(odd + 1, head + 5, &out), 0);
+	CHECK_INT(out.writer_tgid, 91);
+	CHECK(out.data == odd + 1 + head);
+	/* another kind */
+	o.head.kind = PROCMON_EXIT;
+	CHECK_INT(decoder_decode_output(&o, head + 5, &out), -EINVAL);
+}
+
 static void test_clock_offset(void)
 {
 	long long off = decoder_clock_offset();
@@ -288,6 +377,8 @@ int main(void)
 	RUN(test_unaligned);
 	RUN(test_time_extremes);
 	RUN(test_kinds_and_exit);
+	RUN(test_usage);
+	RUN(test_output);
 	RUN(test_clock_offset);
 	return TEST_DONE();
 }

@@ -350,6 +350,32 @@ static void test_roots_hostile(void)
 	workspace_roots_free(r);
 }
 
+/* The homework directory's own path, as a prefix of a target's. */
+static void test_homework_prefix(void)
+{
+	const char *roots[] = { "/srv/hw1/code", "/workspace/{subject}-{division}-{student_id}" };
+	struct workspace_roots *r = workspace_roots_create(roots, 2, NULL, 0);
+	struct workspace_roots *d = workspace_roots_default();
+
+	CHECK_INT(path_homework_prefix(d, &STUDENT, "/home/coder/project/hw1/src/a.c", 20),
+		  strlen("/home/coder/project/hw1"));
+	CHECK_INT(path_homework_prefix(d, NULL, "/config/workspace/hw12/a.c", 20),
+		  strlen("/config/workspace/hw12"));
+	/* "hw1" inside the root is not the homework directory. */
+	CHECK_INT(path_homework_prefix(r, &STUDENT, "/srv/hw1/code/hw2/a.c", 20),
+		  strlen("/srv/hw1/code/hw2"));
+	CHECK_INT(path_homework_prefix(r, &STUDENT, "/workspace/os-1-202012345/hw3/x/y.c", 20),
+		  strlen("/workspace/os-1-202012345/hw3"));
+	CHECK_INT(path_homework_prefix(r, &STUDENT, "/workspace/os-1-202099999/hw3/y.c", 20),
+		  PATH_HW_OTHER_STUDENT);
+	CHECK_INT(path_homework_prefix(d, &STUDENT, "/home/coder/project/hw1", 20), -ENOENT);
+	CHECK_INT(path_homework_prefix(d, &STUDENT, "/tmp/hw1/a.c", 20), -ENOENT);
+	CHECK_INT(path_homework_prefix(d, &STUDENT, "relative/hw1/a.c", 20), -EINVAL);
+	CHECK_INT(path_homework_prefix(NULL, &STUDENT, "/home/coder/project/hw1/a.c", 20), -EINVAL);
+	workspace_roots_free(r);
+	workspace_roots_free(d);
+}
+
 #define ARGV(...) ((char *const[]){ __VA_ARGS__, NULL })
 #define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
 #define CSRC(...) argv_compiler_source(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
@@ -468,6 +494,7 @@ int main(void)
 	RUN(test_roots_custom);
 	RUN(test_roots_errors);
 	RUN(test_roots_hostile);
+	RUN(test_homework_prefix);
 	RUN(test_compiler_source);
 	RUN(test_python_script);
 	RUN(test_join);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "payload.h"
 #include "event_id.h"
 #include "event_id_testing.h"
@@ -34,9 +35,15 @@ static void build_ok(const struct proc_report *r, const char *want_path, const c
 {
 	char *path = (char *)"unset", *body = (char *)"unset";
 
+	char why[256] = "";
+
 	CHECK_INT(payload_build(r, &path, &body), 0);
 	CHECK_STR(path, want_path);
 	CHECK_STR(body, want_body);
+	/* and the backend would take it, extras and all */
+	CHECK_INT(contract_check(path, body, why, sizeof(why)), 0);
+	if (why[0])
+		fprintf(stderr, "  contract: %s\n", why);
 	free(path);
 	free(body);
 }
@@ -59,7 +66,7 @@ static void test_gcc_build(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 static void test_python_run(void)
@@ -85,7 +92,7 @@ static void test_python_run(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":2000.0,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"argv\",\"cwd\"],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 static void test_segfault_run(void)
@@ -111,7 +118,7 @@ static void test_segfault_run(void)
 		 "\"signal\":\"SIGSEGV\",\"core_dumped\":true,\"duration_ms\":0.5,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"exe\"],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 /* Bad bytes become U+FFFD (UTF-8 EF BF BD) instead of losing the event;
@@ -137,7 +144,7 @@ static void test_bad_bytes(void)
 		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":0.0,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 /* A process may exec with no argv at all; cmdline is then "". */
@@ -160,7 +167,7 @@ static void test_empty_argv(void)
 		 "\"compiler\":null,\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
 		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
 		 "\"hostname\":\"jcode-os-1-202012345\","
-		 "\"event_id\":\"boot-1-4242-987654321\"}");
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}");
 }
 
 /* Issue #7: the interpreter's or compiler's version rides along as an
@@ -299,6 +306,148 @@ static void test_event_ids(void)
 	CHECK(strncmp(a, "boot-1-a", 8) == 0);
 }
 
+/* The fields a build's insight adds, after the required six and the
+ * extras, in this order. */
+static void test_build_insight(void)
+{
+	char *argv[] = { "gcc", "-Wall", "-c", "a.c", NULL };
+	struct process p = base_proc(argv, 4);
+	struct insight in = { 0 };
+	struct diag d[2] = {
+		{ .file = "a.c", .line = 2, .column = 16, .severity = DIAG_WARNING,
+		  .message = "unused variable \xE2\x80\x98x\xE2\x80\x99 [-Wunused-variable]" },
+		{ .file = NULL, .severity = DIAG_ERROR, .message = "bad \xFF byte" },
+	};
+	char *sources[] = { "/home/coder/project/hw1/a.c" }, *flags[] = { "-Wall", "-c" };
+	char err[] = "a.c:2:16: warning: \033[1mx\033[0m\0!";
+	struct proc_report r = {
+		.endpoint = ENDPOINT_BUILD, .type = PROCESS_GCC, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/a.c", .insight = &in,
+	};
+
+	p.exe = "/usr/bin/gcc";
+	in.has_args = true;
+	in.args = (struct compile_args){ .output = "/home/coder/project/hw1/a.o",
+					 .sources = sources, .n_sources = 1,
+					 .flags = flags, .n_flags = 2, .compile_only = true };
+	in.has_diagnostics = true;
+	in.diags = (struct diag_list){ .v = d, .n = 2, .errors = 1, .warnings = 1, .omitted = 3 };
+	in.has_stderr = true;
+	in.stderr_text = err;
+	in.stderr_len = sizeof(err) - 1;
+	in.stderr_cut = true;
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/build",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		 "\"cmdline\":\"gcc -Wall -c a.c\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"binary_path\":\"/usr/bin/gcc\","
+		 "\"target_path\":\"/home/coder/project/hw1/a.c\",\"compiler\":\"gcc\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[\"stderr\",\"diagnostics\"],"
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,"
+		 "\"output\":\"/home/coder/project/hw1/a.o\","
+		 "\"sources\":[\"/home/coder/project/hw1/a.c\"],\"flags\":[\"-Wall\",\"-c\"],"
+		 "\"compile_only\":true,\"errors\":1,\"warnings\":1,"
+		 "\"diagnostics\":[{\"file\":\"a.c\",\"line\":2,\"column\":16,"
+		 "\"severity\":\"warning\",\"message\":\"unused variable \xE2\x80\x98x\xE2\x80\x99 "
+		 "[-Wunused-variable]\"},{\"file\":null,\"line\":null,\"column\":null,"
+		 "\"severity\":\"error\",\"message\":\"bad \xEF\xBF\xBD byte\"}],"
+		 "\"stderr\":\"a.c:2:16: warning: \\u001B[1mx\\u001B[0m\xEF\xBF\xBD!\"}");
+	/* No -o for several objects: output null; nothing captured: no stderr fields. */
+	in.args.output = NULL;
+	in.has_diagnostics = in.has_stderr = false;
+	in.diags.omitted = 0;
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/build",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":0,"
+		 "\"cmdline\":\"gcc -Wall -c a.c\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"binary_path\":\"/usr/bin/gcc\","
+		 "\"target_path\":\"/home/coder/project/hw1/a.c\",\"compiler\":\"gcc\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,"
+		 "\"output\":null,"
+		 "\"sources\":[\"/home/coder/project/hw1/a.c\"],\"flags\":[\"-Wall\",\"-c\"],"
+		 "\"compile_only\":true}");
+}
+
+static void test_run_insight(void)
+{
+	char *argv[] = { "python3", "div.py", NULL };
+	struct process p = base_proc(argv, 2);
+	struct insight in = { .has_exception = true, .exception = "ZeroDivisionError",
+			      .has_stderr = true, .stderr_text = "ZeroDivisionError: division by zero\n",
+			      .stderr_len = 36 };
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_PYTHON, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/div.py", .insight = &in,
+	};
+
+	p.exe = "/usr/bin/python3.11";
+	p.exit_code = 1;
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/run",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":1,"
+		 "\"cmdline\":\"python3 div.py\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"target_path\":\"/home/coder/project/hw1/div.py\",\"process_type\":\"python\","
+		 "\"binary_path\":\"/usr/bin/python3.11\",\"python_version\":\"3.11\","
+		 "\"signal\":null,\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,"
+		 "\"exception\":\"ZeroDivisionError\","
+		 "\"stderr\":\"ZeroDivisionError: division by zero\\n\"}");
+	/* A binary: built_by always (null when unknown), stderr when crashed. */
+	in = (struct insight){ .is_binary = true, .built_by = "boot-1-77-5" };
+	r.type = PROCESS_USER_BINARY;
+	r.target_path = p.exe = "/home/coder/project/hw1/prog";
+	argv[0] = "./prog";
+	p.argc = 1;
+	p.signal = 6;
+	p.exit_code = 134;
+	in.has_stderr = true;
+	in.stderr_text = "prog: a.c:2: main: Assertion `0' failed.\n";
+	in.stderr_len = strlen(in.stderr_text);
+	build_ok(&r, "/api/os-1/hw1/202012345/logs/run",
+		 "{\"timestamp\":\"2026-11-23T07:19:40.123456+00:00\",\"exit_code\":134,"
+		 "\"cmdline\":\"./prog\",\"cwd\":\"/home/coder/project/hw1\","
+		 "\"target_path\":\"/home/coder/project/hw1/prog\",\"process_type\":\"binary\","
+		 "\"binary_path\":\"/home/coder/project/hw1/prog\","
+		 "\"signal\":\"SIGABRT\",\"core_dumped\":false,\"duration_ms\":12.346,"
+		 "\"pid\":4242,\"ppid\":4200,\"uid\":1000,\"truncated\":[],"
+		 "\"hostname\":\"jcode-os-1-202012345\","
+		 "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,"
+		 "\"built_by\":\"boot-1-77-5\","
+		 "\"stderr\":\"prog: a.c:2: main: Assertion `0' failed.\\n\"}");
+}
+
+/* The kernel's usage: ns become ms with 3 decimals, counters as they are,
+ * a counter past the JSON range held at its end. */
+static void test_usage(void)
+{
+	char *argv[] = { "./prog", NULL };
+	struct process p = base_proc(argv, 1);
+	struct proc_report r = {
+		.endpoint = ENDPOINT_RUN, .type = PROCESS_USER_BINARY, .proc = &p, .id = &ID,
+		.hw = "hw1", .target_path = "/home/coder/project/hw1/prog",
+	};
+	char *path, *body;
+
+	p.exe = "/home/coder/project/hw1/prog";
+	p.usage = (struct proc_usage){ .cpu_ns = 12345678, .utime_ns = 10000000, .stime_ns = 2345499,
+				       .max_rss_kb = 5120, .min_flt = 97, .maj_flt = 1,
+				       .read_bytes = 832, .write_bytes = 2, .ctx_switches = 3,
+				       .threads = 1, .children = ~0ull >> 32 };
+	p.usage.read_bytes = ~0ull;
+	CHECK_INT(payload_build(&r, &path, &body), 0);
+	CHECK(strstr(body, "\"event_id\":\"boot-1-4242-987654321\",\"cpu_ms\":12.346,"
+		     "\"cpu_user_ms\":10.0,\"cpu_sys_ms\":2.345,\"max_rss_kb\":5120,"
+		     "\"minor_faults\":97,\"major_faults\":1,\"read_bytes\":9223372036854775807,"
+		     "\"write_bytes\":2,\"ctx_switches\":3,\"threads\":1,\"children\":4294967295}")
+	      != NULL);
+	free(path);
+	free(body);
+}
+
 int main(void)
 {
 	event_set_boot_id("boot-1");
@@ -313,5 +462,8 @@ int main(void)
 	RUN(test_bad_report);
 	RUN(test_format_time);
 	RUN(test_signal_name);
+	RUN(test_build_insight);
+	RUN(test_run_insight);
+	RUN(test_usage);
 	return TEST_DONE();
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "classifier.h"
+#include "config.h"
 #include "payload.h"
 #include "event_id.h"
 #include "event_id_testing.h"
@@ -107,7 +108,7 @@ static void test_build(void)
 		"\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
 		"\"target_path\":\"/home/coder/project/hw1/main.c\",\"compiler\":\"gcc-12\",\"signal\":null,"
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 }
 
 static void test_python_and_binary(void)
@@ -124,7 +125,7 @@ static void test_python_and_binary(void)
 		"\"binary_path\":\"/usr/bin/python3.12\",\"python_version\":\"3.12\",\"signal\":null,"
 		"\"core_dumped\":false,"
 		"\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,\"truncated\":[],"
-		"\"hostname\":\"jcode-ai-3-2024001-5f7d9c\",\"event_id\":\"b-77-0\"}}\n");
+		"\"hostname\":\"jcode-ai-3-2024001-5f7d9c\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/home/coder/project/hw20/a.out",
 		      "/home/coder/project/hw20", 1, bin, 0, 11), PIPELINE_SUCCESS);
@@ -134,7 +135,7 @@ static void test_python_and_binary(void)
 		"\"target_path\":\"/home/coder/project/hw20/a.out\",\"process_type\":\"binary\","
 		"\"binary_path\":\"/home/coder/project/hw20/a.out\",\"signal\":\"SIGSEGV\","
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 }
 
 static double dropped(const char *reason)
@@ -217,7 +218,7 @@ static void test_layouts(void)
 		"\"binary_path\":\"/usr/bin/x86_64-linux-gnu-gcc-12\","
 		"\"target_path\":\"/config/workspace/hw1/main.c\",\"compiler\":\"gcc-12\",\"signal\":null,"
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/usr/local/bin/python3.12",
 		      "/config/workspace/hw2", 2, py, 0, 0), PIPELINE_SUCCESS);
@@ -228,7 +229,7 @@ static void test_layouts(void)
 		"\"binary_path\":\"/usr/local/bin/python3.12\",\"python_version\":\"3.12\","
 		"\"signal\":null,\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,"
 		"\"uid\":1000,\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\","
-		"\"event_id\":\"b-77-0\"}}\n");
+		"\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/root/.pyenv/versions/3.12.1/bin/python3.12",
 		      "/workspace/os-1-202012345/hw3", 2, py, 0, 0), PIPELINE_SUCCESS);
@@ -239,7 +240,7 @@ static void test_layouts(void)
 		"\"binary_path\":\"/root/.pyenv/versions/3.12.1/bin/python3.12\",\"python_version\":\"3.12\","
 		"\"signal\":null,\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,"
 		"\"uid\":1000,\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\","
-		"\"event_id\":\"b-77-0\"}}\n");
+		"\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 
 	CHECK_INT(run("jcode-os-1-202012345", "/opt/conda/bin/python3", "/home/coder/project/hw4",
 		      2, py, 0, 0), PIPELINE_SUCCESS);
@@ -277,7 +278,7 @@ static void test_student_binary_named_like_a_tool(void)
 		"\"target_path\":\"/config/workspace/hw1/python3\",\"process_type\":\"binary\","
 		"\"binary_path\":\"/config/workspace/hw1/python3\",\"signal\":null,"
 		"\"core_dumped\":false,\"duration_ms\":2.5,\"pid\":77,\"ppid\":7,\"uid\":1000,"
-		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\"}}\n");
+		"\"truncated\":[],\"hostname\":\"jcode-os-1-202012345\",\"event_id\":\"b-77-0\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0}}\n");
 	CHECK_INT(run("jcode-os-1-202012345", "/home/coder/project/hw2/bin/gcc",
 		      "/home/coder/project", 2, gcc, 0, 0), PIPELINE_SUCCESS);
 	{
@@ -479,6 +480,217 @@ static void test_student_seen(void)
 	expect_printed("");
 }
 
+/* A pipeline that captures the classes in capture, in place of the default. */
+static void recreate(unsigned capture, size_t diag_max)
+{
+	struct pipeline_config pc = { .host_prefix = "jcode-", .hw_max = 20,
+				      .classifier = classifier, .sender = sender,
+				      .capture = capture, .diag_max_bytes = diag_max };
+
+	pipeline_destroy(pipeline);
+	pipeline = pipeline_create(&pc);
+}
+
+#define HOST "jcode-os-1-202012345"
+#define HW1 "/home/coder/project/hw1"
+
+/* args: a literal of NUL-separated arguments, its own final NUL included */
+#define EXEC(tgid, exe, args) exec_rec(tgid, exe, args, sizeof(args))
+
+static void exec_rec(unsigned tgid, const char *exe, const char *args, size_t args_len)
+{
+	static struct procmon_exec ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.head = (struct procmon_head){ .kind = PROCMON_EXEC, .tgid = tgid, .start_time = tgid * 10 };
+	ev.exec_ns = 1000;
+	strcpy(ev.hostname, HOST);
+	strcpy(ev.exe, exe);
+	strcpy(ev.cwd, HW1);
+	memcpy(ev.args, args, args_len);
+	ev.args_size = (unsigned)args_len;
+	pipeline_record(pipeline, &ev, offsetof(struct procmon_exec, args) + args_len);
+}
+
+static void exit_rec(unsigned tgid, unsigned status)
+{
+	struct procmon_exit ex = {
+		.head = { .kind = PROCMON_EXIT, .tgid = tgid, .start_time = tgid * 10 },
+		.exit_ns = 2000, .exit_code = status,
+	};
+
+	pipeline_record(pipeline, &ex, sizeof(ex));
+}
+
+static void err_out(unsigned tgid, const char *text, unsigned flags)
+{
+	pipeline_output(pipeline, tgid, tgid * 10ULL, flags, text, strlen(text));
+}
+
+static void expect_in(const char *got, const char *want)
+{
+	CHECK(strstr(got, want) != NULL);
+	if (!strstr(got, want))
+		fprintf(stderr, "  missing %s\n  in %s\n", want, got);
+}
+
+static double capture_dropped(const char *reason)
+{
+	char label[64];
+
+	snprintf(label, sizeof(label), "reason=\"%s\"", reason);
+	return metrics_sample(SERVICE_PROCMON, "capture_dropped_total", label);
+}
+
+/* The issue's session: gcc -c a.c (a warning), gcc a.o b.c -o prog, then
+ * ./prog failing an assertion: built_by names the second build. */
+static void test_stderr_and_built_by(void)
+{
+	char *got;
+
+	metrics_reset();
+	recreate(CAPTURE_BUILD | CAPTURE_PYTHON | CAPTURE_BINARY, 0);
+	EXEC(41, "/usr/bin/gcc", "gcc\0-Wall\0-c\0a.c");
+	err_out(41, "a.c: In function 'f':\n", 0);
+	err_out(41, "a.c:2:16: warning: unused variable 'x' [-Wunused-variable]\n", 0);
+	exit_rec(41, 0);
+	got = printed();
+	expect_in(got, "\"event_id\":\"b-41-410\",\"cpu_ms\":0.0,\"cpu_user_ms\":0.0,\"cpu_sys_ms\":0.0,\"max_rss_kb\":0,\"minor_faults\":0,\"major_faults\":0,\"read_bytes\":0,\"write_bytes\":0,\"ctx_switches\":0,\"threads\":0,\"children\":0,");
+	expect_in(got, "\"output\":\"" HW1 "/a.o\",\"sources\":[\"" HW1 "/a.c\"],"
+		  "\"flags\":[\"-Wall\",\"-c\"],\"compile_only\":true,\"errors\":0,\"warnings\":1,"
+		  "\"diagnostics\":[{\"file\":\"a.c\",\"line\":2,\"column\":16,\"severity\":\"warning\","
+		  "\"message\":\"unused variable 'x' [-Wunused-variable]\"}],"
+		  "\"stderr\":\"a.c: In function 'f':\\na.c:2:16: warning: unused variable 'x' "
+		  "[-Wunused-variable]\\n\"}}");
+	free(got);
+	EXEC(42, "/usr/bin/gcc", "gcc\0a.o\0b.c\0-o\0prog");
+	exit_rec(42, 0);
+	free(printed());
+	EXEC(43, HW1 "/prog", "./prog");
+	err_out(43, "prog: b.c:3: main: Assertion `0' failed.\n", 0);
+	exit_rec(43, 6);	/* SIGABRT */
+	got = printed();
+	expect_in(got, "\"signal\":\"SIGABRT\"");
+	expect_in(got, "\"built_by\":\"b-42-420\",\"stderr\":\"prog: b.c:3: main: Assertion `0' "
+		  "failed.\\n\"}}");
+	free(got);
+	/* Rebuilt and failed: the program is still the one 42 made. */
+	EXEC(44, "/usr/bin/gcc", "gcc\0b.c\0-o\0prog");
+	err_out(44, "b.c:1:1: error: x\n", 0);
+	exit_rec(44, 1 << 8);
+	got = printed();
+	expect_in(got, "\"errors\":1,\"warnings\":0,");
+	free(got);
+	EXEC(45, HW1 "/prog", "./prog");
+	err_out(45, "ordinary chatter\n", 0);
+	exit_rec(45, 0);
+	got = printed();
+	expect_in(got, "\"built_by\":\"b-42-420\"}}");	/* no stderr: it did not crash */
+	free(got);
+	CHECK_DBL(capture_dropped("not_followed"), 0, 0);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "capture_bytes_current", ""), 0, 0);
+}
+
+static void test_stderr_dropped_and_cut(void)
+{
+	char *got;
+
+	metrics_reset();
+	recreate(CAPTURE_BUILD | CAPTURE_PYTHON, 1024);
+	/* Nobody followed: counted. */
+	err_out(99, "who?\n", 0);
+	CHECK_DBL(capture_dropped("not_followed"), 1, 0);
+	/* A binary, not captured here: nothing kept, nothing sent. */
+	EXEC(51, HW1 "/prog", "./prog");
+	err_out(51, "Segmentation fault\n", 0);
+	CHECK_DBL(capture_dropped("not_followed"), 2, 0);
+	exit_rec(51, 11);
+	got = printed();
+	expect_in(got, "\"signal\":\"SIGSEGV\"");
+	expect_in(got, "\"built_by\":null}}");
+	free(got);
+	/* The kernel cut a write, and the head filled: both counted, flagged. */
+	EXEC(52, "/usr/bin/gcc", "gcc\0a.c");
+	err_out(52, "a.c:1:1: error: first\n", PROCMON_OUT_CUT);
+	{
+		char big[2000];
+
+		memset(big, 'z', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		err_out(52, big, 0);
+		CHECK_DBL(metrics_sample(SERVICE_PROCMON, "capture_bytes_current", ""), 1024, 0);
+		err_out(52, "a.c:9:1: error: never seen\n", PROCMON_OUT_BUDGET);
+	}
+	CHECK_DBL(capture_dropped("cut"), 3, 0);
+	CHECK_DBL(capture_dropped("budget"), 1, 0);
+	exit_rec(52, 1 << 8);
+	got = printed();
+	expect_in(got, "\"truncated\":[\"stderr\"],");
+	expect_in(got, "\"errors\":1,\"warnings\":0,");
+	free(got);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "capture_bytes_current", ""), 0, 0);
+	/* Python: the exception of the final line. */
+	EXEC(53, "/usr/bin/python3.11", "python3\0div.py");
+	err_out(53, "Traceback (most recent call last):\n  File \"" HW1 "/div.py\", line 1\n", 0);
+	err_out(53, "ZeroDivisionError: division by zero\n", 0);
+	exit_rec(53, 1 << 8);
+	got = printed();
+	expect_in(got, "\"exception\":\"ZeroDivisionError\",\"stderr\":\"Traceback");
+	expect_in(got, "ZeroDivisionError: division by zero\\n\"}}");
+	free(got);
+}
+
+/* Output records as the ring gives them: decoded, and a bad one counted. */
+static void test_output_records(void)
+{
+	static struct procmon_output o;
+	const char *text = "a.c:1:1: error: from the ring\n";
+	char *got;
+
+	metrics_reset();
+	recreate(CAPTURE_BUILD, 0);
+	EXEC(71, "/usr/bin/gcc", "gcc\0a.c");
+	o.head = (struct procmon_head){ .kind = PROCMON_OUTPUT, .tgid = 71, .start_time = 710 };
+	o.writer_tgid = 72;	/* cc1 */
+	o.size = (unsigned)strlen(text);
+	memcpy(o.data, text, o.size);
+	pipeline_record(pipeline, &o, offsetof(struct procmon_output, data) + o.size);
+	/* one byte short of its size: malformed, never read past */
+	pipeline_record(pipeline, &o, offsetof(struct procmon_output, data) + o.size - 1);
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"failure\""), 1, 0);
+	exit_rec(71, 1 << 8);
+	got = printed();
+	expect_in(got, "\"errors\":1,\"warnings\":0,\"diagnostics\":[{\"file\":\"a.c\",\"line\":1,"
+		  "\"column\":1,\"severity\":\"error\",\"message\":\"from the ring\"}],"
+		  "\"stderr\":\"a.c:1:1: error: from the ring\\n\"}}");
+	free(got);
+	/* outputs are not processes: one success, the exit's */
+	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 1, 0);
+}
+
+/* CAPTURE= : no stderr, diagnostics or exception field anywhere. */
+static void test_capture_off(void)
+{
+	char *got;
+
+	metrics_reset();
+	recreate(0, 0);
+	EXEC(61, "/usr/bin/gcc", "gcc\0a.c");
+	err_out(61, "a.c:1:1: error: x\n", 0);
+	exit_rec(61, 1 << 8);
+	EXEC(62, "/usr/bin/python3.11", "python3\0div.py");
+	err_out(62, "Traceback (most recent call last):\nZeroDivisionError: x\n", 0);
+	exit_rec(62, 1 << 8);
+	got = printed();
+	CHECK(strstr(got, "\"stderr\"") == NULL);
+	CHECK(strstr(got, "\"diagnostics\"") == NULL);
+	CHECK(strstr(got, "\"errors\"") == NULL);
+	CHECK(strstr(got, "\"exception\"") == NULL);
+	expect_in(got, "\"compile_only\":false}}");
+	free(got);
+	CHECK_DBL(capture_dropped("not_followed"), 2, 0);
+}
+
 int main(void)
 {
 	setup();
@@ -492,6 +704,10 @@ int main(void)
 	RUN(test_bad_hostnames);
 	RUN(test_record_entry);
 	RUN(test_student_seen);
+	RUN(test_stderr_and_built_by);
+	RUN(test_stderr_dropped_and_cut);
+	RUN(test_capture_off);
+	RUN(test_output_records);
 	teardown();
 	return TEST_DONE();
 }

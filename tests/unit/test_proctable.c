@@ -56,6 +56,11 @@ static void test_exec_then_exit(void)
 	proctable_exec(&t, 100, 5000, item(1));
 	proctable_exec(&t, 101, 5001, item(2));
 	CHECK_INT(proctable_count(&t), 2);
+	/* Found in place (stderr on its way), by pid and start time both. */
+	CHECK_INT(id_of(proctable_find(&t, 101, 5001)), 2);
+	CHECK_INT(id_of(proctable_find(&t, 101, 5002)), -1);
+	CHECK_INT(id_of(proctable_find(&t, 102, 5001)), -1);
+	CHECK_INT(proctable_count(&t), 2);
 	CHECK_INT(take(&t, 101, 5001), 2);
 	CHECK_INT(take(&t, 100, 5000), 1);
 	CHECK_INT(proctable_count(&t), 0);
