@@ -144,6 +144,7 @@ struct bcc {
 	__typeof__(bcc_func_load) *func_load;
 	__typeof__(bpf_attach_tracepoint) *attach_tracepoint;
 	__typeof__(bpf_table_fd) *table_fd;
+	__typeof__(bpf_module_destroy) *destroy;
 };
 
 static int resolve(struct bcc *b, char *err, size_t errlen)
@@ -158,6 +159,7 @@ static int resolve(struct bcc *b, char *err, size_t errlen)
 		{ "bcc_func_load", (void **)&b->func_load },
 		{ "bpf_attach_tracepoint", (void **)&b->attach_tracepoint },
 		{ "bpf_table_fd", (void **)&b->table_fd },
+		{ "bpf_module_destroy", (void **)&b->destroy },
 	};
 
 	if (!h) {
@@ -436,22 +438,23 @@ static int attach(const struct bcc *b, void *mod, const struct probe *p,
 }
 
 /* Compile, load, attach; fds[] gets events, stats and the attachments, and
- * r->attached says which; the number of fds, or a negative errno. */
-static int load(const struct bpf_loader_config *cfg, struct bpf_loader_reply *r, int *fds)
+ * r->attached says which; the number of fds, or a negative errno.  *mod is
+ * the compiled module (or NULL), for the caller to destroy once the fds are
+ * passed on. */
+static int load(const struct bpf_loader_config *cfg, struct bpf_loader_reply *r, int *fds,
+		struct bcc *b, void **mod)
 {
 	int n = 2;
+	int rc = resolve(b, r->error, sizeof(r->error));
 
-	struct bcc b;
-	void *mod;
-	int rc = resolve(&b, r->error, sizeof(r->error));
-
+	*mod = NULL;
 	if (rc < 0)
 		return rc;
-	rc = compile(&b, cfg, r, &mod);
+	rc = compile(b, cfg, r, mod);
 	if (rc < 0)
 		return rc;
-	fds[0] = b.table_fd(mod, "events");
-	fds[1] = b.table_fd(mod, "stats");
+	fds[0] = b->table_fd(*mod, "events");
+	fds[1] = b->table_fd(*mod, "stats");
 	if (fds[0] < 0 || fds[1] < 0) {
 		snprintf(r->error, sizeof(r->error), "the BPF program has no events or stats map");
 		return -ENOENT;
@@ -460,7 +463,7 @@ static int load(const struct bpf_loader_config *cfg, struct bpf_loader_reply *r,
 	for (int i = 0; i < BPF_ATTACH__COUNT; i++) {
 		if (!wanted(cfg, i))
 			continue;
-		fds[n] = attach(&b, mod, &probes[i], r);
+		fds[n] = attach(b, *mod, &probes[i], r);
 		if (fds[n] < 0)
 			return fds[n];
 		r->attached |= 1u << i;
@@ -475,12 +478,18 @@ static int loader_child(void *arg, int sock)
 	const struct bpf_loader_config *cfg = arg;
 	struct bpf_loader_reply r = { 0 };
 	int fds[2 + BPF_ATTACH__COUNT];
-	int n = load(cfg, &r, fds);
+	struct bcc b;
+	void *mod;
+	int n = load(cfg, &r, fds, &b, &mod), rc = 0;
 
 	r.status = n < 0 ? n : 0;
 	if (fdpass_send(sock, &r, sizeof(r), fds, n < 0 ? 0 : n) < 0)
-		return 1;
-	return 0;
+		rc = 1;
+	/* The agent holds its own copies of the fds now: the module (and the
+	 * fds it owns here) can go. */
+	if (mod)
+		b.destroy(mod);
+	return rc;
 }
 
 #define LOADER_FD 3
