@@ -89,10 +89,11 @@ bcc=$(sed -n 's/^#define LIBBCC "\(.*\)"/\1/p' "$src/src/kernel/bpf_loader.c")
 libs="$(readelf -d "$tmp/build/jcode-watcher" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p') $bcc"
 need=""
 for lib in $libs; do
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+	# Whole outputs read (no early exit): pipefail would see a SIGPIPE.
+	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !p { p = $NF } END { print p }')
 	[ -n "$path" ] || fail "$lib: not installed here"
-	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1) ||
-		pkg=$(dpkg -S "$path" | head -1 | cut -d: -f1)
+	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | awk -F: 'NR == 1 { print $1 }') ||
+		pkg=$(dpkg -S "$path" | awk -F: 'NR == 1 { print $1 }')
 	[ "$pkg" = libc6 ] && continue		# in debian:12-slim
 	need+=" $pkg"
 done
