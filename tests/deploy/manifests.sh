@@ -30,6 +30,20 @@ ok PrometheusRule jcode-watcher
 ok ConfigMap jcode-watcher-dashboard"
 [ "$out" = "$want" ] || { echo "FAIL: expected exactly these objects:"; echo "$want"; exit 1; }
 
+# deploy.pidns_procmon and deploy.sandbox_procmon prove the pod as it is
+# here; a host namespace or privileged added later is not proven by them.
+"$py" - "$tmp/objects.json" <<'PY' || exit 1
+import json, sys
+ds = next(o for o in json.load(open(sys.argv[1])) if o["kind"] == "DaemonSet")
+pod = ds["spec"]["template"]["spec"]
+bad = [k for k in ("hostPID", "hostNetwork", "hostIPC") if pod.get(k)]
+bad += [c["name"] + ".privileged" for c in pod["containers"]
+        if (c.get("securityContext") or {}).get("privileged")]
+if bad:
+    sys.exit("FAIL: the DaemonSet asks for " + ", ".join(bad) + ", which no test proves it needs")
+print("ok: no host namespaces, not privileged")
+PY
+
 if command -v kubectl >/dev/null && kubectl kustomize "$base" >"$tmp/kubectl.yaml" 2>"$tmp/kubectl.err"; then
 	validate --compare "$tmp/kubectl.yaml" "$base" >/dev/null ||
 		{ validate --compare "$tmp/kubectl.yaml" "$base" | head -3; echo "FAIL: kubectl kustomize renders k8s/ differently"; exit 1; }
