@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what jcode-watcher needs to build, run and test on Debian 12 / Ubuntu 24.04.
 # Idempotent; run as root.  Usage: scripts/install-deps.sh [--test]
-#   --test also installs what the test suite drives (compilers, python3, util-linux).
+#   --test also installs what the test suite drives (compilers, python3, util-linux,
+#   the deploy tests' validators and promtool).
 set -euo pipefail
 
 want_test=0
@@ -14,7 +15,8 @@ fi
 
 pkgs=(build-essential cmake pkg-config libbpfcc-dev libbpf-dev libjansson-dev
       libmicrohttpd-dev libcurl4-openssl-dev ca-certificates tar xz-utils kmod)
-[ "$want_test" = 1 ] && pkgs+=(gcc g++ clang python3 python3-venv util-linux procps curl systemd dpkg-dev python3-seccomp)
+[ "$want_test" = 1 ] && pkgs+=(gcc g++ clang python3 python3-venv util-linux procps curl systemd dpkg-dev python3-seccomp
+                               python3-kubernetes python3-jsonschema python3-yaml)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -31,6 +33,21 @@ if [ "$want_test" = 1 ]; then
 	rt="libclang-rt-$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p')-dev"
 	dpkg-query -W -f='${Status}' "$rt" 2>/dev/null | grep -q "install ok installed" ||
 		apt-get install -y -qq --no-install-recommends "$rt"
+fi
+
+# promtool (tests/deploy/rules.sh) ships only in Debian's prometheus server
+# package: install it without starting a server on :9090 (policy-rc.d says
+# no to every start during the install) and without enabling one at boot.
+if [ "$want_test" = 1 ] && ! command -v promtool >/dev/null; then
+	export DEBIAN_FRONTEND=noninteractive
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends prometheus
+	[ -d /run/systemd/system ] && systemctl disable prometheus >/dev/null 2>&1 || true
 fi
 
 # libbcc needs some kernel headers.  jcode-watcher finds them itself (its own

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Every object of the k8s/ kustomize base, validated strictly
+# (k8s_validate.py: the Kubernetes API's models from python3-kubernetes,
+# the prometheus-operator CRD schemas in crds/), the rendering compared with
+# `kubectl kustomize` where kubectl exists, and broken copies of the
+# manifests that must fail, each with its own error, so the validator is
+# shown to bite.
+#   manifests.sh K8S_DIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+base=$1
+py=/usr/bin/python3
+if ! "$py" -c 'import kubernetes, jsonschema, yaml' 2>/dev/null; then
+	echo "FAIL: python3-kubernetes, python3-jsonschema or python3-yaml missing (scripts/install-deps.sh --test)"
+	exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+validate() { "$py" "$here/k8s_validate.py" --crds "$here/crds" "$@"; }
+
+out=$(validate --dump "$tmp/objects.json" "$base") || { echo "$out"; echo "FAIL: k8s/ does not validate"; exit 1; }
+echo "$out"
+want="ok Namespace jcode-system
+ok ServiceAccount jcode-watcher
+ok PriorityClass jcode-watcher-node-critical
+ok DaemonSet jcode-watcher
+ok Service jcode-watcher
+ok ServiceMonitor jcode-watcher
+ok PrometheusRule jcode-watcher
+ok ConfigMap jcode-watcher-dashboard"
+[ "$out" = "$want" ] || { echo "FAIL: expected exactly these objects:"; echo "$want"; exit 1; }
+
+# deploy.pidns_procmon and deploy.sandbox_procmon prove the pod as it is
+# here; a host namespace or privileged added later is not proven by them.
+"$py" - "$tmp/objects.json" <<'PY' || exit 1
+import json, sys
+ds = next(o for o in json.load(open(sys.argv[1])) if o["kind"] == "DaemonSet")
+pod = ds["spec"]["template"]["spec"]
+bad = [k for k in ("hostPID", "hostNetwork", "hostIPC") if pod.get(k)]
+bad += [c["name"] + ".privileged" for c in pod["containers"]
+        if (c.get("securityContext") or {}).get("privileged")]
+if bad:
+    sys.exit("FAIL: the DaemonSet asks for " + ", ".join(bad) + ", which no test proves it needs")
+print("ok: no host namespaces, not privileged")
+PY
+
+if command -v kubectl >/dev/null && kubectl kustomize "$base" >"$tmp/kubectl.yaml" 2>"$tmp/kubectl.err"; then
+	validate --compare "$tmp/kubectl.yaml" "$base" >/dev/null ||
+		{ validate --compare "$tmp/kubectl.yaml" "$base" | head -3; echo "FAIL: kubectl kustomize renders k8s/ differently"; exit 1; }
+	echo "ok: kubectl kustomize renders the same $(grep -c '^kind:' "$tmp/kubectl.yaml") objects"
+else
+	echo "note: no working kubectl here; the base was rendered by k8s_validate.py alone"
+fi
+
+# broken NAME FILE SED-SCRIPT EXPECTED-ERROR: a copy of the base with one
+# change must fail validation with that error.
+broken() {
+	local name=$1 file=$2 script=$3 expect=$4 copy="$tmp/$1"
+	cp -r "$base" "$copy"
+	sed -i "$script" "$copy/$file"
+	cmp -s "$base/$file" "$copy/$file" && { echo "FAIL: $name: the edit changed nothing"; exit 1; }
+	if out=$(validate "$copy" 2>&1); then
+		echo "FAIL: $name: a broken $file validated"; exit 1
+	fi
+	grep -qF -- "$expect" <<<"$out" || { echo "$out"; echo "FAIL: $name: not the expected error: $expect"; exit 1; }
+	echo "ok: $name rejected: $expect"
+}
+broken unknown-field daemonset.yaml 's/readOnlyRootFilesystem: true/readOnlyRootFileSystem: true/' \
+	'securityContext.readOnlyRootFileSystem: unknown field'
+broken wrong-type daemonset.yaml 's/terminationGracePeriodSeconds: 30/terminationGracePeriodSeconds: "30"/' \
+	"terminationGracePeriodSeconds: expected int, got str '30'"
+broken missing-required daemonset.yaml 's/- name: watcher/- stdin: false/' \
+	'V1Container: Invalid value for `name`, must not be `None`'
+broken wrong-apiversion daemonset.yaml 's|^apiVersion: apps/v1$|apiVersion: apps/v1beta2|' \
+	"no schema for apiVersion 'apps/v1beta2' kind 'DaemonSet'"
+broken crd-unknown-field servicemonitor.yaml 's/interval: 30s/intervall: 30s/' \
+	"('intervall' was unexpected)"
+broken crd-wrong-type prometheusrule.yaml '0,/for: 5m/s//for: [5m]/' \
+	"for: ['5m'] is not of type 'string'"
+broken crd-metadata prometheusrule.yaml '0,/  name: jcode-watcher/s//  nmae: jcode-watcher/' \
+	'metadata.nmae: unknown field'
+broken kustomization-field kustomization.yaml 's/^resources:/resourcez:/' \
+	'fields this renderer does not implement: resourcez'
+echo "ok: every manifest validates, and every broken copy fails"
