@@ -30,18 +30,22 @@ ok PrometheusRule jcode-watcher
 ok ConfigMap jcode-watcher-dashboard"
 [ "$out" = "$want" ] || { echo "FAIL: expected exactly these objects:"; echo "$want"; exit 1; }
 
-# deploy.pidns_procmon and deploy.sandbox_procmon prove the pod as it is
-# here; a host namespace or privileged added later is not proven by them.
+# deploy.sandbox_procmon, deploy.pidns_procmon and e2e_filemon_scope prove
+# the pod as it is here: hostPID for filemon's view of the node's student
+# containers, nothing more; another host namespace or privileged added later
+# is not proven by them.
 "$py" - "$tmp/objects.json" <<'PY' || exit 1
 import json, sys
 ds = next(o for o in json.load(open(sys.argv[1])) if o["kind"] == "DaemonSet")
 pod = ds["spec"]["template"]["spec"]
-bad = [k for k in ("hostPID", "hostNetwork", "hostIPC") if pod.get(k)]
+bad = [k for k in ("hostNetwork", "hostIPC") if pod.get(k)]
+if pod.get("hostPID") is not True:
+    sys.exit("FAIL: the DaemonSet lacks hostPID: true, filemon's view of this node's students")
 bad += [c["name"] + ".privileged" for c in pod["containers"]
         if (c.get("securityContext") or {}).get("privileged")]
 if bad:
     sys.exit("FAIL: the DaemonSet asks for " + ", ".join(bad) + ", which no test proves it needs")
-print("ok: no host namespaces, not privileged")
+print("ok: hostPID only, not privileged")
 PY
 
 if command -v kubectl >/dev/null && kubectl kustomize "$base" >"$tmp/kubectl.yaml" 2>"$tmp/kubectl.err"; then
