@@ -17,6 +17,7 @@
 #include "pipeline.h"
 #include "sender.h"
 #include "identity.h"
+#include "processes.h"
 #include "testlib.h"
 
 static struct loop *loop;
@@ -26,7 +27,6 @@ static struct pipeline *pipeline;
 static FILE *out;
 
 /* 2026-11-23T07:19:40.123456Z */
-#define EXIT_WALL_NS 1795418380123456000LL
 
 static void setup(void)
 {
@@ -75,17 +75,7 @@ static char *printed(void)
 static enum pipeline_result run(const char *host, const char *exe, const char *cwd,
 				int argc, char **argv, int exit_code, int sig)
 {
-	struct process p = {
-		.pid = 77, .ppid = 7, .uid = 1000,
-		.exit_status = exit_code, .signal = sig,
-		.exit_code = sig ? 128 + sig : exit_code,
-		.exec_ns = 1000000000LL, .exit_ns = 1002500000LL,
-		.exit_wall_ns = EXIT_WALL_NS,
-		.exe = (char *)exe, .cwd = (char *)cwd, .argc = argc, .argv = argv,
-	};
-
-	snprintf(p.hostname, sizeof(p.hostname), "%s", host);
-	return pipeline_process(pipeline, &p);
+	return test_process_run(pipeline, host, exe, cwd, argc, argv, exit_code, sig);
 }
 
 static void expect_printed(const char *want)

@@ -21,13 +21,13 @@
 #include "pipeline.h"
 #include "sender.h"
 #include "support.h"
+#include "processes.h"
 #include "testlib.h"
 #include "trace_feed.h"
 #include "trace_hub.h"
 #include "trace_hub_testing.h"
 
 /* 2026-11-23T07:19:40.123456Z */
-#define EXIT_WALL_NS 1795418380123456000LL
 
 static struct loop *loop;
 static struct sender *sender;
@@ -111,17 +111,7 @@ static char *received(int fd)
 static enum pipeline_result run(const char *host, const char *exe, const char *cwd,
 				int argc, char **argv, int exit_code, int sig)
 {
-	struct process p = {
-		.pid = 77, .ppid = 7, .uid = 1000,
-		.exit_status = exit_code, .signal = sig,
-		.exit_code = sig ? 128 + sig : exit_code,
-		.exec_ns = 1000000000LL, .exit_ns = 1002500000LL,
-		.exit_wall_ns = EXIT_WALL_NS,
-		.exe = (char *)exe, .cwd = (char *)cwd, .argc = argc, .argv = argv,
-	};
-
-	snprintf(p.hostname, sizeof(p.hostname), "%s", host);
-	return pipeline_process(pipeline, &p);
+	return test_process_run(pipeline, host, exe, cwd, argc, argv, exit_code, sig);
 }
 
 /* The line without its "time" (when it was judged: now), which must be
