@@ -37,17 +37,7 @@ static char ws[PATH_MAX], top[PATH_MAX];	/* the workspace, and the directory mad
 
 static void write_file(const char *rel, const char *text)
 {
-	char path[2 * PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", ws, rel);
-	f = fopen(path, "w");
-	if (!f) {
-		perror(path);
-		exit(1);
-	}
-	fputs(text, f);
-	fclose(f);
+	support_write_file(ws, rel, text);
 }
 
 static void make_workspace(void)

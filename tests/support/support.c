@@ -67,6 +67,19 @@ char *support_only_file(const char *dir)
 	return content;
 }
 
+void support_write_file(const char *dir, const char *rel, const char *text)
+{
+	char path[8192];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
 void support_rm_rf(const char *dir)
 {
 	char *cmd;

@@ -16,6 +16,10 @@ int support_count_entries(const char *dir);
  * support_slurp(); NULL unless dir holds exactly one. */
 char *support_only_file(const char *dir);
 
+/* Write text to dir/rel (the directories exist); exits 1 when it cannot,
+ * since no test can go on without its files. */
+void support_write_file(const char *dir, const char *rel, const char *text);
+
 /* rm -rf dir; complains on stderr when it cannot. */
 void support_rm_rf(const char *dir);
 
