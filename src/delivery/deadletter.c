@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json_text.h"
 #include "log.h"
 #include "metrics.h"
-#include "utf8.h"
 
 #define MOD "deadletter"
 
@@ -30,12 +30,7 @@
 
 static json_t *text(const char *s, size_t max)
 {
-	size_t n = strnlen(s, max);
-	char *clean = utf8_sanitize(s, n, NULL);
-	json_t *v = clean ? json_string(clean) : NULL;
-
-	free(clean);
-	return v;
+	return json_text(s, strnlen(s, max), NULL);
 }
 
 static json_t *event_id_of(json_t *body)

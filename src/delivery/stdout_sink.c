@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_text.h"
 #include "log.h"
-#include "utf8.h"
 
 #define MOD "sender"
 
@@ -19,14 +19,7 @@
 
 static json_t *text(const char *s)
 {
-	char *clean = utf8_sanitize(s, strlen(s), NULL);
-	json_t *v;
-
-	if (!clean)
-		return NULL;
-	v = json_string(clean);
-	free(clean);
-	return v;
+	return json_text(s, strlen(s), NULL);
 }
 
 /*

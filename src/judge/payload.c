@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_text.h"
 #include "loop.h"
 #include "pathrules.h"
-#include "utf8.h"
 
 void payload_format_time(long long wall_ns, char *buf, size_t len)
 {
@@ -83,26 +83,15 @@ static json_t *ascii(const char *s)
 	return json_string_nocheck(s);
 }
 
-/* Students' bytes may be anything; json_string() refuses invalid UTF-8 and
- * an event must never be lost over that, so repair first.  Valid text, the
- * common case, is validated once and copied once (by jansson). */
+/* Students' bytes may be anything; an event must never be lost over them,
+ * so they are repaired (json_text.h), and the repair is counted. */
 static json_t *text_n(struct body *b, const char *s, size_t n)
 {
-	size_t replaced = 0;
-	char *clean;
-	json_t *v;
+	size_t replaced;
+	json_t *v = json_text(s, n, &replaced);
 
-	/* A NUL (stderr may hold one) is repaired too: \u0000 is refused by
-	 * JSON readers that keep C strings, jansson's own among them. */
-	if (utf8_valid(s, n) && !memchr(s, '\0', n))
-		return json_stringn_nocheck(s, n);
-	clean = utf8_sanitize(s, n, &replaced);
-	if (!clean)
-		return NULL;
 	if (replaced)
 		b->replaced = true;
-	v = json_string_nocheck(clean);
-	free(clean);
 	return v;
 }
 

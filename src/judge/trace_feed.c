@@ -8,23 +8,15 @@
 
 #include <jansson.h>
 
+#include "json_text.h"
 #include "loop.h"
 #include "pathrules.h"
 #include "payload.h"
-#include "utf8.h"
 
 /* Students' bytes may be anything; jansson takes only UTF-8. */
 static json_t *text_or_null(const char *s)
 {
-	char *clean;
-	json_t *v;
-
-	if (!s || !*s)
-		return json_null();
-	clean = utf8_sanitize(s, strlen(s), NULL);
-	v = clean ? json_string(clean) : NULL;
-	free(clean);
-	return v;
+	return s && *s ? json_text(s, strlen(s), NULL) : json_null();
 }
 
 static const char *type_name(enum process_type t)
