@@ -154,7 +154,13 @@ fail:
 }
 
 /* Microsecond resolution, as milliseconds: the kernel clock is ns but
- * three decimals is all a human needs and keeps the number short. */
+ * three decimals is all a human needs and keeps the number short.  The
+ * same for every time in a body (duration_ms, cpu_ms, ...). */
+static double ns_ms(unsigned long long ns)
+{
+	return (double)(ns / 1000 + (ns % 1000 >= 500)) / 1000.0;
+}
+
 double payload_duration_ms(const struct process *p)
 {
 	long long d;
@@ -163,9 +169,7 @@ double payload_duration_ms(const struct process *p)
 	 * a difference past the range is held at its end. */
 	if (__builtin_sub_overflow(p->exit_ns, p->exec_ns, &d))
 		d = p->exit_ns < p->exec_ns ? 0 : LLONG_MAX;
-	if (d < 0)
-		d = 0;
-	return (double)(d / 1000 + (d % 1000 >= 500)) / 1000.0;
+	return ns_ms(d < 0 ? 0 : (unsigned long long)d);
 }
 
 static void put_extras(struct body *b, const struct process *p, const struct insight *in)
@@ -206,12 +210,6 @@ static void put_python_version(struct body *b, const struct process *p)
 		put(b, "python_version", ascii(ver));
 	else
 		put(b, "python_version", json_null());
-}
-
-/* ns as ms with 3 decimals, rounded, as duration_ms. */
-static double ns_ms(unsigned long long ns)
-{
-	return (double)(ns / 1000 + (ns % 1000 >= 500)) / 1000.0;
 }
 
 /* Kernel counters are unsigned 64-bit; JSON integers here are signed. */
