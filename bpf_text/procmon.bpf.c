@@ -32,16 +32,6 @@
  * CAPTURE_BINARY_ON (any other program outside the system directories) and
  * CAPTURE_BUDGET (bytes one capture root may send).
  */
-#include <linux/sched.h>
-#include <linux/sched/signal.h>
-#include <linux/fs_struct.h>
-#include <linux/mount.h>
-#include <linux/dcache.h>
-#include <linux/nsproxy.h>
-#include <linux/utsname.h>
-#include <linux/mm_types.h>
-#include <linux/fs.h>
-
 #include "procmon.h"
 
 /* The collector always passes -DMAX_PROCESSES from the config; this fallback
@@ -71,8 +61,24 @@
 			      (h)[3] == 'd' && (h)[4] == 'e' && (h)[5] == '-')
 #endif
 
-/* Fallbacks for kernels without BTF.  struct mount is private to fs/; its
- * head has been the same since 3.3, so a local copy of it is enough. */
+/*
+ * Fallbacks for kernels without BTF, the only reason to parse kernel
+ * headers at all: with BTF the agent passes every OFF_x, and clang reads
+ * only libbcc's helpers (a second or more off each start; README, "Ready
+ * time").  struct mount is private to fs/; its head has been the same
+ * since 3.3, so a local copy of it is enough.
+ */
+#ifndef OFF_task_struct__real_parent
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/fs_struct.h>
+#include <linux/mount.h>
+#include <linux/dcache.h>
+#include <linux/nsproxy.h>
+#include <linux/utsname.h>
+#include <linux/mm_types.h>
+#include <linux/fs.h>
+
 struct jcw_mount_head {
 	struct hlist_node mnt_hash;
 	void *mnt_parent;
@@ -81,7 +87,6 @@ struct jcw_mount_head {
 };
 #define JCW_OFF(m, s, f) \
 	((unsigned long)&((s *)0)->f)
-#ifndef OFF_task_struct__real_parent
 #define OFF_task_struct__real_parent JCW_OFF(0, struct task_struct, real_parent)
 #define OFF_task_struct__group_leader JCW_OFF(0, struct task_struct, group_leader)
 #define OFF_task_struct__tgid JCW_OFF(0, struct task_struct, tgid)

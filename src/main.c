@@ -183,6 +183,20 @@ static const char *loader_exe(void)
 	return exe;
 }
 
+/* The BTF the loader reads struct offsets from: the running kernel's,
+ * unless a test names another (a missing file forces the kernel-header
+ * fallback, the path of nodes without BTF). */
+static const char *btf_path(void)
+{
+	const char *path = getenv("JCW_TEST_BTF_PATH");
+
+	if (!path || !*path)
+		return NULL;
+	log_warn("procmon", "test only: struct offsets from the BTF at %s (JCW_TEST_BTF_PATH)",
+		 path);
+	return path;
+}
+
 /* procmon -> filemon, one way: a student container ran something here.
  * filemon starts after procmon, and may not run at all. */
 static void student_seen(void *arg, const struct identity *id)
@@ -213,6 +227,7 @@ static int start_procmon(struct agent *a)
 		.capture = a->cfg.capture,
 		.capture_budget = kernel_capture_budget(&a->cfg),
 		.exe = loader_exe(),
+		.btf_path = btf_path(),
 	};
 	struct pipeline_config pc = {
 		.host_prefix = a->cfg.host_prefix,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "support.h"
 #include "testlib.h"
 
 static const char *bin;
@@ -85,6 +86,35 @@ static void test_loader_exe_is_used(void)
 		fputs(out, stderr);
 }
 
+/*
+ * A kernel without BTF: the struct offsets come from the kernel headers,
+ * which the BPF text then parses (with BTF it skips them, to start
+ * faster).  The text must still compile, load and attach every probe.
+ * The headers here may be another release's, so the records themselves
+ * are not checked: only that the fallback path builds.
+ */
+static void test_header_offsets_without_btf(void)
+{
+	char log[] = "/tmp/jcw-nobtf-XXXXXX", port_env[32], *out;
+	char *env[] = { port_env, "JCW_TEST_BTF_PATH=/nonexistent/vmlinux", NULL };
+	int port = free_port(), fd = mkstemp(log);
+	pid_t pid;
+
+	CHECK(fd >= 0);
+	snprintf(port_env, sizeof(port_env), "METRICS_PORT=%d", port);
+	pid = agent_spawn(bin, env, NULL, log);
+	CHECK_INT(agent_wait_ready(pid, port, 120000, log), 0);
+	CHECK(agent_metric(port, "bpf_probes_attached{service=\"procmon\"}") == 7);
+	CHECK_INT(agent_stop(pid, 0, 20000), 0);
+	out = support_slurp(log);
+	CHECK(out && strstr(out, "cannot load BTF from /nonexistent/vmlinux") != NULL);
+	CHECK(out && strstr(out, "offsets from kernel headers") != NULL);
+	if (tl_failures && out)
+		fputs(out, stderr);
+	close(fd);
+	unlink(log);
+}
+
 int main(int argc, char **argv)
 {
 	int skip = e2e_require_kernel();
@@ -99,5 +129,6 @@ int main(int argc, char **argv)
 	RUN(test_does_not_compile);
 	RUN(test_verifier_refuses);
 	RUN(test_loader_exe_is_used);
+	RUN(test_header_offsets_without_btf);
 	return TEST_DONE();
 }
