@@ -11,7 +11,6 @@
 #include "event_id.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "json_text.h"
+#include "json_writer.h"
 #include "loop.h"
 #include "pathrules.h"
 
@@ -59,52 +58,85 @@ const char *payload_signal_name(int sig, char *buf, size_t len)
 	return buf;
 }
 
+#define BODY_HINT 2048	/* a run's body is about 900 bytes, a build's with stderr more */
+
 /*
- * The body under construction.  Any failed allocation marks it bad, so the
- * builders below stay straight-line and payload_build() checks once.
+ * The body under construction, written front to back in the order below
+ * (json_writer.h says why not through a jansson tree).  Any failed
+ * allocation makes the writer bad, so the builders stay straight-line and
+ * payload_build() checks once.
  */
 struct body {
-	json_t *obj;
-	bool bad;
-	bool replaced;		/* some string needed U+FFFD repair */
+	struct jsonw w;
 };
 
-static void put(struct body *b, const char *key, json_t *v)
-{
-	/* json_object_set_new() releases v even when it fails.  Keys are
-	 * our literals, ASCII: no need for jansson to check them again. */
-	if (!v || json_object_set_new_nocheck(b->obj, key, v) < 0)
-		b->bad = true;
-}
-
-/* A string this file made (digits, ASCII names): valid by construction. */
-static json_t *ascii(const char *s)
-{
-	return json_string_nocheck(s);
-}
-
 /* Students' bytes may be anything; an event must never be lost over them,
- * so they are repaired (json_text.h), and the repair is counted. */
-static json_t *text_n(struct body *b, const char *s, size_t n)
+ * so they are repaired (json_writer.h), and the repair is counted. */
+static void text_n(struct body *b, const char *s, size_t n)
 {
-	size_t replaced;
-	json_t *v = json_text(s, n, &replaced);
-
-	if (replaced)
-		b->replaced = true;
-	return v;
+	jsonw_text(&b->w, s, n);
 }
 
-static json_t *text(struct body *b, const char *s)
+static void text(struct body *b, const char *s)
 {
 	if (!s)
 		s = "";
-	return text_n(b, s, strlen(s));
+	text_n(b, s, strlen(s));
 }
 
-static void put_text(struct body *b, const char *key, const char *s)
+static void key(struct body *b, const char *k)
 {
-	put(b, key, text(b, s));
+	jsonw_key(&b->w, k);
+}
+
+static void put_text(struct body *b, const char *k, const char *s)
+{
+	key(b, k);
+	text(b, s);
+}
+
+static void put_text_or_null(struct body *b, const char *k, const char *s)
+{
+	key(b, k);
+	if (s)
+		text(b, s);
+	else
+		jsonw_null(&b->w);
+}
+
+static void put_ascii(struct body *b, const char *k, const char *s)
+{
+	key(b, k);
+	if (s)
+		jsonw_ascii(&b->w, s);
+	else
+		jsonw_null(&b->w);
+}
+
+static void put_int(struct body *b, const char *k, long long v)
+{
+	key(b, k);
+	jsonw_int(&b->w, v);
+}
+
+static void put_bool(struct body *b, const char *k, bool v)
+{
+	key(b, k);
+	jsonw_bool(&b->w, v);
+}
+
+/* Microsecond resolution, as milliseconds: the kernel clock is ns but
+ * three decimals is all a human needs and keeps the number short.  The
+ * same for every time in a body (duration_ms, cpu_ms, ...). */
+static unsigned long long ns_us(unsigned long long ns)
+{
+	return ns / 1000 + (ns % 1000 >= 500);
+}
+
+static void put_millis(struct body *b, const char *k, unsigned long long ns)
+{
+	key(b, k);
+	jsonw_millis(&b->w, ns_us(ns));
 }
 
 static void put_cmdline(struct body *b, const struct process *p)
@@ -112,7 +144,7 @@ static void put_cmdline(struct body *b, const struct process *p)
 	char *joined = argv_join(p->argc, p->argv);
 
 	if (!joined) {
-		b->bad = true;
+		b->w.bad = true;
 		return;
 	}
 	put_text(b, "cmdline", joined);
@@ -124,69 +156,59 @@ static void put_head(struct body *b, const struct process *p)
 	char ts[48];
 
 	payload_format_time(p->exit_wall_ns, ts, sizeof(ts));
-	put(b, "timestamp", ascii(ts));
-	put(b, "exit_code", json_integer(p->exit_code));
+	put_ascii(b, "timestamp", ts);
+	put_int(b, "exit_code", p->exit_code);
 	put_cmdline(b, p);
 	put_text(b, "cwd", p->cwd);
 }
 
-static json_t *truncated_fields(unsigned int flags, const struct insight *in)
+static void put_truncated(struct body *b, unsigned int flags, const struct insight *in)
 {
-	json_t *a = json_array();
-
-	if (!a)
-		return NULL;
-	if ((flags & PROCMON_F_ARGS_TRUNCATED) && json_array_append_new(a, ascii("argv")))
-		goto fail;
-	if ((flags & PROCMON_F_EXE_TRUNCATED) && json_array_append_new(a, ascii("exe")))
-		goto fail;
-	if ((flags & PROCMON_F_CWD_TRUNCATED) && json_array_append_new(a, ascii("cwd")))
-		goto fail;
-	if (in && in->has_stderr && in->stderr_cut &&
-	    json_array_append_new(a, json_string("stderr")))
-		goto fail;
-	if (in && in->diags.omitted && json_array_append_new(a, json_string("diagnostics")))
-		goto fail;
-	return a;
-fail:
-	json_decref(a);
-	return NULL;
+	key(b, "truncated");
+	jsonw_array_begin(&b->w);
+	if (flags & PROCMON_F_ARGS_TRUNCATED)
+		jsonw_ascii(&b->w, "argv");
+	if (flags & PROCMON_F_EXE_TRUNCATED)
+		jsonw_ascii(&b->w, "exe");
+	if (flags & PROCMON_F_CWD_TRUNCATED)
+		jsonw_ascii(&b->w, "cwd");
+	if (in && in->has_stderr && in->stderr_cut)
+		jsonw_ascii(&b->w, "stderr");
+	if (in && in->diags.omitted)
+		jsonw_ascii(&b->w, "diagnostics");
+	jsonw_array_end(&b->w);
 }
 
-/* Microsecond resolution, as milliseconds: the kernel clock is ns but
- * three decimals is all a human needs and keeps the number short.  The
- * same for every time in a body (duration_ms, cpu_ms, ...). */
-static double ns_ms(unsigned long long ns)
+/* exit - exec in ns; crafted times must not overflow (undefined): exit
+ * before exec is 0, a difference past the range is held at its end. */
+static unsigned long long duration_ns(const struct process *p)
 {
-	return (double)(ns / 1000 + (ns % 1000 >= 500)) / 1000.0;
+	long long d;
+
+	if (__builtin_sub_overflow(p->exit_ns, p->exec_ns, &d))
+		d = p->exit_ns < p->exec_ns ? 0 : LLONG_MAX;
+	return d < 0 ? 0 : (unsigned long long)d;
 }
 
 double payload_duration_ms(const struct process *p)
 {
-	long long d;
-
-	/* Crafted times must not overflow (undefined): exit before exec is 0,
-	 * a difference past the range is held at its end. */
-	if (__builtin_sub_overflow(p->exit_ns, p->exec_ns, &d))
-		d = p->exit_ns < p->exec_ns ? 0 : LLONG_MAX;
-	return ns_ms(d < 0 ? 0 : (unsigned long long)d);
+	return (double)ns_us(duration_ns(p)) / 1000.0;
 }
 
 static void put_extras(struct body *b, const struct process *p, const struct insight *in)
 {
 	char sigbuf[32], id[EVENT_ID_LEN];
-	const char *sig = payload_signal_name(p->signal, sigbuf, sizeof(sigbuf));
 
-	put(b, "signal", sig ? ascii(sig) : json_null());
-	put(b, "core_dumped", json_boolean(p->core_dumped));
-	put(b, "duration_ms", json_real(payload_duration_ms(p)));
-	put(b, "pid", json_integer(p->pid));
-	put(b, "ppid", json_integer(p->ppid));
-	put(b, "uid", json_integer(p->uid));
-	put(b, "truncated", truncated_fields(p->flags, in));
+	put_ascii(b, "signal", payload_signal_name(p->signal, sigbuf, sizeof(sigbuf)));
+	put_bool(b, "core_dumped", p->core_dumped);
+	put_millis(b, "duration_ms", duration_ns(p));
+	put_int(b, "pid", p->pid);
+	put_int(b, "ppid", p->ppid);
+	put_int(b, "uid", p->uid);
+	put_truncated(b, p->flags, in);
 	put_text(b, "hostname", p->hostname);
 	event_id_process(p, id, sizeof(id));
-	put(b, "event_id", ascii(id));
+	put_ascii(b, "event_id", id);
 }
 
 /* Version fields: derived from the executable's path only (see
@@ -196,112 +218,101 @@ static void put_compiler(struct body *b, const struct process *p)
 {
 	char name[128];
 
+	key(b, "compiler");
 	if (p->exe && classifier_compiler_name(p->exe, name, sizeof(name)) == 0)
-		put_text(b, "compiler", name);
+		text(b, name);
 	else
-		put(b, "compiler", json_null());
+		jsonw_null(&b->w);
 }
 
 static void put_python_version(struct body *b, const struct process *p)
 {
 	char ver[16];
+	bool known = p->exe && classifier_python_version(p->exe, ver, sizeof(ver)) == 0;
 
-	if (p->exe && classifier_python_version(p->exe, ver, sizeof(ver)) == 0)
-		put(b, "python_version", ascii(ver));
-	else
-		put(b, "python_version", json_null());
+	put_ascii(b, "python_version", known ? ver : NULL);
 }
 
 /* Kernel counters are unsigned 64-bit; JSON integers here are signed. */
-static json_t *counter(unsigned long long v)
+static void put_counter(struct body *b, const char *k, unsigned long long v)
 {
-	return json_integer(v > (unsigned long long)LLONG_MAX ? LLONG_MAX : (json_int_t)v);
+	put_int(b, k, v > (unsigned long long)LLONG_MAX ? LLONG_MAX : (long long)v);
 }
 
 static void put_usage(struct body *b, const struct proc_usage *u)
 {
-	put(b, "cpu_ms", json_real(ns_ms(u->cpu_ns)));
-	put(b, "cpu_user_ms", json_real(ns_ms(u->utime_ns)));
-	put(b, "cpu_sys_ms", json_real(ns_ms(u->stime_ns)));
-	put(b, "max_rss_kb", counter(u->max_rss_kb));
-	put(b, "minor_faults", counter(u->min_flt));
-	put(b, "major_faults", counter(u->maj_flt));
-	put(b, "read_bytes", counter(u->read_bytes));
-	put(b, "write_bytes", counter(u->write_bytes));
-	put(b, "ctx_switches", counter(u->ctx_switches));
-	put(b, "threads", counter(u->threads));
-	put(b, "children", counter(u->children));
+	put_millis(b, "cpu_ms", u->cpu_ns);
+	put_millis(b, "cpu_user_ms", u->utime_ns);
+	put_millis(b, "cpu_sys_ms", u->stime_ns);
+	put_counter(b, "max_rss_kb", u->max_rss_kb);
+	put_counter(b, "minor_faults", u->min_flt);
+	put_counter(b, "major_faults", u->maj_flt);
+	put_counter(b, "read_bytes", u->read_bytes);
+	put_counter(b, "write_bytes", u->write_bytes);
+	put_counter(b, "ctx_switches", u->ctx_switches);
+	put_counter(b, "threads", u->threads);
+	put_counter(b, "children", u->children);
 }
 
 /* A list of strings from argv, each repaired to UTF-8. */
-static json_t *string_list(struct body *b, char *const *v, size_t n)
+static void put_string_list(struct body *b, const char *k, char *const *v, size_t n)
 {
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a && i < n; i++) {
-		if (json_array_append_new(a, text(b, v[i])) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
+	key(b, k);
+	jsonw_array_begin(&b->w);
+	for (size_t i = 0; i < n; i++)
+		text(b, v[i]);
+	jsonw_array_end(&b->w);
 }
 
-static json_t *count_or_null(unsigned v)
+static void count_or_null(struct body *b, const char *k, unsigned v)
 {
-	return v ? json_integer(v) : json_null();
+	key(b, k);
+	if (v)
+		jsonw_int(&b->w, v);
+	else
+		jsonw_null(&b->w);
 }
 
-static json_t *diagnostic(struct body *b, const struct diag *d)
+static void diagnostic(struct body *b, const struct diag *d)
 {
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-	if (json_object_set_new(o, "file", d->file ? text(b, d->file) : json_null()) < 0 ||
-	    json_object_set_new(o, "line", count_or_null(d->line)) < 0 ||
-	    json_object_set_new(o, "column", count_or_null(d->column)) < 0 ||
-	    json_object_set_new(o, "severity", json_string(diag_severity_name(d->severity))) < 0 ||
-	    json_object_set_new(o, "message", text(b, d->message)) < 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	jsonw_object_begin(&b->w);
+	put_text_or_null(b, "file", d->file);
+	count_or_null(b, "line", d->line);
+	count_or_null(b, "column", d->column);
+	put_ascii(b, "severity", diag_severity_name(d->severity));
+	put_text(b, "message", d->message);
+	jsonw_object_end(&b->w);
 }
 
-static json_t *diagnostics(struct body *b, const struct diag_list *l)
+static void put_diagnostics(struct body *b, const struct diag_list *l)
 {
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a && i < l->n; i++) {
-		if (json_array_append_new(a, diagnostic(b, &l->v[i])) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
+	key(b, "diagnostics");
+	jsonw_array_begin(&b->w);
+	for (size_t i = 0; i < l->n; i++)
+		diagnostic(b, &l->v[i]);
+	jsonw_array_end(&b->w);
 }
 
 static void put_stderr(struct body *b, const struct insight *in)
 {
-	if (in->has_stderr)
-		put(b, "stderr", text_n(b, in->stderr_text, in->stderr_len));
+	if (!in->has_stderr)
+		return;
+	key(b, "stderr");
+	text_n(b, in->stderr_text, in->stderr_len);
 }
 
 static void put_build_insight(struct body *b, const struct insight *in)
 {
 	if (in->has_args) {
-		put(b, "output", in->args.output ? text(b, in->args.output) : json_null());
-		put(b, "sources", string_list(b, in->args.sources, in->args.n_sources));
-		put(b, "flags", string_list(b, in->args.flags, in->args.n_flags));
-		put(b, "compile_only", json_boolean(in->args.compile_only));
+		put_text_or_null(b, "output", in->args.output);
+		put_string_list(b, "sources", in->args.sources, in->args.n_sources);
+		put_string_list(b, "flags", in->args.flags, in->args.n_flags);
+		put_bool(b, "compile_only", in->args.compile_only);
 	}
 	if (in->has_diagnostics) {
-		put(b, "errors", json_integer((json_int_t)in->diags.errors));
-		put(b, "warnings", json_integer((json_int_t)in->diags.warnings));
-		put(b, "diagnostics", diagnostics(b, &in->diags));
+		put_int(b, "errors", (long long)in->diags.errors);
+		put_int(b, "warnings", (long long)in->diags.warnings);
+		put_diagnostics(b, &in->diags);
 	}
 	put_stderr(b, in);
 }
@@ -309,9 +320,9 @@ static void put_build_insight(struct body *b, const struct insight *in)
 static void put_run_insight(struct body *b, const struct insight *in)
 {
 	if (in->is_binary)
-		put(b, "built_by", in->built_by ? json_string(in->built_by) : json_null());
+		put_text_or_null(b, "built_by", in->built_by);
 	if (in->has_exception)
-		put(b, "exception", in->exception[0] ? text(b, in->exception) : json_null());
+		put_text_or_null(b, "exception", in->exception[0] ? in->exception : NULL);
 	put_stderr(b, in);
 }
 
@@ -331,8 +342,7 @@ static void fill_run(struct body *b, const struct proc_report *r)
 {
 	put_head(b, r->proc);
 	put_text(b, "target_path", r->target_path);
-	put(b, "process_type",
-	    ascii(r->type == PROCESS_PYTHON ? "python" : "binary"));
+	put_ascii(b, "process_type", r->type == PROCESS_PYTHON ? "python" : "binary");
 	put_text(b, "binary_path", r->proc->exe);
 	if (r->type == PROCESS_PYTHON)
 		put_python_version(b, r->proc);
@@ -355,29 +365,10 @@ static char *make_path(const struct proc_report *r)
 	return path;
 }
 
-/* json_dumps() grows a buffer from 16 bytes, doubling, then copies it out;
- * a body (about 1 KiB) fits the stack, so it is written once and copied
- * once into an allocation of its exact size. */
-static char *dump(const json_t *obj)
-{
-	char stack[4096], *out;
-	size_t n = json_dumpb(obj, stack, sizeof(stack), PAYLOAD_JSON_FLAGS);
-
-	if (n == 0 || !(out = malloc(n + 1)))
-		return NULL;
-	if (n <= sizeof(stack))
-		memcpy(out, stack, n);
-	else if (json_dumpb(obj, out, n, PAYLOAD_JSON_FLAGS) != n) {
-		free(out);
-		return NULL;
-	}
-	out[n] = '\0';
-	return out;
-}
-
 int payload_build(const struct proc_report *r, char **path, char **body)
 {
-	struct body b = { 0 };
+	struct body b;
+	size_t replaced;
 
 	*path = NULL;
 	*body = NULL;
@@ -386,16 +377,15 @@ int payload_build(const struct proc_report *r, char **path, char **body)
 		errno = EINVAL;
 		return -EINVAL;
 	}
-	b.obj = json_object();
-	if (!b.obj)
-		return -ENOMEM;
+	jsonw_init(&b.w, BODY_HINT);
+	jsonw_object_begin(&b.w);
 	if (r->endpoint == ENDPOINT_BUILD)
 		fill_build(&b, r);
 	else
 		fill_run(&b, r);
-	if (!b.bad)
-		*body = dump(b.obj);
-	json_decref(b.obj);
+	jsonw_object_end(&b.w);
+	replaced = b.w.replaced;
+	*body = jsonw_finish(&b.w, NULL);
 	if (*body)
 		*path = make_path(r);
 	if (!*path) {
@@ -404,7 +394,7 @@ int payload_build(const struct proc_report *r, char **path, char **body)
 		errno = ENOMEM;
 		return -ENOMEM;
 	}
-	if (b.replaced)
+	if (replaced)
 		metrics_inc(M_INVALID_UTF8);
 	return 0;
 }

@@ -1,0 +1,263 @@
+/* json_writer.c - JSON text straight into a buffer (json_writer.h). */
+#include "json_writer.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utf8.h"
+
+#define US_EXACT_LIMIT 1000000000000000ULL	/* 10^15 us: 15 digits, %.15g's all */
+
+void jsonw_init(struct jsonw *w, size_t hint)
+{
+	memset(w, 0, sizeof(*w));
+	w->cap = hint ? hint : 64;
+}
+
+/* Room for n more bytes, and the final NUL. */
+static bool reserve(struct jsonw *w, size_t n)
+{
+	size_t cap = w->cap;
+	char *b;
+
+	if (w->bad)
+		return false;
+	if (w->buf && w->len + n < w->cap)
+		return true;
+	while (w->len + n >= cap)
+		cap *= 2;
+	b = realloc(w->buf, cap);
+	if (!b) {
+		w->bad = true;
+		return false;
+	}
+	w->buf = b;
+	w->cap = cap;
+	return true;
+}
+
+static void put(struct jsonw *w, const char *s, size_t n)
+{
+	if (!reserve(w, n))
+		return;
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static void put_char(struct jsonw *w, char c)
+{
+	if (!reserve(w, 1))
+		return;
+	w->buf[w->len++] = c;
+}
+
+/* Every value, and every key, is preceded by a comma unless it opens its
+ * object or array; a key's value never is. */
+static void value_begin(struct jsonw *w)
+{
+	if (w->comma)
+		put_char(w, ',');
+	w->comma = true;
+}
+
+char *jsonw_finish(struct jsonw *w, size_t *len)
+{
+	char *text = NULL;
+
+	if (reserve(w, 0)) {
+		w->buf[w->len] = '\0';
+		text = w->buf;
+		if (len)
+			*len = w->len;
+		w->buf = NULL;
+	}
+	jsonw_discard(w);
+	return text;
+}
+
+void jsonw_discard(struct jsonw *w)
+{
+	free(w->buf);
+	jsonw_init(w, w->cap);
+}
+
+void jsonw_object_begin(struct jsonw *w)
+{
+	value_begin(w);
+	put_char(w, '{');
+	w->comma = false;
+}
+
+void jsonw_object_end(struct jsonw *w)
+{
+	put_char(w, '}');
+	w->comma = true;
+}
+
+void jsonw_array_begin(struct jsonw *w)
+{
+	value_begin(w);
+	put_char(w, '[');
+	w->comma = false;
+}
+
+void jsonw_array_end(struct jsonw *w)
+{
+	put_char(w, ']');
+	w->comma = true;
+}
+
+/* Escapes as jansson's dump_string() writes them (no JSON_ENSURE_ASCII, no
+ * JSON_ESCAPE_SLASH): the two mandatory ones, the five short control
+ * escapes, \u00XX in capitals for the other controls; all else verbatim. */
+static void put_escaped(struct jsonw *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t run = 0;
+
+	put_char(w, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char seq[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		const char *e = NULL;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		put(w, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': e = "\\\""; break;
+		case '\\': e = "\\\\"; break;
+		case '\b': e = "\\b"; break;
+		case '\f': e = "\\f"; break;
+		case '\n': e = "\\n"; break;
+		case '\r': e = "\\r"; break;
+		case '\t': e = "\\t"; break;
+		}
+		if (e)
+			put(w, e, 2);
+		else
+			put(w, seq, sizeof(seq));
+	}
+	put(w, s + run, n - run);
+	put_char(w, '"');
+}
+
+void jsonw_key(struct jsonw *w, const char *key)
+{
+	value_begin(w);
+	put_escaped(w, key, strlen(key));
+	put_char(w, ':');
+	w->comma = false;
+}
+
+void jsonw_text(struct jsonw *w, const char *s, size_t n)
+{
+	size_t replaced = 0;
+	char *clean;
+
+	value_begin(w);
+	if (utf8_valid(s, n) && !memchr(s, '\0', n)) {
+		put_escaped(w, s, n);
+		return;
+	}
+	clean = utf8_sanitize(s, n, &replaced);
+	if (!clean) {
+		w->bad = true;
+		return;
+	}
+	w->replaced += replaced;
+	put_escaped(w, clean, strlen(clean));
+	free(clean);
+}
+
+void jsonw_ascii(struct jsonw *w, const char *s)
+{
+	value_begin(w);
+	put_escaped(w, s, strlen(s));
+}
+
+/* Decimal digits of v into the end of buf; where they start. */
+static char *digits(char *end, unsigned long long v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+void jsonw_int(struct jsonw *w, long long v)
+{
+	char buf[24], *end = buf + sizeof(buf), *p;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	value_begin(w);
+	p = digits(end, u);
+	if (v < 0)
+		*--p = '-';
+	put(w, p, (size_t)(end - p));
+}
+
+/* Past 15 digits %.15g rounds and may switch to an exponent: jansson
+ * itself prints those (times only a crafted clock reaches). */
+static void put_real_by_jansson(struct jsonw *w, double v)
+{
+	char buf[64];
+	json_t *r = json_real(v);
+	size_t n = r ? json_dumpb(r, buf, sizeof(buf), JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : 0;
+
+	json_decref(r);
+	if (n == 0 || n > sizeof(buf)) {
+		w->bad = true;
+		return;
+	}
+	put(w, buf, n);
+}
+
+/*
+ * us / 1000 with the trailing zeros of its three decimals dropped, and
+ * ".0" when none is left: what %.15g prints for the double nearest that
+ * value (it has at most 15 significant digits below 10^15 us, so the
+ * rounding gives back the decimal exactly), and jansson's ".0" rule.
+ */
+void jsonw_millis(struct jsonw *w, unsigned long long us)
+{
+	char buf[32], *end = buf + sizeof(buf), *p;
+	unsigned frac = (unsigned)(us % 1000);
+	int decimals = 3;
+
+	if (us >= US_EXACT_LIMIT) {
+		value_begin(w);
+		put_real_by_jansson(w, (double)us / 1000.0);
+		return;
+	}
+	value_begin(w);
+	while (decimals > 1 && frac % 10 == 0) {
+		frac /= 10;
+		decimals--;
+	}
+	for (int i = 0; i < decimals; i++) {
+		*--end = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	*--end = '.';
+	p = digits(end, us / 1000);
+	put(w, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void jsonw_bool(struct jsonw *w, bool v)
+{
+	value_begin(w);
+	if (v)
+		put(w, "true", 4);
+	else
+		put(w, "false", 5);
+}
+
+void jsonw_null(struct jsonw *w)
+{
+	value_begin(w);
+	put(w, "null", 4);
+}
