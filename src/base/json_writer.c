@@ -144,11 +144,20 @@ static void put_escaped(struct jsonw *w, const char *s, size_t n)
 	put_char(w, '"');
 }
 
+/* Keys are our literals ("cpu_ms"): nothing in them needs escaping, so
+ * they are copied as they are (a third of the writer's time otherwise). */
 void jsonw_key(struct jsonw *w, const char *key)
 {
+	size_t n = strlen(key);
+
 	value_begin(w);
-	put_escaped(w, key, strlen(key));
-	put_char(w, ':');
+	if (!reserve(w, n + 3))
+		return;
+	w->buf[w->len++] = '"';
+	memcpy(w->buf + w->len, key, n);
+	w->len += n;
+	w->buf[w->len++] = '"';
+	w->buf[w->len++] = ':';
 	w->comma = false;
 }
 
