@@ -269,19 +269,19 @@ static __always_inline bool read_path(struct scratch *s, __u64 path, __u64 root,
 	__u64 root_dentry = read_ptr(root, OFF_path__dentry);
 	__u64 root_mnt = read_ptr(root, OFF_path__mnt);
 	__u64 mnt = vfsmnt - OFF_mount__mnt;
+	__u64 mnt_root = read_ptr(vfsmnt, OFF_vfsmount__mnt_root);	/* per mount, not per step */
 	__u32 pos = PROCMON_PATH_LEN - 1;	/* the NUL; the path ends here */
 	bool done = false;
 
 	s->path[path_index(pos)] = '\0';
 	for (int i = 0; i < PROCMON_PATH_DEPTH; i++) {
-		__u64 mnt_root, parent, mnt_parent, name;
+		__u64 parent, mnt_parent, name;
 		__u32 len;
 
 		if (dentry == root_dentry && vfsmnt == root_mnt) {
 			done = true;
 			break;
 		}
-		mnt_root = read_ptr(vfsmnt, OFF_vfsmount__mnt_root);
 		parent = read_ptr(dentry, OFF_dentry__d_parent);
 		if (dentry == mnt_root || dentry == parent) {
 			mnt_parent = read_ptr(mnt, OFF_mount__mnt_parent);
@@ -294,6 +294,7 @@ static __always_inline bool read_path(struct scratch *s, __u64 path, __u64 root,
 			dentry = read_ptr(mnt, OFF_mount__mnt_mountpoint);
 			mnt = mnt_parent;
 			vfsmnt = mnt + OFF_mount__mnt;
+			mnt_root = read_ptr(vfsmnt, OFF_vfsmount__mnt_root);
 			continue;
 		}
 		len = read_u32(dentry, OFF_dentry__d_name_len);
@@ -315,7 +316,9 @@ static __always_inline bool read_path(struct scratch *s, __u64 path, __u64 root,
 		pos--;
 		s->path[path_index(pos)] = '/';
 	}
-	bpf_probe_read_kernel(out, PROCMON_PATH_LEN, &s->path[path_index(pos)]);
+	/* The path and its NUL only, not the whole buffer: user space reads
+	 * out up to the NUL (what follows is an earlier record's). */
+	bpf_probe_read_kernel(out, PROCMON_PATH_LEN - path_index(pos), &s->path[path_index(pos)]);
 	out[PROCMON_PATH_LEN - 1] = '\0';
 	return done;
 }
