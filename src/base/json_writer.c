@@ -82,30 +82,37 @@ void jsonw_discard(struct jsonw *w)
 	jsonw_init(w, w->cap);
 }
 
-void jsonw_object_begin(struct jsonw *w)
+static void container_begin(struct jsonw *w, char open)
 {
 	value_begin(w);
-	put_char(w, '{');
+	put_char(w, open);
 	w->comma = false;
+}
+
+static void container_end(struct jsonw *w, char close)
+{
+	put_char(w, close);
+	w->comma = true;
+}
+
+void jsonw_object_begin(struct jsonw *w)
+{
+	container_begin(w, '{');
 }
 
 void jsonw_object_end(struct jsonw *w)
 {
-	put_char(w, '}');
-	w->comma = true;
+	container_end(w, '}');
 }
 
 void jsonw_array_begin(struct jsonw *w)
 {
-	value_begin(w);
-	put_char(w, '[');
-	w->comma = false;
+	container_begin(w, '[');
 }
 
 void jsonw_array_end(struct jsonw *w)
 {
-	put_char(w, ']');
-	w->comma = true;
+	container_end(w, ']');
 }
 
 /* Escapes as jansson's dump_string() writes them (no JSON_ENSURE_ASCII, no
