@@ -64,8 +64,8 @@
 /*
  * Fallbacks for kernels without BTF, the only reason to parse kernel
  * headers at all: with BTF the agent passes every OFF_x, and clang reads
- * only libbcc's helpers (a second or more off each start; README, "Ready
- * time").  struct mount is private to fs/; its head has been the same
+ * only libbcc's helpers (a second or more off each start; README, "Offsets
+ * from BTF").  struct mount is private to fs/; its head has been the same
  * since 3.3, so a local copy of it is enough.
  */
 #ifndef OFF_task_struct__real_parent

@@ -2,7 +2,6 @@
 #include "json_text.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "utf8.h"
 
@@ -13,7 +12,7 @@ json_t *json_text(const char *s, size_t n, size_t *replaced)
 
 	if (replaced)
 		*replaced = 0;
-	if (utf8_valid(s, n) && !memchr(s, '\0', n))
+	if (utf8_json_safe(s, n))
 		return json_stringn_nocheck(s, n);
 	clean = utf8_sanitize(s, n, replaced);
 	if (!clean)

@@ -174,7 +174,7 @@ void jsonw_text(struct jsonw *w, const char *s, size_t n)
 	char *clean;
 
 	value_begin(w);
-	if (utf8_valid(s, n) && !memchr(s, '\0', n)) {
+	if (utf8_json_safe(s, n)) {
 		put_escaped(w, s, n);
 		return;
 	}
@@ -244,12 +244,11 @@ void jsonw_millis(struct jsonw *w, unsigned long long us)
 	unsigned frac = (unsigned)(us % 1000);
 	int decimals = 3;
 
+	value_begin(w);
 	if (us >= US_EXACT_LIMIT) {
-		value_begin(w);
 		put_real_by_jansson(w, (double)us / 1000.0);
 		return;
 	}
-	value_begin(w);
 	while (decimals > 1 && frac % 10 == 0) {
 		frac /= 10;
 		decimals--;

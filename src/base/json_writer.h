@@ -8,8 +8,8 @@
  * half of what the agent executes per run (bench/instructions.sh).  This
  * writes the bytes jansson's json_dumpb() would with
  * JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15), in one
- * pass: test_json_writer parses each output back with jansson and checks
- * that jansson prints it byte for byte the same.  jansson stays for all the
+ * pass: test_json_writer writes each value both ways, with the writer and
+ * through jansson, and checks the texts are equal byte for byte.  jansson stays for all the
  * agent parses and for the cold paths (dead letters, the trace feed).
  *
  * Errors are sticky, as with stdio: a failed allocation marks the writer

@@ -83,6 +83,11 @@ bool utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+bool utf8_json_safe(const char *s, size_t n)
+{
+	return utf8_valid(s, n) && !memchr(s, '\0', n);
+}
+
 char *utf8_sanitize(const char *s, size_t n, size_t *replaced)
 {
 	static const char fffd[] = "\xef\xbf\xbd";

@@ -15,6 +15,10 @@
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool utf8_valid(const char *s, size_t n);
 
+/* True when s[0..n) can go into JSON as it is: well-formed and without a
+ * NUL (which readers that keep C strings, jansson's own, refuse as \u0000).
+ * Otherwise it goes through utf8_sanitize(). */
+bool utf8_json_safe(const char *s, size_t n);
 /* The well-formed character at s[0..n): its length (1..4) with the code
  * point in *cp, or 0 when it is ill-formed (or n is 0). */
 size_t utf8_decode(const char *s, size_t n, unsigned *cp);
