@@ -76,6 +76,8 @@ static int record(struct receiver *r, struct MHD_Connection *c, const char *url,
 		  const char *method, const struct upload *u)
 {
 	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	const char *agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+	const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
 	struct received *rc;
 
 	if (r->ngot == r->capgot) {
@@ -92,8 +94,11 @@ static int record(struct receiver *r, struct MHD_Connection *c, const char *url,
 	rc->url = strdup(url);
 	rc->body = strdup(u->data ? u->data : "");
 	rc->content_type = strdup(ctype ? ctype : "");
+	rc->user_agent = strdup(agent ? agent : "");
+	rc->expect = strdup(expect ? expect : "");
 	rc->at = support_now();
-	if (!rc->method || !rc->url || !rc->body || !rc->content_type) {
+	if (!rc->method || !rc->url || !rc->body || !rc->content_type || !rc->user_agent ||
+	    !rc->expect) {
 		received_free(rc);
 		return -1;
 	}
@@ -369,11 +374,14 @@ int receiver_get(struct receiver *r, size_t i, struct received *out)
 		out->url = strdup(g->url);
 		out->body = strdup(g->body);
 		out->content_type = strdup(g->content_type);
+		out->user_agent = strdup(g->user_agent);
+		out->expect = strdup(g->expect);
 		out->at = g->at;
 		ret = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (ret == 0 && (!out->method || !out->url || !out->body || !out->content_type)) {
+	if (ret == 0 && (!out->method || !out->url || !out->body || !out->content_type ||
+			 !out->user_agent || !out->expect)) {
 		received_free(out);
 		return -1;
 	}
@@ -388,6 +396,8 @@ void received_free(struct received *rc)
 	free(rc->url);
 	free(rc->body);
 	free(rc->content_type);
+	free(rc->user_agent);
+	free(rc->expect);
 	memset(rc, 0, sizeof(*rc));
 }
 

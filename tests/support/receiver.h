@@ -24,6 +24,8 @@ struct received {
 	char *url;
 	char *body;
 	char *content_type;	/* the Content-Type header, "" when absent */
+	char *user_agent;	/* the User-Agent header, "" when absent */
+	char *expect;		/* the Expect header, "" when absent */
 	double at;		/* support_now() when the request was complete */
 };
 

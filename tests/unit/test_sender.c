@@ -2,6 +2,7 @@
 #define _GNU_SOURCE		/* asprintf */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "sender.h"
 #include "support.h"
 #include "testlib.h"
+#include "version.h"
 
 #define INFLIGHT 4
 #define PATH_BUILD "/api/os-1/hw1/202012345/logs/build"
@@ -121,6 +123,8 @@ static void check_all_once(int n)
 		CHECK_STR(rc.url, path_of(seq));
 		CHECK_STR(rc.method, "POST");
 		CHECK_STR(rc.content_type, "application/json");
+		CHECK_STR(rc.user_agent, "jcode-watcher/" JCW_VERSION);
+		CHECK_STR(rc.expect, "");	/* a large body goes without waiting */
 		free(want);
 		received_free(&rc);
 	}
@@ -224,6 +228,62 @@ static void test_proxy_from_environment(void)
 	CHECK_INT(receiver_get(rx, 1, &rc), 0);
 	CHECK_STR(rc.url, PATH_RUN);
 	received_free(&rc);
+	teardown(s);
+}
+
+/* An API behind a path prefix gets the prefix on every request, and the
+ * transfers that carry the requests keep it when they are reused for
+ * another endpoint. */
+static void test_api_under_a_prefix(void)
+{
+	struct sender_config cfg = { .timeout_ms = 5000, .max_inflight = 2, .queue_max = 10 };
+	struct received rc;
+	struct sender *s;
+	char url[64];
+
+	setup();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/jcode/v1/", receiver_port(rx));
+	cfg.api_server = url;
+	s = sender_create(loop, &cfg);
+	for (int i = 0; i < 6; i++)
+		CHECK_INT(post(s, i), 0);
+	CHECK_INT(sender_drain(s, 10000), 0);
+	CHECK_INT(receiver_count(rx), 6);
+	for (size_t k = 0; k < 6; k++) {
+		int seq = -1;
+		char want[128];
+
+		CHECK_INT(receiver_get(rx, k, &rc), 0);
+		CHECK_INT(sscanf(rc.body, "{\"seq\":%d", &seq), 1);
+		snprintf(want, sizeof(want), "/jcode/v1%s", path_of(seq));
+		CHECK_STR(rc.url, want);
+		received_free(&rc);
+	}
+	teardown(s);
+}
+
+/* A path curl's URL parser refuses (a space) fails as a transport error
+ * and is retried; it is not sent to the URL its transfer had before, and
+ * it does not stop the records behind it. */
+static void test_path_curl_refuses(void)
+{
+	struct sender *s;
+	struct received rc;
+
+	setup();
+	s = make_sender(10, 5000);
+	CHECK_INT(post(s, 1), 0);
+	CHECK_INT(sender_drain(s, 5000), 0);	/* its transfer is reused below */
+	CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_RUN,
+			      strdup("/api/os-1/hw2/2020 12345/logs/run"), body_of(3)), 0);
+	CHECK_INT(post(s, 5), 0);
+	CHECK_INT(sender_drain(s, 1500), 1);
+	CHECK_INT(receiver_attempts(rx), 2);
+	CHECK_INT(receiver_get(rx, 1, &rc), 0);
+	CHECK_STR(rc.body, "{\"seq\":5,\"pad\":\"0000000005\"}");
+	received_free(&rc);
+	CHECK(api("error", "run") >= 1);
+	CHECK_INT(api("200", "run"), 2);
 	teardown(s);
 }
 
@@ -737,6 +797,8 @@ int main(void)
 	unsetenv("NO_PROXY");
 	RUN(test_hundred_exactly_once);
 	RUN(test_proxy_from_environment);
+	RUN(test_api_under_a_prefix);
+	RUN(test_path_curl_refuses);
 	RUN(test_500_then_ok);
 	RUN(test_redirect_retried);
 	RUN(test_429_retry_after);
