@@ -213,7 +213,7 @@ static void walk(int m)
 	printf("walk    %d namespaces (%d of them students), %d processes in /proc: %.2f ms "
 	       "(best of 5)\n", n, m, support_count_entries("/proc"), best * 1000);
 	for (int i = 0; c && i < m; i++)
-		student_container_stop(c[i]);
+		support_child_stop(c[i]);
 	free(c);
 }
 

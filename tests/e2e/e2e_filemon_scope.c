@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 	CHECK_INT(had, 3);
 	if (had == 3)
 		restart_run(argv[1], r, log_path, had);
-	student_container_stop(a);
+	support_child_stop(a);
 	if (tl_failures)
 		dump_file(log_path);
 	receiver_stop(r);

@@ -48,10 +48,9 @@ int student_shell_at(const char *ws, const char *hostname, const char *mountpoin
 /*
  * A student's container that stays: the namespace as above, its hostname
  * set and workspace mounted, holding one process that runs nothing (a
- * student who only edits) until student_container_stop().  Returns its
+ * student who only edits) until support_child_stop().  Returns its
  * pid once it is in place, or -1.
  */
 pid_t student_container(const char *ws, const char *hostname);
-void student_container_stop(pid_t pid);
 
 #endif

@@ -2,6 +2,8 @@
 #ifndef JCW_SUPPORT_H
 #define JCW_SUPPORT_H
 
+#include <sys/types.h>
+
 /* Monotonic seconds. */
 double support_now(void);
 
@@ -22,5 +24,12 @@ void support_write_file(const char *dir, const char *rel, const char *text);
 
 /* rm -rf dir; complains on stderr when it cannot. */
 void support_rm_rf(const char *dir);
+
+/* A child that runs setup(arg) (a namespace to enter, a name to take),
+ * tells us it is in place and waits until support_child_stop().  Its pid
+ * once setup has returned 0, or -1 (the child is reaped). */
+pid_t support_child_ready(int (*setup)(void *arg), void *arg);
+/* SIGKILL and reap; pid <= 0 is nothing to stop. */
+void support_child_stop(pid_t pid);
 
 #endif

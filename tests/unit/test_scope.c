@@ -244,48 +244,30 @@ static int pod_hostname_file(const char *file)
 	return mount(file, "/etc/hostname", NULL, MS_BIND, NULL);
 }
 
+struct uts_place {
+	const char *host, *hostname_file;
+};
+
+static int enter_uts(void *arg)
+{
+	const struct uts_place *u = arg;
+
+	if (unshare(CLONE_NEWUTS) < 0 || sethostname(u->host, strlen(u->host)) < 0)
+		return -1;
+	return pod_hostname_file(u->hostname_file);
+}
+
 /* A child in a UTS namespace of its own named host, waiting until killed. */
 static pid_t container_with(const char *host, const char *hostname_file)
 {
-	int p[2];
-	pid_t pid;
-	char c;
+	struct uts_place u = { host, hostname_file };
 
-	if (pipe(p) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		if (unshare(CLONE_NEWUTS) < 0 || sethostname(host, strlen(host)) < 0 ||
-		    pod_hostname_file(hostname_file) < 0)
-			_exit(1);
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	if (pid < 0 || read(p[0], &c, 1) != 1) {
-		close(p[0]);
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
-		return -1;
-	}
-	close(p[0]);
-	return pid;
+	return support_child_ready(enter_uts, &u);
 }
 
 static pid_t container(const char *host)
 {
 	return container_with(host, NULL);
-}
-
-static void reap(pid_t pid)
-{
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
 }
 
 static void test_uts_hosts(void)
@@ -315,12 +297,12 @@ static void test_uts_hosts(void)
 	CHECK(n >= 2);
 	CHECK_INT(count_of(&f, h1), 1);
 	CHECK_INT(count_of(&f, h2), 1);
-	reap(a);
+	support_child_stop(a);
 	f.n = 0;
 	n = uts_hosts("/proc", collect, &f, NULL);
 	CHECK_INT(count_of(&f, h1), 0);	/* gone with its process */
 	CHECK_INT(count_of(&f, h2), 1);
-	reap(b);
+	support_child_stop(b);
 	CHECK_INT(uts_hosts("/nonexistent", collect, &f, NULL), -ENOENT);
 }
 
@@ -396,9 +378,9 @@ static void test_hostname_file(void)
 	/* The setns path would have named h[1] and h[2] too. */
 	snprintf(want, sizeof(want), "%s;", h[0]);
 	CHECK_STR(out, want);
-	reap(a);
-	reap(b);
-	reap(c);
+	support_child_stop(a);
+	support_child_stop(b);
+	support_child_stop(c);
 	unlink(file);
 	unlink(fifo);
 }
@@ -476,7 +458,7 @@ static void test_blind_falls_back(void)
 	CHECK(c > 0);
 	CHECK_INT(run_blind(true, host), 0);
 	CHECK_INT(run_blind(false, host), 0);
-	reap(c);
+	support_child_stop(c);
 }
 
 int main(void)
