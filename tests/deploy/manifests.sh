@@ -56,19 +56,9 @@ else
 	echo "note: no working kubectl here; the base was rendered by k8s_validate.py alone"
 fi
 
-# broken NAME FILE SED-SCRIPT EXPECTED-ERROR: a copy of the base with one
-# change must fail validation with that error.
-broken() {
-	local name=$1 file=$2 script=$3 expect=$4 copy="$tmp/$1"
-	cp -r "$base" "$copy"
-	sed -i "$script" "$copy/$file"
-	cmp -s "$base/$file" "$copy/$file" && { echo "FAIL: $name: the edit changed nothing"; exit 1; }
-	if out=$(validate "$copy" 2>&1); then
-		echo "FAIL: $name: a broken $file validated"; exit 1
-	fi
-	grep -qF -- "$expect" <<<"$out" || { echo "$out"; echo "FAIL: $name: not the expected error: $expect"; exit 1; }
-	echo "ok: $name rejected: $expect"
-}
+# A copy of the base with one change must fail validation with its error.
+check_copy() { validate "$1" 2>&1; }
+. "$here/broken_copy.sh"
 broken unknown-field daemonset.yaml 's/readOnlyRootFilesystem: true/readOnlyRootFileSystem: true/' \
 	'securityContext.readOnlyRootFileSystem: unknown field'
 broken wrong-type daemonset.yaml 's/terminationGracePeriodSeconds: 30/terminationGracePeriodSeconds: "30"/' \
