@@ -482,13 +482,23 @@ static bool workspace_name_ok(const char *item)
 	return identity_parse_workspace(item, &id) == 0;
 }
 
-static bool list_item_ok(enum opt_kind kind, const char *item)
+/* One item of a list setting, in an env value, a flag or a config file's
+ * array; when it is bad, why (errlen bytes, may be 0) says so. */
+static bool list_item_ok(enum opt_kind kind, const char *item, char *why, size_t errlen)
 {
+	const char *bad;
+
 	if (kind == K_ROOTS)
-		return config_check_root(item, NULL, 0) == 0;
-	if (kind == K_NAMES)
-		return workspace_name_ok(item);
-	return item[0] == '/';
+		return config_check_root(item, why, errlen) == 0;
+	if (kind == K_NAMES && !workspace_name_ok(item))
+		bad = "is not a workspace name ({subject}-{division}-{student_id})";
+	else if (kind == K_DIRS && item[0] != '/')
+		bad = "is not an absolute directory";
+	else
+		return true;
+	if (errlen)
+		snprintf(why, errlen, "%s", bad);
+	return false;
 }
 
 /* Split "a,b" into a list, checking each item; append to l or replace it. */
@@ -500,7 +510,7 @@ static int parse_list(const char *s, enum opt_kind kind, struct strlist *l, bool
 
 	for (item = copy ? strtok_r(copy, ",", &save) : NULL; item && !rc;
 	     item = strtok_r(NULL, ",", &save)) {
-		if (!list_item_ok(kind, item))
+		if (!list_item_ok(kind, item, NULL, 0))
 			rc = -EINVAL;
 		else
 			rc = strlist_push(&nl, item);
@@ -955,16 +965,9 @@ static int file_list(struct loader *ld, const struct opt *o, const char *key, co
 
 		if (!item)
 			return fail(ld, "config file %s: %s[%zu]: expected a string", ld->file, key, i);
-		if (o->kind == K_ROOTS && config_check_root(item, why, sizeof(why)))
+		if (!list_item_ok(o->kind, item, why, sizeof(why)))
 			return fail(ld, "config file %s: %s[%zu]: \"%s\" %s", ld->file, key, i,
 				    quote(item, val, sizeof(val)), why);
-		if (o->kind == K_DIRS && item[0] != '/')
-			return fail(ld, "config file %s: %s[%zu]: \"%s\" is not an absolute directory",
-				    ld->file, key, i, quote(item, val, sizeof(val)));
-		if (o->kind == K_NAMES && !workspace_name_ok(item))
-			return fail(ld, "config file %s: %s[%zu]: \"%s\" is not a workspace name "
-				    "({subject}-{division}-{student_id})", ld->file, key, i,
-				    quote(item, val, sizeof(val)));
 		if (strlist_push(l, item))
 			return fail(ld, "config file %s: out of memory", ld->file);
 	}

@@ -709,6 +709,30 @@ static void test_workspace_roots(void)
 	config_free(&c);
 }
 
+/* A bad item of a config file's list names its index and what is wrong,
+ * for each kind of list. */
+static void test_file_list_items(void)
+{
+	static const struct {
+		const char *json, *msg;
+	} bad[] = {
+		{ "{\"workspace_roots\": [\"/ok\", \"/a//b\"]}",
+		  "workspace_roots[1]: \"/a//b\" is not normalised (no //, ., .. or trailing /)" },
+		{ "{\"kernel_headers_search\": [\"rel/dir\"]}",
+		  "kernel_headers_search[0]: \"rel/dir\" is not an absolute directory" },
+		{ "{\"watch_students\": [\"os-1-5\", \"os-1\"]}",
+		  "watch_students[1]: \"os-1\" is not a workspace name "
+		  "({subject}-{division}-{student_id})" },
+	};
+	struct config c;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("JCW_CONFIG", write_file("list-item.json", bad[i].json), 1);
+		CHECK_BAD(load(&c, NULL), bad[i].msg);
+	}
+	unsetenv("JCW_CONFIG");
+}
+
 static void test_bad_new_values(void)
 {
 	static const struct {
@@ -924,6 +948,7 @@ int main(void)
 	RUN(test_file_error_one_line);
 	RUN(test_trace_settings);
 	RUN(test_watch_scope);
+	RUN(test_file_list_items);
 	{
 		char cmd[300];
 
