@@ -16,7 +16,7 @@ fi
 pkgs=(build-essential cmake pkg-config libbpfcc-dev libbpf-dev libjansson-dev
       libmicrohttpd-dev libcurl4-openssl-dev ca-certificates tar xz-utils kmod)
 [ "$want_test" = 1 ] && pkgs+=(gcc g++ clang python3 python3-venv util-linux procps curl systemd dpkg-dev python3-seccomp
-                               python3-kubernetes python3-jsonschema python3-yaml)
+                               python3-kubernetes python3-jsonschema python3-yaml valgrind)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -162,12 +162,14 @@ static int list_processes(struct walk *w)
 	return 0;
 }
 
+/* The name at the start of s[0..n), which need not end in a NUL (a file's
+ * bytes, as the student wrote them): nothing past s[n - 1] is read. */
 static void set_host(struct ns *ns, const char *s, size_t n)
 {
-	size_t len = strcspn(s, "\n\r\t ");
+	size_t len = 0;
 
-	if (len > n)
-		len = n;
+	while (len < n && s[len] && !strchr("\n\r\t ", s[len]))
+		len++;
 	if (len > HOST_MAX)
 		len = 0;	/* not a hostname */
 	memcpy(ns->host, s, len);

@@ -239,9 +239,10 @@ static int pod_hostname_file(const char *file)
 {
 	if (!file)
 		return 0;
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	/* "none": the type is ignored here, but memcheck reads it. */
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		return -1;
-	return mount(file, "/etc/hostname", NULL, MS_BIND, NULL);
+	return mount(file, "/etc/hostname", "none", MS_BIND, NULL);
 }
 
 struct uts_place {
@@ -329,8 +330,8 @@ static int drop_sys_admin(void)
  * is a FIFO (a student waiting to hold the walk) is never read. */
 static void test_hostname_file(void)
 {
-	char file[128], fifo[128], out[256] = "", h[3][64], want[80];
-	pid_t a, b, c, child;
+	char file[128], bare[128], fifo[128], out[256] = "", h[4][64], want[160];
+	pid_t a, b, c, d, child;
 	int p[2], status = -1;
 
 	if (geteuid() != 0) {
@@ -338,6 +339,7 @@ static void test_hostname_file(void)
 		return;
 	}
 	snprintf(file, sizeof(file), "%s/hostname", root);
+	snprintf(bare, sizeof(bare), "%s/hostname-bare", root);
 	snprintf(fifo, sizeof(fifo), "%s/hostname-fifo", root);
 	CHECK_INT(mkfifo(fifo, 0600), 0);
 	FILE *f = fopen(file, "w");
@@ -345,14 +347,16 @@ static void test_hostname_file(void)
 	CHECK(f != NULL);
 	if (!f)
 		return;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		snprintf(h[i], sizeof(h[i]), "jcode-ut%d-1-%d", i, (int)getpid());
 	fprintf(f, "%s\n", h[0]);
 	fclose(f);
+	support_write_file(root, "hostname-bare", h[3]);	/* no newline: the name ends the file */
 	a = container_with(h[0], file);
 	b = container_with(h[1], "/dev/null");	/* not a name */
 	c = container_with(h[2], fifo);
-	CHECK(a > 0 && b > 0 && c > 0);
+	d = container_with(h[3], bare);
+	CHECK(a > 0 && b > 0 && c > 0 && d > 0);
 	CHECK_INT(pipe(p), 0);
 	child = fork();
 	if (child == 0) {
@@ -375,13 +379,18 @@ static void test_hostname_file(void)
 	close(p[0]);
 	waitpid(child, &status, 0);
 	CHECK_INT(status, 0);
-	/* The setns path would have named h[1] and h[2] too. */
-	snprintf(want, sizeof(want), "%s;", h[0]);
+	/* The setns path would have named h[1] and h[2] too; a and d in
+	 * the order of their namespaces' inodes. */
+	snprintf(want, sizeof(want), "%s;%s;", h[0], h[3]);
+	if (strcmp(out, want))
+		snprintf(want, sizeof(want), "%s;%s;", h[3], h[0]);
 	CHECK_STR(out, want);
 	support_child_stop(a);
 	support_child_stop(b);
 	support_child_stop(c);
+	support_child_stop(d);
 	unlink(file);
+	unlink(bare);
 	unlink(fifo);
 }
 
