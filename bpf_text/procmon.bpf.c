@@ -76,6 +76,9 @@
 #include <linux/dcache.h>
 #include <linux/nsproxy.h>
 #include <linux/utsname.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/version.h>
 #include <linux/mm_types.h>
 #include <linux/fs.h>
 
@@ -101,6 +104,16 @@ struct jcw_mount_head {
 #define OFF_signal_struct__group_exit_code JCW_OFF(0, struct signal_struct, group_exit_code)
 #define OFF_nsproxy__uts_ns JCW_OFF(0, struct nsproxy, uts_ns)
 #define OFF_uts_namespace__nodename JCW_OFF(0, struct uts_namespace, name.nodename)
+#if LINUX_VERSION_CODE < KERNEL_VERSION(4, 19, 0)
+#define OFF_task_struct__thread_pid JCW_OFF(0, struct task_struct, pids[PIDTYPE_PID].pid)
+#else
+#define OFF_task_struct__thread_pid JCW_OFF(0, struct task_struct, thread_pid)
+#endif
+#define OFF_pid__level JCW_OFF(0, struct pid, level)
+#define OFF_pid__numbers JCW_OFF(0, struct pid, numbers)
+#define OFF_upid__ns JCW_OFF(0, struct upid, ns)
+#define SIZE_upid sizeof(struct upid)
+#define OFF_pid_namespace__child_reaper JCW_OFF(0, struct pid_namespace, child_reaper)
 #define OFF_fs_struct__root JCW_OFF(0, struct fs_struct, root)
 #define OFF_fs_struct__pwd JCW_OFF(0, struct fs_struct, pwd)
 #define OFF_path__mnt JCW_OFF(0, struct path, mnt)
@@ -140,6 +153,11 @@ struct jcw_mount_head {
 #define OFF_signal_struct__rchar JCW_OFF(0, struct signal_struct, ioac.rchar)
 #define OFF_signal_struct__wchar JCW_OFF(0, struct signal_struct, ioac.wchar)
 #endif
+
+/* PID namespace levels looked through for the student's container, the
+ * node's (0) not among them: a node that is itself a container (kind),
+ * the pod's, and one spare. */
+#define PIDNS_DEPTH 4
 
 /* Per-CPU working space: the record is far larger than the 512-byte stack. */
 struct scratch {
@@ -427,12 +445,54 @@ static __always_inline void mark_at_exec(__u32 tgid, __u64 start_time, __u64 fil
 }
 #endif
 
+static __always_inline __u64 task_uts(__u64 task)
+{
+	return read_ptr(read_ptr(task, OFF_task_struct__nsproxy), OFF_nsproxy__uts_ns);
+}
+
+/*
+ * Whose exec this is: the UTS namespace (and its hostname, into host) the
+ * exec is reported under.  `unshare -Ur --uts` gives any student a UTS
+ * namespace of their own with any hostname in it: another student's, or
+ * one without the prefix to hide.  What they cannot rename is their
+ * container: the init of its PID namespace holds the runtime's UTS
+ * namespace, and renaming that takes CAP_SYS_ADMIN over it.  So from the
+ * PID namespaces below the node's inwards, the first whose init carries
+ * the prefix is the student's container, however deep the student nests
+ * below it (`unshare -p` makes them the init of a namespace inside).  The
+ * node's own is skipped: a node may be named with the prefix too.  A task
+ * with no such init above it (on the node itself, or in a container made
+ * without a PID namespace) is reported under its own.
+ */
+static __always_inline __u64 container_uts(__u64 task, __u64 own, char *host)
+{
+	__u64 pid = read_ptr(task, OFF_task_struct__thread_pid);
+	__u32 level = read_u32(pid, OFF_pid__level);
+
+	for (__u32 i = 1; i < PIDNS_DEPTH && i <= level; i++) {
+		__u64 ns = read_ptr(pid, OFF_pid__numbers + i * SIZE_upid + OFF_upid__ns);
+		__u64 uts = task_uts(read_ptr(ns, OFF_pid_namespace__child_reaper));
+
+		/* An init on its way out has no namespaces left; one that
+		 * shares the task's hostname says nothing more. */
+		if (!uts || uts == own)
+			break;
+		bpf_probe_read_kernel_str(host, PROCMON_HOST_LEN,
+					  (void *)(uts + OFF_uts_namespace__nodename));
+		if (HOST_PREFIX_MATCH(host))
+			return uts;
+	}
+	bpf_probe_read_kernel_str(host, PROCMON_HOST_LEN,
+				  (void *)(own + OFF_uts_namespace__nodename));
+	return own;
+}
+
 TRACEPOINT_PROBE(sched, sched_process_exec)
 {
 	int zero = 0;
 	struct scratch *s;
 	struct procmon_exec *ev;
-	__u64 task, uts, mm, fs, file, leader;
+	__u64 task, own, uts, mm, fs, file, leader;
 	__u32 tgid, n;
 
 	stat_inc(PROCMON_STAT_EXEC_SEEN);
@@ -441,16 +501,17 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 		return 0;
 	ev = &s->ev;
 	task = bpf_get_current_task();
-	uts = read_ptr(read_ptr(task, OFF_task_struct__nsproxy), OFF_nsproxy__uts_ns);
-	if (!uts)
-		return 0;
-	bpf_probe_read_kernel_str(ev->hostname, sizeof(ev->hostname),
-				  (void *)(uts + OFF_uts_namespace__nodename));
 	/* The only work every exec on the node pays for. */
+	own = task_uts(task);
+	if (!own)
+		return 0;
+	uts = container_uts(task, own, ev->hostname);
 	if (!(HOST_PREFIX_MATCH(ev->hostname))) {
 		stat_inc(PROCMON_STAT_EXEC_OTHER_HOST);
 		return 0;
 	}
+	if (uts != own)
+		stat_inc(PROCMON_STAT_EXEC_OWN_UTS);
 
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	ev->head.kind = PROCMON_EXEC;

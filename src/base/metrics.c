@@ -172,6 +172,9 @@ static const struct metric_def metrics[M__COUNT] = {
 	PLAIN(M_BPF_STDERR_DROPPED, "bpf_stderr_dropped_total", COUNTER, PROCMON,
 	      "Writes to stderr the kernel dropped: a capture root's budget spent, its root "
 	      "gone, or the ring full."),
+	PLAIN(M_BPF_EXEC_OWN_UTS, "bpf_exec_own_uts_total", COUNTER, PROCMON,
+	      "Execs in a student container by a process with a hostname (a UTS namespace) "
+	      "of its own, as `unshare --uts` gives: reported under the container's."),
 	PLAIN(M_BPF_PROBES, "bpf_probes_attached", GAUGE, PROCMON,
 	      "Tracepoints attached: 3, and 4 more (write and writev, entry and exit) when "
 	      "CAPTURE is set."),

@@ -50,6 +50,7 @@ enum metric {
 	M_BPF_STDERR_RECORDS,		/* issue #12: the kernel's stderr capture */
 	M_BPF_STDERR_CUT,
 	M_BPF_STDERR_DROPPED,
+	M_BPF_EXEC_OWN_UTS,
 	M_BPF_PROBES,
 	/* delivery/: dim = service */
 	M_QUEUE_DROPPED,

@@ -124,6 +124,50 @@ static bool is_ancestor(const struct walk *w, const char *pid)
 	return false;
 }
 
+/*
+ * Whether pid's UTS namespace names a student's container.  A student can
+ * give a process of theirs a UTS namespace of its own with any name in it
+ * (`unshare -Ur --uts`: another student's, to keep that workspace here),
+ * and with -p make it the init of a PID namespace too; but not their
+ * container's init, whose namespace is the runtime's.  So it counts when
+ * the process is the init of a PID namespace directly below the one /proc
+ * shows (NSpid "N 1"), or in that one itself (the node's own, or a
+ * container made without a PID namespace).  The kernel side reports execs
+ * the same way (procmon.bpf.c, container_uts()).
+ */
+static bool names_a_container(int procfd, const char *pid)
+{
+	char path[32], *line = NULL;
+	size_t cap = 0;
+	bool counts = true;	/* no NSpid (before 4.1): as before */
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/status", pid);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return false;	/* gone */
+	}
+	/* getline: lines before it (Groups) may be long. */
+	while (getline(&line, &cap, f) > 0) {
+		long outer, inner;
+		int n;
+
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		/* The init of a namespace is in no deeper one: "N 1" is all. */
+		n = sscanf(line + 6, "%ld %ld", &outer, &inner);
+		counts = n == 1 || (n == 2 && inner == 1);
+		break;
+	}
+	free(line);
+	fclose(f);
+	return counts;
+}
+
 /* Every process outside our namespace, sorted by namespace: when the one
  * asked first has exited by then, the next of its namespace is asked. */
 static int list_processes(struct walk *w)
@@ -143,14 +187,18 @@ static int list_processes(struct walk *w)
 	}
 	while ((de = readdir(dir)) != NULL) {
 		unsigned long long ino;
+		int err;
 
 		if (!all_digits(de->d_name) || strlen(de->d_name) >= sizeof(w->v->pid))
 			continue;
 		ino = ns_of(w->procfd, de->d_name);
+		err = ino ? 0 : errno;
+		if ((ino && ino == self) || !names_a_container(w->procfd, de->d_name))
+			continue;
 		/* Gone meanwhile is fine; not allowed to look is not. */
-		if (!ino && (errno == EACCES || errno == EPERM) && !is_ancestor(w, de->d_name))
+		if ((err == EACCES || err == EPERM) && !is_ancestor(w, de->d_name))
 			w->denied++;
-		if (!ino || ino == self || ARRAY_RESERVE(w->v, w->n, w->cap, 64) < 0)
+		if (!ino || ARRAY_RESERVE(w->v, w->n, w->cap, 64) < 0)
 			continue;
 		w->v[w->n] = (struct ns){ .ino = ino };
 		strcpy(w->v[w->n].pid, de->d_name);

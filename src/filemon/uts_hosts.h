@@ -10,6 +10,10 @@
  * or, without CAP_SYS_ADMIN, from /proc/PID/root/etc/hostname, which every
  * container runtime provides.  Both need ptrace-read access to the process
  * (root with CAP_SYS_PTRACE for other users' processes).
+ *
+ * Only a container's own namespace counts: that of a PID namespace's init
+ * directly below the one proc shows, or of a process in that one.  A UTS
+ * namespace a student made for a process of theirs names nothing.
  */
 #ifndef JCW_UTS_HOSTS_H
 #define JCW_UTS_HOSTS_H
@@ -18,8 +22,9 @@
 
 typedef void uts_host_fn(void *arg, const char *hostname);
 
-/* Call fn once for each distinct UTS namespace other than our own that a
- * process below proc ("/proc") lives in, with its hostname.  Returns how
+/* Call fn once for each distinct UTS namespace other than our own that
+ * counts (above) and a process below proc ("/proc") lives in, with its
+ * hostname.  Returns how
  * many namespaces, or a negative errno when proc cannot be listed.
  * *unreadable (may be NULL) counts the processes whose namespace, and the
  * namespaces whose hostname, we were not allowed to read (processes that

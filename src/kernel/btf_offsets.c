@@ -67,6 +67,13 @@ const struct btf_field btf_fields[] = {
 	{ "OFF_signal_struct__maxrss", "signal_struct", "maxrss" },
 	{ "OFF_signal_struct__rchar", "signal_struct", "ioac.rchar" },
 	{ "OFF_signal_struct__wchar", "signal_struct", "ioac.wchar" },
+	/* whose container an exec is in (container_uts) */
+	{ "OFF_task_struct__thread_pid", "task_struct", "thread_pid" },
+	{ "OFF_pid__level", "pid", "level" },
+	{ "OFF_pid__numbers", "pid", "numbers" },
+	{ "OFF_upid__ns", "upid", "ns" },
+	{ "SIZE_upid", "upid", NULL },
+	{ "OFF_pid_namespace__child_reaper", "pid_namespace", "child_reaper" },
 	{ NULL, NULL, NULL },
 };
 
@@ -125,7 +132,11 @@ static long offset_in(const struct btf *btf, const char *type, const char *membe
 
 	if (id < 0)
 		id = btf__find_by_name_kind(btf, type, BTF_KIND_UNION);
-	if (id < 0 || strlen(member) >= sizeof(path))
+	if (id < 0)
+		return -ENOENT;
+	if (!member)
+		return btf__resolve_size(btf, id);
+	if (strlen(member) >= sizeof(path))
 		return -ENOENT;
 	cur = (__u32)id;
 	snprintf(path, sizeof(path), "%s", member);
@@ -176,7 +187,8 @@ int btf_offsets_cflags(const char *btf_path, char **flags, int max_flags,
 		long off = offset_in(btf, f->type, f->member);
 
 		if (off < 0 || n >= max_flags) {
-			snprintf(err, errlen, "BTF has no %s.%s", f->type, f->member);
+			snprintf(err, errlen, "BTF has no %s.%s", f->type,
+				 f->member ? f->member : "(size)");
 			goto fail;
 		}
 		if (asprintf(&flags[n], "-D%s=%ld", f->macro, off) < 0) {

@@ -14,9 +14,10 @@
 #include <stddef.h>
 
 struct btf_field {
-	const char *macro;   /* "OFF_task_struct__tgid" */
+	const char *macro;   /* "OFF_task_struct__tgid", or "SIZE_upid" */
 	const char *type;    /* "task_struct" */
-	const char *member;  /* "tgid", or a dotted path "d_name.name" */
+	const char *member;  /* "tgid", a dotted path "d_name.name", or NULL:
+			      * the size of the type (an array's stride) */
 };
 
 /* The fields the BPF text reads; NULL-terminated. */
@@ -24,7 +25,8 @@ extern const struct btf_field btf_fields[];
 
 /* Offset in bytes of a (possibly dotted, possibly inside anonymous
  * struct/union) member of struct/union `type` in BTF file `btf_path`
- * (NULL: the running kernel's).  -ENOENT when not found. */
+ * (NULL: the running kernel's), or the type's size when member is NULL.
+ * -ENOENT when not found. */
 long btf_offset(const char *btf_path, const char *type, const char *member);
 
 /*

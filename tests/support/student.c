@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -209,7 +210,7 @@ int student_shell_at(const char *ws, const char *hostname, const char *mountpoin
 }
 
 struct place {
-	const char *ws, *hostname;
+	const char *ws, *hostname, *own;
 };
 
 static int enter_place(void *arg)
@@ -221,7 +222,61 @@ static int enter_place(void *arg)
 
 pid_t student_container(const char *ws, const char *hostname)
 {
-	struct place pl = { ws, hostname };
+	struct place pl = { ws, hostname, NULL };
 
 	return support_child_ready(enter_place, &pl);
+}
+
+/* In the container's PID namespace: a process renaming its own UTS
+ * namespace, which says so on ready once it has. */
+static void renamed(const char *own, int ready)
+{
+	if (unshare(CLONE_NEWUTS) < 0 || sethostname(own, strlen(own)) < 0 ||
+	    write(ready, "x", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* The container's init: dies with the child that made it (and with it
+ * everything in its namespace).  That child waits for ready, so it is
+ * still there when the death signal is set. */
+static void container_init(const struct place *pl, int ready)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(1);
+	if (pl->own && fork() == 0)
+		renamed(pl->own, ready);
+	close(ready);
+	for (;;)
+		pause();
+}
+
+static int enter_pidns(void *arg)
+{
+	const struct place *pl = arg;
+	int p[2];
+	pid_t init;
+	bool got;
+	char c;
+
+	if (enter(pl->ws, pl->hostname) < 0 || unshare(CLONE_NEWPID) < 0 || pipe(p) < 0)
+		return -1;
+	init = fork();
+	if (init == 0) {
+		close(p[0]);
+		container_init(pl, p[1]);
+	}
+	close(p[1]);
+	/* EOF when the renamed process failed, or when none was asked for. */
+	got = read(p[0], &c, 1) == 1;
+	close(p[0]);
+	return init > 0 && got == (pl->own != NULL) ? 0 : -1;
+}
+
+pid_t student_pidns_container(const char *ws, const char *hostname, const char *own)
+{
+	struct place pl = { ws, hostname, own };
+
+	return support_child_ready(enter_pidns, &pl);
 }

@@ -53,4 +53,13 @@ int student_shell_at(const char *ws, const char *hostname, const char *mountpoin
  */
 pid_t student_container(const char *ws, const char *hostname);
 
+/*
+ * The same as a runtime makes it, with a PID namespace of its own: its
+ * init holds the hostname.  When own is not NULL, a student's process in
+ * it has a UTS namespace of its own named own (`unshare --uts` and
+ * `hostname own`), in place before this returns.  Everything in it ends
+ * with support_child_stop().  Returns the pid to stop, or -1.
+ */
+pid_t student_pidns_container(const char *ws, const char *hostname, const char *own);
+
 #endif

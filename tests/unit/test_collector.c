@@ -86,6 +86,11 @@ static void test_stable_offsets(void)
 	CHECK_INT(btf_offset(NULL, "qstr", "len"), 4);
 	CHECK_INT(btf_offset(NULL, "qstr", "name"), 8);
 	CHECK_INT(btf_offset(NULL, "new_utsname", "nodename"), 65);
+	/* No member: the type's size, an array's stride (struct pid's
+	 * numbers[]: { int nr; struct pid_namespace *ns; } since 4.15). */
+	CHECK_INT(btf_offset(NULL, "upid", NULL), 16);
+	CHECK_INT(btf_offset(NULL, "upid", "ns"), 8);
+	CHECK_INT(btf_offset(NULL, "no_such_struct_jcw", NULL), -ENOENT);
 }
 
 static void test_nested_offsets(void)

@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "scope.h"
 #include "sender.h"
+#include "student.h"
 #include "support.h"
 #include "testlib.h"
 #include "uts_hosts.h"
@@ -307,6 +308,38 @@ static void test_uts_hosts(void)
 	CHECK_INT(uts_hosts("/nonexistent", collect, &f, NULL), -ENOENT);
 }
 
+/* A student names a process's own UTS namespace after another student
+ * (`unshare --uts`, inside their container's PID namespace): only the
+ * container's init names a container, so the other student is not here. */
+static void test_uts_hosts_own_namespace(void)
+{
+	struct found f = { .n = 0 };
+	char ws[128], h[64], own[64];
+	pid_t c;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skip test_uts_hosts_own_namespace: needs root for namespaces\n");
+		return;
+	}
+	snprintf(ws, sizeof(ws), "%s/pidns-ws", root);
+	mkws("pidns-ws");
+	mkws("pidns-ws/hw1");	/* where the container starts */
+	snprintf(h, sizeof(h), "jcode-ut-1-%d", (int)getpid());
+	snprintf(own, sizeof(own), "jcode-ut-1-%d-own", (int)getpid());
+	c = student_pidns_container(ws, h, own);
+	CHECK(c > 0);
+	CHECK(uts_hosts("/proc", collect, &f, NULL) >= 1);
+	CHECK_INT(count_of(&f, h), 1);
+	CHECK_INT(count_of(&f, own), 0);
+	support_child_stop(c);
+	/* Its init gone, so is every process of the container. */
+	f.n = 0;
+	for (int i = 0; i < 100 && (f.n = 0, uts_hosts("/proc", collect, &f, NULL) >= 0) &&
+			count_of(&f, h); i++)
+		usleep(10 * 1000);
+	CHECK_INT(count_of(&f, h), 0);
+}
+
 /* Drop cap from this process's effective set, as the DaemonSet and the
  * unit do not grant it (CAP_SYS_ADMIN: setns() fails; CAP_SYS_PTRACE: the
  * namespaces of processes with more capabilities are hidden). */
@@ -485,6 +518,7 @@ int main(void)
 	RUN(test_static_list);
 	RUN(test_watch_all);
 	RUN(test_uts_hosts);
+	RUN(test_uts_hosts_own_namespace);
 	RUN(test_hostname_file);
 	RUN(test_blind_falls_back);
 	close(rootfd);
