@@ -73,7 +73,7 @@ void check_env_from_config(struct check_env *env, const struct config *cfg)
 	env->kernel_headers = cfg->kernel_headers;
 	env->headers_search = &cfg->headers_search;
 	env->state_dir = cfg->state_dir;
-	env->scoped = cfg->watch_all != 1;
+	env->scoped = config_scoped(cfg);
 }
 
 int check_use_headers(const struct check_env *env)

@@ -286,14 +286,14 @@ static int start_filemon(struct agent *a)
 		.hw_max = a->cfg.hw_max,
 		.watches_per_student = a->cfg.watches_per_student,
 		.perms = &perms,
-		.scoped = a->cfg.watch_all != 1,
+		.scoped = config_scoped(&a->cfg),
 		.all_if_blind = a->cfg.watch_all == CONFIG_AUTO,
 		.students = a->cfg.watch_students.v,
 		.nstudents = a->cfg.watch_students.n,
 		.max_workspaces = a->cfg.max_workspaces,
 		.workspace_idle_ms = a->cfg.workspace_idle_ms,
 		.host_prefix = a->cfg.host_prefix,
-		.marker_dir = a->cfg.watch_all == 1 ? NULL : a->cfg.state_dir,
+		.marker_dir = config_scoped(&a->cfg) ? a->cfg.state_dir : NULL,
 	};
 	char err[512];
 	int rc = fc.marker_dir ? fs_mkdir_p(fc.marker_dir, 0755) : 0;

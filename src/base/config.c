@@ -475,13 +475,6 @@ int config_check_root(const char *r, char *err, size_t errlen)
 	return -EINVAL;
 }
 
-static bool workspace_name_ok(const char *item)
-{
-	struct identity id;
-
-	return identity_parse_workspace(item, &id) == 0;
-}
-
 /* One item of a list setting, in an env value, a flag or a config file's
  * array; when it is bad, why (errlen bytes, may be 0) says so. */
 static bool list_item_ok(enum opt_kind kind, const char *item, char *why, size_t errlen)
@@ -490,7 +483,7 @@ static bool list_item_ok(enum opt_kind kind, const char *item, char *why, size_t
 
 	if (kind == K_ROOTS)
 		return config_check_root(item, why, errlen) == 0;
-	if (kind == K_NAMES && !workspace_name_ok(item))
+	if (kind == K_NAMES && !identity_is_workspace(item))
 		bad = "is not a workspace name ({subject}-{division}-{student_id})";
 	else if (kind == K_DIRS && item[0] != '/')
 		bad = "is not an absolute directory";

@@ -115,6 +115,13 @@ struct config {
 int config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
+/* filemon watches only the students on this node (WATCH_ALL 0 or auto),
+ * not every workspace below WATCH_ROOT. */
+static inline bool config_scoped(const struct config *cfg)
+{
+	return cfg->watch_all != 1;
+}
+
 /* Is this a valid workspace root: absolute, normalised, "{subject}",
  * "{division}" and "{student_id}" each at most once and no other braces?
  * 0, or -EINVAL with the reason in err. */

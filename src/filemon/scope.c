@@ -62,13 +62,6 @@ static int add(struct scope *s, const char *name, bool fixed, long long now_ms)
 	return 0;
 }
 
-static bool valid_name(const char *name)
-{
-	struct identity id;
-
-	return identity_parse_workspace(name, &id) == 0;
-}
-
 struct scope *scope_create(const struct scope_config *cfg, int rootfd)
 {
 	struct scope *s = calloc(1, sizeof(*s));
@@ -84,7 +77,7 @@ struct scope *scope_create(const struct scope_config *cfg, int rootfd)
 		return NULL;
 	}
 	for (size_t i = 0; !s->all && i < cfg->nstudents; i++) {
-		if (!valid_name(cfg->students[i]) ||
+		if (!identity_is_workspace(cfg->students[i]) ||
 		    (!find(s, cfg->students[i]) && add(s, cfg->students[i], true, 0) < 0)) {
 			scope_free(s);
 			return NULL;
@@ -150,7 +143,7 @@ enum scope_seen scope_seen(struct scope *s, const char *name, long long now_ms)
 			m->last_ms = now_ms;
 		return SCOPE_KNOWN;
 	}
-	if (!valid_name(name))
+	if (!identity_is_workspace(name))
 		return SCOPE_INVALID;
 	if (s->learned >= s->max)
 		return SCOPE_REFUSED_LIMIT;

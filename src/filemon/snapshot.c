@@ -60,12 +60,10 @@ static bool subdir_ok(const char *name)
 
 bool snapshot_dir_wanted(int depth, const char *name, int hw_max)
 {
-	struct identity id;
-
 	if (!name || !name[0])
 		return false;
 	if (depth == 1)
-		return identity_parse_workspace(name, &id) == 0;
+		return identity_is_workspace(name);
 	if (depth == 2)
 		return homework_component(name, strlen(name), hw_max) >= 0;
 	/* The deepest directory that can hold a file of SNAPSHOT_MAX_DEPTH. */

@@ -113,3 +113,10 @@ int identity_parse_workspace(const char *name, struct identity *out)
 		return -EINVAL;
 	return parse_body(name, false, out);
 }
+
+bool identity_is_workspace(const char *name)
+{
+	struct identity id;
+
+	return identity_parse_workspace(name, &id) == 0;
+}

@@ -9,6 +9,8 @@
 #ifndef JCW_IDENTITY_H
 #define JCW_IDENTITY_H
 
+#include <stdbool.h>
+
 #define IDENTITY_FIELD_LEN 65
 
 struct identity {
@@ -31,5 +33,8 @@ int identity_parse(const char *hostname, const char *prefix, struct identity *ou
 /* Same rule for a workspace directory name "{subject}-{division}-{student_id}" (no prefix,
  * no suffix allowed) as filemon sees under WATCH_ROOT. */
 int identity_parse_workspace(const char *name, struct identity *out);
+
+/* Whether name is such a workspace directory name. */
+bool identity_is_workspace(const char *name);
 
 #endif

@@ -166,6 +166,9 @@ static void test_workspace(void)
 	CHECK_INT(identity_parse_workspace("os-1-2\n", &id), -EINVAL);
 	CHECK_INT(identity_parse_workspace("os-1-2/", &id), -EINVAL);
 	CHECK_INT(identity_parse_workspace("os-1-2", NULL), -EINVAL);
+	CHECK(identity_is_workspace("os-1-202012345"));
+	CHECK(!identity_is_workspace("jcode-os-1-202012345"));
+	CHECK(!identity_is_workspace(NULL));
 
 	/* subject fits its field (64) but class_div would not */
 	memset(name, 0, sizeof(name));
