@@ -78,7 +78,6 @@
 #include <linux/utsname.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
-#include <linux/version.h>
 #include <linux/mm_types.h>
 #include <linux/fs.h>
 
@@ -104,16 +103,15 @@ struct jcw_mount_head {
 #define OFF_signal_struct__group_exit_code JCW_OFF(0, struct signal_struct, group_exit_code)
 #define OFF_nsproxy__uts_ns JCW_OFF(0, struct nsproxy, uts_ns)
 #define OFF_uts_namespace__nodename JCW_OFF(0, struct uts_namespace, name.nodename)
-#if LINUX_VERSION_CODE < KERNEL_VERSION(4, 19, 0)
-#define OFF_task_struct__thread_pid JCW_OFF(0, struct task_struct, pids[PIDTYPE_PID].pid)
-#else
+#define OFF_uts_namespace__user_ns JCW_OFF(0, struct uts_namespace, user_ns)
 #define OFF_task_struct__thread_pid JCW_OFF(0, struct task_struct, thread_pid)
-#endif
 #define OFF_pid__level JCW_OFF(0, struct pid, level)
 #define OFF_pid__numbers JCW_OFF(0, struct pid, numbers)
 #define OFF_upid__ns JCW_OFF(0, struct upid, ns)
 #define SIZE_upid sizeof(struct upid)
 #define OFF_pid_namespace__child_reaper JCW_OFF(0, struct pid_namespace, child_reaper)
+#define OFF_pid_namespace__user_ns JCW_OFF(0, struct pid_namespace, user_ns)
+#define OFF_pid_namespace__inum JCW_OFF(0, struct pid_namespace, ns.inum)
 #define OFF_fs_struct__root JCW_OFF(0, struct fs_struct, root)
 #define OFF_fs_struct__pwd JCW_OFF(0, struct fs_struct, pwd)
 #define OFF_path__mnt JCW_OFF(0, struct path, mnt)
@@ -154,10 +152,14 @@ struct jcw_mount_head {
 #define OFF_signal_struct__wchar JCW_OFF(0, struct signal_struct, ioac.wchar)
 #endif
 
-/* PID namespace levels looked through for the student's container, the
- * node's (0) not among them: a node that is itself a container (kind),
- * the pod's, and one spare. */
+/* Levels the node's PID namespace may be at: 0 on a machine, 1 in a node
+ * that is itself a container (kind), and two spare. */
 #define PIDNS_DEPTH 4
+/* The node's PID namespace (the agent's: hostPID), by inode number; the
+ * collector always passes it.  0 matches none: every task keeps its own. */
+#ifndef NODE_PIDNS_INUM
+#define NODE_PIDNS_INUM 0
+#endif
 
 /* Per-CPU working space: the record is far larger than the 512-byte stack. */
 struct scratch {
@@ -450,41 +452,55 @@ static __always_inline __u64 task_uts(__u64 task)
 	return read_ptr(read_ptr(task, OFF_task_struct__nsproxy), OFF_nsproxy__uts_ns);
 }
 
+/* Where the node's PID namespace is among the task's (numbers[0] is the
+ * outermost): its level, or -1 when the task is not below or in it. */
+static __always_inline int node_level(__u64 pid, __u32 level)
+{
+	for (__u32 i = 0; i < PIDNS_DEPTH && i <= level; i++) {
+		__u64 ns = read_ptr(pid, OFF_pid__numbers + i * SIZE_upid + OFF_upid__ns);
+
+		if (read_u32(ns, OFF_pid_namespace__inum) == NODE_PIDNS_INUM)
+			return (int)i;
+	}
+	return -1;
+}
+
 /*
- * Whose exec this is: the UTS namespace (and its hostname, into host) the
- * exec is reported under.  `unshare -Ur --uts` gives any student a UTS
- * namespace of their own with any hostname in it: another student's, or
- * one without the prefix to hide.  What they cannot rename is their
- * container: the init of its PID namespace holds the runtime's UTS
- * namespace, and renaming that takes CAP_SYS_ADMIN over it.  So from the
- * PID namespaces below the node's inwards, the first whose init carries
- * the prefix is the student's container, however deep the student nests
- * below it (`unshare -p` makes them the init of a namespace inside).  The
- * node's own is skipped: a node may be named with the prefix too.  A task
- * with no such init above it (on the node itself, or in a container made
- * without a PID namespace) is reported under its own.
+ * The UTS namespace an exec is reported under (its hostname into host), 0
+ * for none.  `unshare -Ur --uts` gives any student a UTS namespace of their
+ * own with any hostname in it: another student's, or one without the
+ * prefix to hide.  What they cannot rename is their container: the init
+ * of its PID namespace (the first below the node's) holds the runtime's UTS
+ * namespace, and renaming that takes CAP_SYS_ADMIN in the user namespace
+ * owning it.  So a task below the node is reported under its container
+ * init's hostname, however deep it nests (`unshare -p` makes it the init
+ * of a namespace inside).  Only a student who is that init can swap its
+ * UTS namespace, and then for one a user namespace of theirs owns, not the
+ * one the runtime made both in: such a container names no one.  Neither
+ * does a container whose init has already gone (it is being torn down).
+ * A task in the node's namespace itself, or in none below it (an agent
+ * without hostPID), keeps its own.
  */
 static __always_inline __u64 container_uts(__u64 task, __u64 own, char *host)
 {
 	__u64 pid = read_ptr(task, OFF_task_struct__thread_pid);
 	__u32 level = read_u32(pid, OFF_pid__level);
+	int node = node_level(pid, level);
+	__u64 ns, uts;
 
-	for (__u32 i = 1; i < PIDNS_DEPTH && i <= level; i++) {
-		__u64 ns = read_ptr(pid, OFF_pid__numbers + i * SIZE_upid + OFF_upid__ns);
-		__u64 uts = task_uts(read_ptr(ns, OFF_pid_namespace__child_reaper));
-
-		/* An init on its way out has no namespaces left; one that
-		 * shares the task's hostname says nothing more. */
-		if (!uts || uts == own)
-			break;
-		bpf_probe_read_kernel_str(host, PROCMON_HOST_LEN,
-					  (void *)(uts + OFF_uts_namespace__nodename));
-		if (HOST_PREFIX_MATCH(host))
-			return uts;
+	host[0] = '\0';
+	if (node < 0 || (__u32)node >= level) {
+		uts = own;
+	} else {
+		ns = read_ptr(pid, OFF_pid__numbers + (node + 1) * SIZE_upid + OFF_upid__ns);
+		uts = task_uts(read_ptr(ns, OFF_pid_namespace__child_reaper));
+		if (!uts || read_ptr(uts, OFF_uts_namespace__user_ns) !=
+			    read_ptr(ns, OFF_pid_namespace__user_ns))
+			return 0;
 	}
 	bpf_probe_read_kernel_str(host, PROCMON_HOST_LEN,
-				  (void *)(own + OFF_uts_namespace__nodename));
-	return own;
+				  (void *)(uts + OFF_uts_namespace__nodename));
+	return uts;
 }
 
 TRACEPOINT_PROBE(sched, sched_process_exec)
@@ -506,6 +522,10 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 	if (!own)
 		return 0;
 	uts = container_uts(task, own, ev->hostname);
+	if (!uts) {
+		stat_inc(PROCMON_STAT_EXEC_UNTRUSTED);
+		return 0;
+	}
 	if (!(HOST_PREFIX_MATCH(ev->hostname))) {
 		stat_inc(PROCMON_STAT_EXEC_OTHER_HOST);
 		return 0;

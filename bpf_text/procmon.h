@@ -39,6 +39,7 @@ enum procmon_stat {
 	PROCMON_STAT_OUTPUT_CUT,     /* writes longer than PROCMON_OUTPUT_LEN: cut */
 	PROCMON_STAT_OUTPUT_DROPPED, /* writes dropped: budget spent or ring full */
 	PROCMON_STAT_EXEC_OWN_UTS,   /* reported under its container's hostname, not its own */
+	PROCMON_STAT_EXEC_UNTRUSTED, /* skipped: its container's init renamed it, or is gone */
 	PROCMON_STAT__COUNT
 };
 

@@ -89,7 +89,7 @@ static const char *const drop_values[DROP__COUNT] = {
 };
 static const char *const trunc_values[TRUNC__COUNT] = { "argv", "exe", "cwd" };
 static const char *const evict_values[EVICT__COUNT] = { "full", "stale" };
-static const char *const bpf_filter_values[BPF_FILTER__COUNT] = { "hostname" };
+static const char *const bpf_filter_values[BPF_FILTER__COUNT] = { "hostname", "container" };
 static const char *const capture_drop_values[CAPTURE_DROP__COUNT] = {
 	"not_followed", "budget", "cut",
 };
@@ -152,7 +152,8 @@ static const struct metric_def metrics[M__COUNT] = {
 	PLAIN(M_BPF_LOST, "bpf_events_lost_total", COUNTER, PROCMON,
 	      "Records the perf buffer dropped (perf buffer only; see bpf_output_failed_total)."),
 	LABELLED(M_BPF_EXEC_FILTERED, "bpf_exec_filtered_total", COUNTER, PROCMON,
-		 "reason", bpf_filter_values, "Execs skipped in the kernel, by reason."),
+		 "reason", bpf_filter_values, "Execs skipped in the kernel, by reason: a hostname "
+		 "without the prefix, or a container whose init renamed it (or is gone)."),
 	PLAIN(M_BPF_EXECS, "bpf_execs_total", COUNTER, PROCMON,
 	      "Execs the probe ran for, node-wide."),
 	PLAIN(M_BPF_TRACKED, "bpf_processes_tracked_total", COUNTER, PROCMON,

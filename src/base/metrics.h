@@ -127,7 +127,7 @@ enum capture_drop { CAPTURE_DROP_NOT_FOLLOWED, CAPTURE_DROP_BUDGET, CAPTURE_DROP
 		    CAPTURE_DROP__COUNT };
 
 /* bpf_exec_filtered_total{reason=...}: execs the kernel skipped. */
-enum bpf_filter_reason { BPF_FILTER_HOSTNAME, BPF_FILTER__COUNT };
+enum bpf_filter_reason { BPF_FILTER_HOSTNAME, BPF_FILTER_CONTAINER, BPF_FILTER__COUNT };
 
 /* filemon_skipped_total{reason=...}: changes not captured. */
 enum skip_reason {

@@ -14,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include <linux/nsfs.h>
 
 #include "array.h"
 #include "fsutil.h"
@@ -125,21 +128,27 @@ static bool is_ancestor(const struct walk *w, const char *pid)
 }
 
 /*
- * Whether pid's UTS namespace names a student's container.  A student can
- * give a process of theirs a UTS namespace of its own with any name in it
+ * Whose UTS namespace names a student's container.  A student can give a
+ * process of theirs a UTS namespace of its own with any name in it
  * (`unshare -Ur --uts`: another student's, to keep that workspace here),
  * and with -p make it the init of a PID namespace too; but not their
- * container's init, whose namespace is the runtime's.  So it counts when
- * the process is the init of a PID namespace directly below the one /proc
- * shows (NSpid "N 1"), or in that one itself (the node's own, or a
- * container made without a PID namespace).  The kernel side reports execs
- * the same way (procmon.bpf.c, container_uts()).
+ * container's init's, which the runtime made.  So a namespace counts when
+ * its process is the init of a PID namespace directly below the one /proc
+ * shows (NSpid "N 1") and keeps the UTS namespace the runtime made (a
+ * student who is the init can swap it only for one a user namespace of
+ * theirs owns), or is in that one itself (the node's own processes, a
+ * container made without a PID namespace).  With /proc the node's (the
+ * agent's, hostPID), it is the rule the kernel side reports execs by
+ * (procmon.bpf.c, container_uts()).
  */
-static bool names_a_container(int procfd, const char *pid)
+enum place { ELSEWHERE, IN_NODE, CONTAINER_INIT };
+
+/* NSpid's fields, "N" or "N 1"; ELSEWHERE when gone or unreadable. */
+static enum place place_of(int procfd, const char *pid)
 {
 	char path[32], *line = NULL;
+	enum place place = IN_NODE;	/* no NSpid (before 4.1): as before */
 	size_t cap = 0;
-	bool counts = true;	/* no NSpid (before 4.1): as before */
 	FILE *f;
 	int fd;
 
@@ -149,23 +158,60 @@ static bool names_a_container(int procfd, const char *pid)
 	if (!f) {
 		if (fd >= 0)
 			close(fd);
-		return false;	/* gone */
+		return ELSEWHERE;
 	}
 	/* getline: lines before it (Groups) may be long. */
 	while (getline(&line, &cap, f) > 0) {
-		long outer, inner;
-		int n;
+		long v[3];
+		int n = 0;
+		char *p, *end;
 
 		if (strncmp(line, "NSpid:", 6) != 0)
 			continue;
-		/* The init of a namespace is in no deeper one: "N 1" is all. */
-		n = sscanf(line + 6, "%ld %ld", &outer, &inner);
-		counts = n == 1 || (n == 2 && inner == 1);
+		for (p = line + 6; n < 3; p = end, n++) {
+			v[n] = strtol(p, &end, 10);
+			if (end == p)
+				break;
+		}
+		place = n == 1 ? IN_NODE : n == 2 && v[1] == 1 ? CONTAINER_INIT : ELSEWHERE;
 		break;
 	}
+	if (ferror(f))
+		place = ELSEWHERE;
 	free(line);
 	fclose(f);
-	return counts;
+	return place;
+}
+
+/* The user namespace owning /proc/PID/ns/NAME, by inode; 0 when unknown. */
+static unsigned long long owner_of(int procfd, const char *pid, const char *name)
+{
+	char path[48];
+	struct stat st;
+	int fd, user;
+
+	snprintf(path, sizeof(path), "%s/ns/%s", pid, name);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	user = ioctl(fd, NS_GET_USERNS);
+	close(fd);
+	if (user < 0)
+		return 0;
+	if (fstat(user, &st) < 0)
+		st.st_ino = 0;
+	close(user);
+	return (unsigned long long)st.st_ino;
+}
+
+/* A container's init may swap its UTS namespace only for one a user
+ * namespace of its own owns (a student who is the init, `unshare -Ur`);
+ * the runtime made both its namespaces in the same one. */
+static bool init_keeps_its_uts(int procfd, const char *pid)
+{
+	unsigned long long uts = owner_of(procfd, pid, "uts");
+
+	return uts && uts == owner_of(procfd, pid, "pid");
 }
 
 /* Every process outside our namespace, sorted by namespace: when the one
@@ -187,18 +233,23 @@ static int list_processes(struct walk *w)
 	}
 	while ((de = readdir(dir)) != NULL) {
 		unsigned long long ino;
+		enum place place;
 		int err;
 
 		if (!all_digits(de->d_name) || strlen(de->d_name) >= sizeof(w->v->pid))
 			continue;
 		ino = ns_of(w->procfd, de->d_name);
 		err = ino ? 0 : errno;
-		if ((ino && ino == self) || !names_a_container(w->procfd, de->d_name))
+		if (ino && ino == self)
+			continue;
+		place = place_of(w->procfd, de->d_name);
+		if (place == ELSEWHERE)
 			continue;
 		/* Gone meanwhile is fine; not allowed to look is not. */
 		if ((err == EACCES || err == EPERM) && !is_ancestor(w, de->d_name))
 			w->denied++;
-		if (!ino || ARRAY_RESERVE(w->v, w->n, w->cap, 64) < 0)
+		if (!ino || (place == CONTAINER_INIT && !init_keeps_its_uts(w->procfd, de->d_name)) ||
+		    ARRAY_RESERVE(w->v, w->n, w->cap, 64) < 0)
 			continue;
 		w->v[w->n] = (struct ns){ .ino = ino };
 		strcpy(w->v[w->n].pid, de->d_name);

@@ -74,6 +74,9 @@ const struct btf_field btf_fields[] = {
 	{ "OFF_upid__ns", "upid", "ns" },
 	{ "SIZE_upid", "upid", NULL },
 	{ "OFF_pid_namespace__child_reaper", "pid_namespace", "child_reaper" },
+	{ "OFF_pid_namespace__user_ns", "pid_namespace", "user_ns" },
+	{ "OFF_pid_namespace__inum", "pid_namespace", "ns.inum" },
+	{ "OFF_uts_namespace__user_ns", "uts_namespace", "user_ns" },
 	{ NULL, NULL, NULL },
 };
 

@@ -188,18 +188,20 @@ int collector_read_stats(struct collector *c, unsigned long long out[PROCMON_STA
 static const struct {
 	enum procmon_stat stat;
 	enum metric metric;
+	unsigned label;		/* the metric's label value, when it has one */
 } stat_metrics[] = {
-	{ PROCMON_STAT_EXEC_SEEN, M_BPF_EXECS },
-	{ PROCMON_STAT_EXEC_TRACKED, M_BPF_TRACKED },
-	{ PROCMON_STAT_MAP_FULL, M_BPF_MAP_FULL },
-	{ PROCMON_STAT_EXIT_EMITTED, M_BPF_EMITTED },
-	{ PROCMON_STAT_EXIT_STALE, M_BPF_STALE },
-	{ PROCMON_STAT_EXEC_OTHER_HOST, M_BPF_EXEC_FILTERED },
-	{ PROCMON_STAT_OUTPUT_FAILED, M_BPF_OUTPUT_FAILED },
-	{ PROCMON_STAT_OUTPUT_EMITTED, M_BPF_STDERR_RECORDS },
-	{ PROCMON_STAT_OUTPUT_CUT, M_BPF_STDERR_CUT },
-	{ PROCMON_STAT_OUTPUT_DROPPED, M_BPF_STDERR_DROPPED },
-	{ PROCMON_STAT_EXEC_OWN_UTS, M_BPF_EXEC_OWN_UTS },
+	{ PROCMON_STAT_EXEC_SEEN, M_BPF_EXECS, 0 },
+	{ PROCMON_STAT_EXEC_TRACKED, M_BPF_TRACKED, 0 },
+	{ PROCMON_STAT_MAP_FULL, M_BPF_MAP_FULL, 0 },
+	{ PROCMON_STAT_EXIT_EMITTED, M_BPF_EMITTED, 0 },
+	{ PROCMON_STAT_EXIT_STALE, M_BPF_STALE, 0 },
+	{ PROCMON_STAT_EXEC_OTHER_HOST, M_BPF_EXEC_FILTERED, BPF_FILTER_HOSTNAME },
+	{ PROCMON_STAT_EXEC_UNTRUSTED, M_BPF_EXEC_FILTERED, BPF_FILTER_CONTAINER },
+	{ PROCMON_STAT_OUTPUT_FAILED, M_BPF_OUTPUT_FAILED, 0 },
+	{ PROCMON_STAT_OUTPUT_EMITTED, M_BPF_STDERR_RECORDS, 0 },
+	{ PROCMON_STAT_OUTPUT_CUT, M_BPF_STDERR_CUT, 0 },
+	{ PROCMON_STAT_OUTPUT_DROPPED, M_BPF_STDERR_DROPPED, 0 },
+	{ PROCMON_STAT_EXEC_OWN_UTS, M_BPF_EXEC_OWN_UTS, 0 },
 };
 
 int collector_export_stats(struct collector *c)
@@ -212,7 +214,8 @@ int collector_export_stats(struct collector *c)
 	/* The kernel's counts are absolute: the series mirror them.  A stat
 	 * without a row here is not exported (rather than landing on metric 0). */
 	for (size_t k = 0; k < sizeof(stat_metrics) / sizeof(stat_metrics[0]); k++)
-		metrics_set(stat_metrics[k].metric, 0, 0, (double)st[stat_metrics[k].stat]);
+		metrics_set(stat_metrics[k].metric, 0, stat_metrics[k].label,
+			    (double)st[stat_metrics[k].stat]);
 	return 0;
 }
 

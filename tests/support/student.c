@@ -211,6 +211,7 @@ int student_shell_at(const char *ws, const char *hostname, const char *mountpoin
 
 struct place {
 	const char *ws, *hostname, *own;
+	bool init_renames;	/* the init renames itself, not a process inside */
 };
 
 static int enter_place(void *arg)
@@ -222,31 +223,42 @@ static int enter_place(void *arg)
 
 pid_t student_container(const char *ws, const char *hostname)
 {
-	struct place pl = { ws, hostname, NULL };
+	struct place pl = { ws, hostname, NULL, false };
 
 	return support_child_ready(enter_place, &pl);
 }
 
-/* In the container's PID namespace: a process renaming its own UTS
- * namespace, which says so on ready once it has. */
-static void renamed(const char *own, int ready)
+/* Rename the caller's hostname in a UTS namespace of its own, as a
+ * student can: with a user namespace of their own when they are the
+ * container's init (the runtime's UTS namespace is not theirs to rename). */
+static int rename_own(const char *own, bool with_user)
 {
-	if (unshare(CLONE_NEWUTS) < 0 || sethostname(own, strlen(own)) < 0 ||
-	    write(ready, "x", 1) != 1)
-		_exit(1);
-	for (;;)
-		pause();
+	if (unshare(CLONE_NEWUTS | (with_user ? CLONE_NEWUSER : 0)) < 0 ||
+	    sethostname(own, strlen(own)) < 0) {
+		perror("student's own UTS namespace");
+		return -1;
+	}
+	return 0;
 }
 
-/* The container's init: dies with the child that made it (and with it
- * everything in its namespace).  That child waits for ready, so it is
+/* The container's init: the student's namespaces, made here so that the
+ * child that made it stays in the test's; it dies with that child (and
+ * with it everything in its namespace), which waits for ready, so is
  * still there when the death signal is set. */
 static void container_init(const struct place *pl, int ready)
 {
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || enter(pl->ws, pl->hostname) < 0)
 		_exit(1);
-	if (pl->own && fork() == 0)
-		renamed(pl->own, ready);
+	if (pl->own && pl->init_renames && rename_own(pl->own, true) < 0)
+		_exit(1);
+	if (pl->own && !pl->init_renames && fork() == 0) {
+		if (rename_own(pl->own, false) < 0 || write(ready, "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	if ((!pl->own || pl->init_renames) && write(ready, "x", 1) != 1)
+		_exit(1);
 	close(ready);
 	for (;;)
 		pause();
@@ -257,10 +269,9 @@ static int enter_pidns(void *arg)
 	const struct place *pl = arg;
 	int p[2];
 	pid_t init;
-	bool got;
 	char c;
 
-	if (enter(pl->ws, pl->hostname) < 0 || unshare(CLONE_NEWPID) < 0 || pipe(p) < 0)
+	if (unshare(CLONE_NEWPID) < 0 || pipe(p) < 0)
 		return -1;
 	init = fork();
 	if (init == 0) {
@@ -268,15 +279,18 @@ static int enter_pidns(void *arg)
 		container_init(pl, p[1]);
 	}
 	close(p[1]);
-	/* EOF when the renamed process failed, or when none was asked for. */
-	got = read(p[0], &c, 1) == 1;
+	/* EOF when the init or the renamed process failed. */
+	c = 0;
+	if (init > 0 && read(p[0], &c, 1) != 1)
+		c = 0;
 	close(p[0]);
-	return init > 0 && got == (pl->own != NULL) ? 0 : -1;
+	return c == 'x' ? 0 : -1;
 }
 
-pid_t student_pidns_container(const char *ws, const char *hostname, const char *own)
+pid_t student_pidns_container(const char *ws, const char *hostname, const char *own,
+			      bool init_renames)
 {
-	struct place pl = { ws, hostname, own };
+	struct place pl = { ws, hostname, own, init_renames };
 
 	return support_child_ready(enter_pidns, &pl);
 }

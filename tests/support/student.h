@@ -6,6 +6,7 @@
 #ifndef JCW_STUDENT_H
 #define JCW_STUDENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -55,11 +56,14 @@ pid_t student_container(const char *ws, const char *hostname);
 
 /*
  * The same as a runtime makes it, with a PID namespace of its own: its
- * init holds the hostname.  When own is not NULL, a student's process in
- * it has a UTS namespace of its own named own (`unshare --uts` and
- * `hostname own`), in place before this returns.  Everything in it ends
- * with support_child_stop().  Returns the pid to stop, or -1.
+ * init holds the hostname; the process returned stays in the caller's
+ * namespaces.  When own is not NULL, a student renames a UTS namespace of
+ * their own own (`unshare --uts`, `hostname own`): a process inside, or,
+ * with init_renames, the init itself (with a user namespace of its own,
+ * as it must), in place before this returns.  Everything in it ends with
+ * support_child_stop().  Returns the pid to stop, or -1.
  */
-pid_t student_pidns_container(const char *ws, const char *hostname, const char *own);
+pid_t student_pidns_container(const char *ws, const char *hostname, const char *own,
+			      bool init_renames);
 
 #endif

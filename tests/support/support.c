@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,7 +106,9 @@ pid_t support_child_ready(int (*setup)(void *arg), void *arg)
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
-		if (setup(arg) < 0 || write(p[1], "x", 1) != 1)
+		/* A test that dies leaves nothing behind. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || setup(arg) < 0 ||
+		    write(p[1], "x", 1) != 1)
 			_exit(127);
 		for (;;)
 			pause();

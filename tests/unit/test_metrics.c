@@ -421,13 +421,13 @@ static void test_format_well_formed(void)
 	/* Every series from the start but the sparse ones (api_requests_total
 	 * and the API histogram here once each, heartbeats not at all):
 	 * pipeline 4 + 17 histogram + 3 dropped + unmatched + 2 evicted + 3
-	 * truncated + identity, utf8, active hosts; kernel 10 (own UTS) + 3
-	 * stderr + probes attached; per service 7
+	 * truncated + identity, utf8, active hosts; kernel 11 (own UTS,
+	 * filtered for a renamed container) + 3 stderr + probes attached; per service 7
 	 * rows x 2 + spool bytes; the API 1 + 17 histogram + 3 dead letters + 3
 	 * retries; node-wide 3; filemon 30 (5 of them workspaces); build_info;
 	 * process_* 4; stderr capture 3 dropped + bytes held + builds evicted;
 	 * trace 3. */
-	CHECK_INT(samples, 4 + 17 + 3 + 3 + 3 + 3 + 10 + 4 + 15 + 1 + 17 + 6 + 3 + 30 + 1 + 4 + 5 + 3);
+	CHECK_INT(samples, 4 + 17 + 3 + 3 + 3 + 3 + 11 + 4 + 15 + 1 + 17 + 6 + 3 + 30 + 1 + 4 + 5 + 3);
 	free(t);
 }
 

@@ -308,14 +308,35 @@ static void test_uts_hosts(void)
 	CHECK_INT(uts_hosts("/nonexistent", collect, &f, NULL), -ENOENT);
 }
 
-/* A student names a process's own UTS namespace after another student
- * (`unshare --uts`, inside their container's PID namespace): only the
- * container's init names a container, so the other student is not here. */
-static void test_uts_hosts_own_namespace(void)
+/* The namespaces of one container with a PID namespace: which of its
+ * hostnames the walk lists, and that none is left once it is stopped. */
+static void walk_container(const char *ws, const char *h, const char *own, bool init_renames,
+			   size_t want_h)
 {
 	struct found f = { .n = 0 };
+	pid_t c = student_pidns_container(ws, h, own, init_renames);
+
+	CHECK(c > 0);
+	CHECK(uts_hosts("/proc", collect, &f, NULL) >= 0);
+	CHECK_INT(count_of(&f, h), want_h);
+	CHECK_INT(own ? count_of(&f, own) : 0, 0);
+	support_child_stop(c);
+	/* Its init gone, so is every process of the container. */
+	for (int i = 0; i < 100; i++) {
+		f.n = 0;
+		if (uts_hosts("/proc", collect, &f, NULL) < 0 || !count_of(&f, h))
+			break;
+		usleep(10 * 1000);
+	}
+	CHECK_INT(count_of(&f, h), 0);
+}
+
+/* Only a container's init names it: not a process a student renamed after
+ * another student (`unshare --uts`), nor the init when the student, being
+ * it, renamed it (`unshare -Ur --uts`): that container names no one. */
+static void test_uts_hosts_own_namespace(void)
+{
 	char ws[128], h[64], own[64];
-	pid_t c;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "skip test_uts_hosts_own_namespace: needs root for namespaces\n");
@@ -326,18 +347,9 @@ static void test_uts_hosts_own_namespace(void)
 	mkws("pidns-ws/hw1");	/* where the container starts */
 	snprintf(h, sizeof(h), "jcode-ut-1-%d", (int)getpid());
 	snprintf(own, sizeof(own), "jcode-ut-1-%d-own", (int)getpid());
-	c = student_pidns_container(ws, h, own);
-	CHECK(c > 0);
-	CHECK(uts_hosts("/proc", collect, &f, NULL) >= 1);
-	CHECK_INT(count_of(&f, h), 1);
-	CHECK_INT(count_of(&f, own), 0);
-	support_child_stop(c);
-	/* Its init gone, so is every process of the container. */
-	f.n = 0;
-	for (int i = 0; i < 100 && (f.n = 0, uts_hosts("/proc", collect, &f, NULL) >= 0) &&
-			count_of(&f, h); i++)
-		usleep(10 * 1000);
-	CHECK_INT(count_of(&f, h), 0);
+	walk_container(ws, h, NULL, false, 1);
+	walk_container(ws, h, own, false, 1);
+	walk_container(ws, h, own, true, 0);
 }
 
 /* Drop cap from this process's effective set, as the DaemonSet and the
