@@ -2,13 +2,15 @@
  * bench_lean.c - two agent builds side by side, in one run on one machine:
  * what each costs a node (issue #10's table).
  *
- *   bench_lean BEFORE AFTER [runs=5000] [pairs=5] [pair_runs=1000]
+ *   bench_lean BEFORE AFTER [runs=5000] [pairs=5] [pair_runs=4000]
  *
  * bench/compare.sh builds BEFORE from git and passes both.  Per agent:
  *   ready      spawn -> /readyz 200, median over the pairs' starts
  *   exec rate  `pairs` interleaved (without, with) pairs, each pair_runs
  *              runs of a student's ./p from 2 spawners at once; the ratio
- *              with/without, median of the pairs
+ *              with/without, median of the pairs (lowest-highest); odd
+ *              pairs run with the agent first; beside them, as many pairs
+ *              with no agent in either half, the noise floor
  *   CPU/run    the agent's CPU time (schedstat, every thread) over those
  *              runs (stdout mode), and
  *              over `runs` runs with spool + HTTP to a loopback receiver
@@ -26,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,7 @@
 #define MAX_MAPS 256
 #define DELIVERED_ROUNDS 3	/* spool + HTTP runs per agent, interleaved; the median */
 #define HOST "jcode-os-1-202012345"
+#define SETTLE_MS 1000	/* after /readyz, before the exec rate is measured */
 
 static char ws[4096];
 
@@ -69,6 +73,24 @@ static double median(double *v, int n)
 	memcpy(c, v, sizeof(double) * (size_t)n);
 	qsort(c, (size_t)n, sizeof(double), cmp_double);
 	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+}
+
+static double lowest(const double *v, int n)
+{
+	double m = v[0];
+
+	for (int i = 1; i < n; i++)
+		m = v[i] < m ? v[i] : m;
+	return m;
+}
+
+static double highest(const double *v, int n)
+{
+	double m = v[0];
+
+	for (int i = 1; i < n; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
 }
 
 /* Seconds pid has run on a CPU, all its threads, to the nanosecond
@@ -241,24 +263,46 @@ static pid_t start(const char *bin, char **env, int port, double *ready_s)
 	return pid;
 }
 
-/* One (without, with) pair in stdout mode. */
+/*
+ * One pair in stdout mode: pair_runs runs without the agent and pair_runs
+ * with it.  Odd pairs run the halves the other way round, so that a drift
+ * of the machine's speed over the run (a neighbour of the VM, the page
+ * cache) cancels in the median instead of counting against one side.  The
+ * agent is measured settled: its start-up (the loader child, the first
+ * walk of /proc) is the ready figure, not the exec rate's.
+ */
 static void pair(const char *bin, int runs, struct figures *f)
 {
 	char port_env[32], *env[] = { port_env, "LOG_LEVEL=WARNING", NULL };
 	int port = free_port();
-	double without, with, c0;
+	bool agent_first = f->pairs % 2;
+	double without = 0, with, c0;
 	pid_t pid;
 
 	snprintf(port_env, sizeof(port_env), "METRICS_PORT=%d", port);
-	without = two_spawners(runs);
+	if (!agent_first)
+		without = two_spawners(runs);
 	pid = start(bin, env, port, &f->ready_s[f->pairs]);
+	usleep(SETTLE_MS * 1000);
 	c0 = cpu_seconds(pid);
 	with = two_spawners(runs);
 	usleep(200 * 1000);	/* the last records drained */
 	f->cpu_stdout_us[f->pairs] = (cpu_seconds(pid) - c0) * 1e6 / runs;
 	agent_stop(pid, 0, 20000);
+	if (agent_first)
+		without = two_spawners(runs);
 	f->ratio[f->pairs] = without / with;	/* rate with / rate without */
 	f->pairs++;
+}
+
+/* The same measurement with no agent in either half: what the ratio reads
+ * when nothing differs, the noise any ratio above is read against. */
+static void null_pair(int runs, struct figures *f)
+{
+	double a = two_spawners(runs);
+
+	usleep(SETTLE_MS * 1000);
+	f->ratio[f->pairs++] = a / two_spawners(runs);
 }
 
 /* runs runs with spool + HTTP to a loopback receiver. */
@@ -299,8 +343,8 @@ static void delivered(const char *bin, int runs, struct figures *f)
 int main(int argc, char **argv)
 {
 	int runs = argc > 3 ? atoi(argv[3]) : 5000, pairs = argc > 4 ? atoi(argv[4]) : 5;
-	int pair_runs = argc > 5 ? atoi(argv[5]) : 1000, skip = e2e_require_kernel();
-	struct figures f[2] = { 0 };
+	int pair_runs = argc > 5 ? atoi(argv[5]) : 4000, skip = e2e_require_kernel();
+	struct figures f[2] = { 0 }, none = { 0 };
 	const char *bin[2];
 
 	if (skip || argc < 3 || pairs < 1 || pairs > 16)
@@ -310,9 +354,11 @@ int main(int argc, char **argv)
 	if (student_workspace("jcw-lean", ws, sizeof(ws)) < 0)
 		return 1;
 	two_spawners(200);	/* warm the page cache */
-	for (int i = 0; i < pairs; i++)
+	for (int i = 0; i < pairs; i++) {
 		for (int a = 0; a < 2; a++)
 			pair(bin[a], pair_runs, &f[a]);
+		null_pair(pair_runs, &none);
+	}
 	for (int k = 0; k < DELIVERED_ROUNDS; k++)	/* interleaved, as the pairs */
 		for (int a = 0; a < 2; a++)
 			delivered(bin[a], runs, &f[a]);
@@ -328,8 +374,11 @@ int main(int argc, char **argv)
 	       "%.1f us |\n", DELIVERED_ROUNDS, runs, median(f[0].cpu_http_us, DELIVERED_ROUNDS),
 	       median(f[1].cpu_http_us, DELIVERED_ROUNDS));
 	printf("| exec rate with / without agent (median of %d pairs, %d runs, 2 spawners) | "
-	       "%.3f | %.3f |\n", pairs, pair_runs, median(f[0].ratio, pairs),
-	       median(f[1].ratio, pairs));
+	       "%.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) |\n", pairs, pair_runs, median(f[0].ratio, pairs),
+	       lowest(f[0].ratio, pairs), highest(f[0].ratio, pairs), median(f[1].ratio, pairs),
+	       lowest(f[1].ratio, pairs), highest(f[1].ratio, pairs));
+	printf("| exec rate, no agent in either half (the noise; same pairs) | %.3f (%.3f-%.3f) | |\n",
+	       median(none.ratio, pairs), lowest(none.ratio, pairs), highest(none.ratio, pairs));
 	printf("| kernel time of the BPF programs per run (mean of %d rounds) | %.2f us | "
 	       "%.2f us |\n", DELIVERED_ROUNDS, f[0].probe_ns / DELIVERED_ROUNDS / 1000,
 	       f[1].probe_ns / DELIVERED_ROUNDS / 1000);
