@@ -20,6 +20,7 @@
 
 #include "classifier.h"
 #include "event_id_testing.h"
+#include "exec_record.h"
 #include "loop.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -54,11 +55,8 @@ static void exec_rec(unsigned tgid, const char *exe, const char *args, size_t ar
 	ev.exec_ns = 1000;
 	ev.ppid = 7;
 	snprintf(ev.hostname, sizeof(ev.hostname), "jcode-os-1-202012345");
-	snprintf(ev.exe, sizeof(ev.exe), "%s", exe);
-	snprintf(ev.cwd, sizeof(ev.cwd), "/home/coder/project/hw1");
-	memcpy(ev.args, args, args_len);
-	ev.args_size = (unsigned)args_len;
-	pipeline_record(pipeline, &ev, offsetof(struct procmon_exec, args) + args_len);
+	pipeline_record(pipeline, &ev, exec_record_pack(&ev, exe, "/home/coder/project/hw1", args,
+							args_len));
 }
 
 static void exit_rec(unsigned tgid, unsigned status)

@@ -273,16 +273,32 @@ static __always_inline __u32 path_index(__u32 off)
 	return off & (PROCMON_PATH_LEN - 1);
 }
 
+/* n, shown to the verifier to be at most max (the empty asm keeps clang
+ * from dropping a test it can prove redundant; the verifier cannot). */
+static __always_inline __u64 at_most(__u64 n, __u64 max)
+{
+	asm volatile("" : "+r"(n));
+	if (n > max)
+		n = max;
+	return n;
+}
+
 /*
- * Write the path named by `path` (a struct path *) into out, as the task
- * whose root is `root` sees it: walk the dentries up to the root, crossing
- * mount points the way d_path() does (a mount's root dentry continues at
- * its mountpoint in the parent mount), and fill the buffer from its end.
- * One loop, one pass: the verifier checks each step once.  Returns false
- * when the walk could not reach the root (too deep, too long, a name that
- * could not be read); the path then holds the components nearest the leaf.
+ * Spell the path named by `path` (a struct path *) in s->path, as the
+ * task whose root is `root` sees it: walk the dentries up to the root,
+ * crossing mount points the way d_path() does (a mount's root dentry
+ * continues at its mountpoint in the parent mount), and fill the buffer
+ * from its end.
+ * One loop, one pass: the verifier checks each step once.  Returns where
+ * in s->path the path starts (it ends with the buffer, NUL included), with
+ * PATH_CUT set when the walk could not reach the root (too deep, too long,
+ * a name that could not be read): the path then holds the components
+ * nearest the leaf.  (One value, not a flag through a pointer: a stack
+ * slot set on one branch only made the verifier check later walks twice.)
  */
-static __always_inline bool read_path(struct scratch *s, __u64 path, __u64 root, char *out)
+#define PATH_CUT PROCMON_PATH_LEN	/* above every index path_index() gives */
+
+static __always_inline __u32 walk_path(struct scratch *s, __u64 path, __u64 root)
 {
 	__u64 dentry = read_ptr(path, OFF_path__dentry);
 	__u64 vfsmnt = read_ptr(path, OFF_path__mnt);
@@ -336,11 +352,17 @@ static __always_inline bool read_path(struct scratch *s, __u64 path, __u64 root,
 		pos--;
 		s->path[path_index(pos)] = '/';
 	}
-	/* The path and its NUL only, not the whole buffer: user space reads
-	 * out up to the NUL (what follows is an earlier record's). */
-	bpf_probe_read_kernel(out, PROCMON_PATH_LEN - path_index(pos), &s->path[path_index(pos)]);
-	out[PROCMON_PATH_LEN - 1] = '\0';
-	return done;
+	return path_index(pos) | (done ? 0 : PATH_CUT);
+}
+
+/* The path walk_path() left at s->path[pos], and its NUL, to out: the
+ * bytes copied (1 to PROCMON_PATH_LEN). */
+static __always_inline __u32 copy_path(struct scratch *s, __u32 pos, char *out)
+{
+	__u32 size = PROCMON_PATH_LEN - path_index(pos);
+
+	bpf_probe_read_kernel(out, size, &s->path[path_index(pos)]);
+	return size;
 }
 
 /* SIGNAL_GROUP_EXIT in include/linux/sched/signal.h, unchanged since 2.6. */
@@ -358,7 +380,8 @@ static __always_inline __u32 exit_status(__u64 task, __u64 signal)
 	return read_u32(task, OFF_task_struct__exit_code);
 }
 
-static __always_inline void read_args(struct procmon_exec *ev, __u64 mm)
+/* argv into out, the end of the record's data. */
+static __always_inline void read_args(struct procmon_exec *ev, __u64 mm, char *out)
 {
 	__u64 start = read_ptr(mm, OFF_mm_struct__arg_start);
 	__u64 end = read_ptr(mm, OFF_mm_struct__arg_end);
@@ -372,7 +395,7 @@ static __always_inline void read_args(struct procmon_exec *ev, __u64 mm)
 	ev->args_size = 0;
 	if (len == 0)
 		return;
-	if (bpf_probe_read_user(ev->args, len, (void *)start) < 0) {
+	if (bpf_probe_read_user(out, len, (void *)start) < 0) {
 		ev->flags |= PROCMON_F_ARGS_FAULT;
 		return;
 	}
@@ -414,19 +437,23 @@ static __always_inline bool outside_system_dirs(const char *p)
  * ("python3.11", "clang-14").  A task already marked keeps its mark: cc1,
  * as and ld belong to the gcc that started them.
  */
-static __always_inline void mark_at_exec(__u32 tgid, __u64 start_time, __u64 file,
+static __always_inline void mark_at_exec(__u32 tgid, __u64 start_time, __u64 mm,
 					 const char *exe)
 {
 	struct mark m = { .root_start = start_time, .root = tgid, .left = CAPTURE_BUDGET };
 	char comm[16] = {}, leaf[32] = {};
-	__u64 dentry;
+	__u64 dentry, file;
 	bool hit;
 
 	if (marks.lookup(&tgid))
 		return;
 	bpf_get_current_comm(comm, sizeof(comm));
 	hit = CAPTURE_NAME_MATCH(comm);
-	if (!hit && file) {
+	/* exe_file read again here, not kept from before the path walks: a
+	 * value known to be 0 on one branch made the verifier check the cwd
+	 * walk twice. */
+	file = hit ? 0 : read_ptr(mm, OFF_mm_struct__exe_file);
+	if (file) {
 		dentry = read_ptr(file + OFF_file__f_path, OFF_path__dentry);
 		bpf_probe_read_kernel_str(leaf, sizeof(leaf),
 					  (void *)read_ptr(dentry, OFF_dentry__d_name_name));
@@ -441,7 +468,7 @@ static __always_inline void mark_at_exec(__u32 tgid, __u64 start_time, __u64 fil
 		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);
 }
 #else
-static __always_inline void mark_at_exec(__u32 tgid, __u64 start_time, __u64 file,
+static __always_inline void mark_at_exec(__u32 tgid, __u64 start_time, __u64 mm,
 					 const char *exe)
 {
 }
@@ -509,7 +536,8 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 	struct scratch *s;
 	struct procmon_exec *ev;
 	__u64 task, own, uts, mm, fs, file, leader;
-	__u32 tgid, n;
+	__u32 tgid, pos;
+	__u64 at, size;
 
 	stat_inc(PROCMON_STAT_EXEC_SEEN);
 	s = scratch.lookup(&zero);
@@ -542,31 +570,41 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 	ev->uid = (__u32)bpf_get_current_uid_gid();
 	ev->exec_ns = bpf_ktime_get_ns();
 	ev->flags = 0;
-	ev->pad = 0;
 
+	/* exe, cwd and argv packed in data, in that order.  exe's size goes
+	 * through the map value while cwd is walked: a local would carry into
+	 * the walk a bound that differs with the branch taken (1 without an
+	 * exe), and the verifier would check the walk once for each. */
 	mm = read_ptr(task, OFF_task_struct__mm);
-	read_args(ev, mm);
-
 	fs = read_ptr(task, OFF_task_struct__fs);
 	file = read_ptr(mm, OFF_mm_struct__exe_file);
 	if (!file) {
 		ev->flags |= PROCMON_F_NO_EXE;
-		ev->exe[0] = '\0';
-	} else if (!read_path(s, file + OFF_file__f_path, fs + OFF_fs_struct__root, ev->exe)) {
-		ev->flags |= PROCMON_F_EXE_TRUNCATED;
+		ev->data[0] = '\0';
+		ev->exe_size = 1;
+	} else {
+		pos = walk_path(s, file + OFF_file__f_path, fs + OFF_fs_struct__root);
+		ev->exe_size = copy_path(s, pos, ev->data);
+		if (pos & PATH_CUT)
+			ev->flags |= PROCMON_F_EXE_TRUNCATED;
 	}
-	if (!read_path(s, fs + OFF_fs_struct__pwd, fs + OFF_fs_struct__root, ev->cwd))
+	pos = walk_path(s, fs + OFF_fs_struct__pwd, fs + OFF_fs_struct__root);
+	if (pos & PATH_CUT)
 		ev->flags |= PROCMON_F_CWD_TRUNCATED;
+	at = at_most(ev->exe_size, PROCMON_PATH_LEN);
+	ev->cwd_size = copy_path(s, pos, &ev->data[at]);
+	at += at_most(ev->cwd_size, PROCMON_PATH_LEN);
+	read_args(ev, mm, &ev->data[at]);
 
 	/* Noted first: an exit on another CPU right after must find it.  A
 	 * second exec by the same process finds its entry and keeps it, with
 	 * what it counted so far. */
 	note_live(tgid, ev->head.start_time);
-	mark_at_exec(tgid, ev->head.start_time, file, ev->exe);
-	n = ev->args_size;
-	if (n > PROCMON_ARGS_LEN)
-		n = PROCMON_ARGS_LEN;
-	if (emit(args, ev, offsetof(struct procmon_exec, args) + n) != 0) {
+	mark_at_exec(tgid, ev->head.start_time, mm, ev->data);
+	/* Clamped once more as a whole: clang may add up copies of the parts
+	 * whose bounds the verifier no longer has. */
+	size = at_most(offsetof(struct procmon_exec, data) + at + ev->args_size, sizeof(*ev));
+	if (emit(args, ev, size) != 0) {
 		stat_inc(PROCMON_STAT_OUTPUT_FAILED);
 		return 0;
 	}
@@ -767,16 +805,6 @@ TRACEPOINT_PROBE(sched, sched_process_fork)
 }
 
 #ifdef CAPTURE_ON
-/* n, shown to the verifier to be at most PROCMON_OUTPUT_LEN (the empty asm
- * keeps clang from folding the test into one it can prove redundant). */
-static __always_inline __u32 out_len(__u32 n)
-{
-	asm volatile("" : "+r"(n));
-	if (n > PROCMON_OUTPUT_LEN)
-		n = PROCMON_OUTPUT_LEN;
-	return n;
-}
-
 /*
  * One record of up to PROCMON_OUTPUT_LEN bytes of buf, charged to root.
  * Past the budget nothing is sent but one empty record flagged BUDGET, so
@@ -804,14 +832,15 @@ static __always_inline __u64 emit_piece(void *ctx, struct mark *root, __u32 writ
 		root->owed |= PROCMON_OUT_BUDGET;
 		n = 0;
 	}
-	n = out_len(n);
+	n = at_most(n, PROCMON_OUTPUT_LEN);
 	if (n && bpf_probe_read_user(o->data, n, buf) < 0) {
 		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);	/* paged out since the write */
 		return len;
 	}
 	o->size = n;
 	o->flags = flags | root->owed;
-	if (emit(ctx, o, offsetof(struct procmon_output, data) + out_len(n)) != 0) {
+	n = at_most(n, PROCMON_OUTPUT_LEN);
+	if (emit(ctx, o, offsetof(struct procmon_output, data) + n) != 0) {
 		stat_inc(PROCMON_STAT_OUTPUT_DROPPED);
 		root->owed |= PROCMON_OUT_BUDGET;	/* the next record says it */
 		return len;

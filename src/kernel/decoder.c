@@ -66,11 +66,6 @@ int decoder_split_args(const char *args, size_t len, struct process *out)
 	return 0;
 }
 
-static char *copy_field(const char *field, size_t cap)
-{
-	return strndup(field, strnlen(field, cap));
-}
-
 /* a + b, held at the ends of the range instead of overflowing: the kernel
  * fields are checked, but the clock offset is whatever CLOCK_REALTIME was
  * set to. */
@@ -102,17 +97,27 @@ int decoder_kind(const void *raw, size_t size)
 	return (int)h.kind;
 }
 
+/* A string of the record's data: size bytes, the last its NUL. */
+static bool packed_string(const char *at, unsigned int size)
+{
+	return size >= 1 && size <= PROCMON_PATH_LEN && at[size - 1] == '\0';
+}
+
 int decoder_decode_exec(const void *raw, size_t size, struct process *out)
 {
-	const size_t head = offsetof(struct procmon_exec, args);
+	const size_t head = offsetof(struct procmon_exec, data);
 	struct procmon_exec ev;  /* aligned copy of the fixed part */
+	const char *data = (const char *)raw + head;
 
 	memset(out, 0, sizeof(*out));
 	if (!raw || size < head)
 		return -EINVAL;
 	memcpy(&ev, raw, head);
 	if (ev.head.kind != PROCMON_EXEC || ev.args_size > PROCMON_ARGS_LEN ||
-	    head + ev.args_size > size)
+	    ev.exe_size > PROCMON_PATH_LEN || ev.cwd_size > PROCMON_PATH_LEN ||
+	    head + ev.exe_size + ev.cwd_size + ev.args_size > size)
+		return -EINVAL;
+	if (!packed_string(data, ev.exe_size) || !packed_string(data + ev.exe_size, ev.cwd_size))
 		return -EINVAL;
 	if (strnlen(ev.hostname, sizeof(ev.hostname)) == sizeof(ev.hostname))
 		return -EINVAL;
@@ -128,10 +133,10 @@ int decoder_decode_exec(const void *raw, size_t size, struct process *out)
 	out->flags = ev.flags;
 	out->exec_ns = (long long)ev.exec_ns;
 	memcpy(out->hostname, ev.hostname, sizeof(out->hostname));
-	out->exe = copy_field(ev.exe, sizeof(ev.exe));
-	out->cwd = copy_field(ev.cwd, sizeof(ev.cwd));
+	out->exe = strdup(data);
+	out->cwd = strdup(data + ev.exe_size);
 	if (!out->exe || !out->cwd ||
-	    decoder_split_args((const char *)raw + head, ev.args_size, out) < 0) {
+	    decoder_split_args(data + ev.exe_size + ev.cwd_size, ev.args_size, out) < 0) {
 		process_free(out);
 		return -ENOMEM;
 	}

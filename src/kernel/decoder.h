@@ -44,7 +44,8 @@ struct proc_output {
  * place. */
 int decoder_kind(const void *raw, size_t size);
 
-/* An exec record (variable size: it ends after args_size bytes of argv).
+/* An exec record (variable size: exe, cwd and argv packed after the fixed
+ * part, exe_size + cwd_size + args_size bytes).
  * 0 with out filled (exit fields zero; free with process_free()), or
  * -EINVAL for a malformed record (never read past), -ENOMEM. */
 int decoder_decode_exec(const void *raw, size_t size, struct process *out);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "decoder.h"
+#include "exec_record.h"
 #include "testlib.h"
 
 /* An exec record and the exit record of the same process. */
@@ -25,15 +26,12 @@ static size_t make_record(struct rec *r, const char *args, size_t args_len,
 	r->x.uid = 1000;
 	r->x.exec_ns = 5000000000ULL;
 	strcpy(r->x.hostname, "jcode-os-1-202012345");
-	strcpy(r->x.exe, "/usr/bin/x86_64-linux-gnu-gcc-12");
-	strcpy(r->x.cwd, "/home/coder/project/hw1");
-	memcpy(r->x.args, args, args_len);
-	r->x.args_size = args_len;
 	r->x.args_total = args_len;
 	r->e.head = (struct procmon_head){ .kind = PROCMON_EXIT, .tgid = 4242, .start_time = 77 };
 	r->e.exit_ns = 5012345678ULL;
 	r->e.exit_code = exit_code;
-	return offsetof(struct procmon_exec, args) + args_len;
+	return exec_record_pack(&r->x, "/usr/bin/x86_64-linux-gnu-gcc-12", "/home/coder/project/hw1",
+				args, args_len);
 }
 
 /* Both records, as the pipeline joins them. */
@@ -160,12 +158,74 @@ static void test_malformed(void)
 	memset(ev.x.hostname, 'h', sizeof(ev.x.hostname));
 	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), -EINVAL);
 	CHECK(p.exe == NULL && p.argv == NULL);
-	/* exe without a NUL is cut at the field's end, never read past. */
-	make_record(&ev, "gcc\0", 4, 0);
-	memset(ev.x.exe, 'e', sizeof(ev.x.exe));
+	CHECK(p.exe == NULL && p.argv == NULL);
+}
+
+/*
+ * exe, cwd and argv packed one after the other: each size is checked
+ * against the record and its field before anything is read, and each
+ * string must end in its NUL where its size says.
+ */
+static void test_packed_sizes(void)
+{
+	static struct rec ev;
+	size_t size = make_record(&ev, "gcc\0", 4, 0);
+	const size_t exe = sizeof("/usr/bin/x86_64-linux-gnu-gcc-12");
+	const size_t cwd = sizeof("/home/coder/project/hw1");
+	struct process p;
+
+	CHECK_INT(size, offsetof(struct procmon_exec, data) + exe + cwd + 4);
 	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
-	CHECK_INT(strlen(p.exe), PROCMON_PATH_LEN);
+	CHECK_STR(p.exe, "/usr/bin/x86_64-linux-gnu-gcc-12");
+	CHECK_STR(p.cwd, "/home/coder/project/hw1");
+	CHECK_STR(p.argv[0], "gcc");
 	process_free(&p);
+
+	/* No exe (a kernel thread's mm had none): one NUL. */
+	size = exec_record_pack(&ev.x, "", "/", "k\0", 2);
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
+	CHECK_STR(p.exe, "");
+	CHECK_STR(p.cwd, "/");
+	CHECK_STR(p.argv[0], "k");
+	process_free(&p);
+
+	/* Sizes the record cannot hold, or a field could not. */
+	size = make_record(&ev, "gcc\0", 4, 0);
+	ev.x.exe_size = 0;
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), -EINVAL);
+	ev.x.exe_size = PROCMON_PATH_LEN + 1;
+	CHECK_INT(decode(&ev.x, sizeof(ev.x), &ev.e, 0, &p), -EINVAL);
+	ev.x.exe_size = (__u16)exe;
+	ev.x.cwd_size = PROCMON_PATH_LEN + 1;
+	CHECK_INT(decode(&ev.x, sizeof(ev.x), &ev.e, 0, &p), -EINVAL);
+	ev.x.cwd_size = (__u16)(cwd + 1);	/* one byte more than the record holds */
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), -EINVAL);
+	CHECK(p.exe == NULL && p.cwd == NULL && p.argv == NULL);
+
+	/* A string whose last byte is not its NUL: cut short by one, or the
+	 * NUL overwritten. */
+	size = make_record(&ev, "gcc\0", 4, 0);
+	ev.x.exe_size = (__u16)(exe - 1);
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), -EINVAL);
+	make_record(&ev, "gcc\0", 4, 0);
+	ev.x.data[exe + cwd - 1] = 'x';
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), -EINVAL);
+
+	/* The longest fields there are, and an empty argv. */
+	memset(ev.x.data, 'e', PROCMON_PATH_LEN - 1);
+	ev.x.data[PROCMON_PATH_LEN - 1] = '\0';
+	memset(ev.x.data + PROCMON_PATH_LEN, 'c', PROCMON_PATH_LEN - 1);
+	ev.x.data[2 * PROCMON_PATH_LEN - 1] = '\0';
+	ev.x.exe_size = ev.x.cwd_size = PROCMON_PATH_LEN;
+	ev.x.args_size = 0;
+	size = offsetof(struct procmon_exec, data) + 2 * PROCMON_PATH_LEN;
+	CHECK_INT(decode(&ev.x, size, &ev.e, 0, &p), 0);
+	CHECK_INT(strlen(p.exe), PROCMON_PATH_LEN - 1);
+	CHECK_INT(strlen(p.cwd), PROCMON_PATH_LEN - 1);
+	CHECK_INT(p.cwd[0], 'c');
+	CHECK_INT(p.argc, 0);
+	process_free(&p);
+	CHECK_INT(decode(&ev.x, size - 1, &ev.e, 0, &p), -EINVAL);
 }
 
 static void test_unaligned(void)
@@ -374,6 +434,7 @@ int main(void)
 	RUN(test_signals);
 	RUN(test_args_shapes);
 	RUN(test_malformed);
+	RUN(test_packed_sizes);
 	RUN(test_unaligned);
 	RUN(test_time_extremes);
 	RUN(test_kinds_and_exit);

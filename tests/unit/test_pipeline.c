@@ -14,6 +14,7 @@
 #include "event_id_testing.h"
 #include "loop.h"
 #include "metrics_testing.h"
+#include "exec_record.h"
 #include "pipeline.h"
 #include "sender.h"
 #include "identity.h"
@@ -406,12 +407,9 @@ static void test_record_entry(void)
 	ev.head = (struct procmon_head){ .kind = PROCMON_EXEC, .tgid = 31, .start_time = 9 };
 	ev.exec_ns = 1000;
 	strcpy(ev.hostname, "jcode-os-1-202012345");
-	strcpy(ev.exe, "/home/coder/project/hw3/prog");
-	strcpy(ev.cwd, "/home/coder/project/hw3");
-	memcpy(ev.args, "./prog\0", 7);
-	ev.args_size = 7;
 	ev.flags = PROCMON_F_CWD_TRUNCATED;
-	pipeline_record(pipeline, &ev, offsetof(struct procmon_exec, args) + 7);
+	pipeline_record(pipeline, &ev, exec_record_pack(&ev, "/home/coder/project/hw3/prog",
+							"/home/coder/project/hw3", "./prog\0", 7));
 	/* Judged at exec, reported at exit. */
 	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "pipeline_events_total", "result=\"success\""), 0, 0);
 	CHECK_DBL(metrics_sample(SERVICE_PROCMON, "events_truncated_total", "field=\"cwd\""), 1, 0);
@@ -495,11 +493,7 @@ static void exec_rec(unsigned tgid, const char *exe, const char *args, size_t ar
 	ev.head = (struct procmon_head){ .kind = PROCMON_EXEC, .tgid = tgid, .start_time = tgid * 10 };
 	ev.exec_ns = 1000;
 	strcpy(ev.hostname, HOST);
-	strcpy(ev.exe, exe);
-	strcpy(ev.cwd, HW1);
-	memcpy(ev.args, args, args_len);
-	ev.args_size = (unsigned)args_len;
-	pipeline_record(pipeline, &ev, offsetof(struct procmon_exec, args) + args_len);
+	pipeline_record(pipeline, &ev, exec_record_pack(&ev, exe, HW1, args, args_len));
 }
 
 static void exit_rec(unsigned tgid, unsigned status)
