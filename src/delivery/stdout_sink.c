@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json_text.h"
+#include "json_writer.h"
 #include "log.h"
 
 #define MOD "sender"
@@ -22,10 +23,23 @@ static json_t *text(const char *s)
 	return json_text(s, strlen(s), NULL);
 }
 
+/* What may stand outside a string in compact JSON: punctuation and what
+ * numbers, true, false and null are made of.  A table, not strchr() per
+ * byte: the scan ran over every byte of every body (a fifth of what the
+ * agent executed per run in stdout mode). */
+static const bool bare[256] = {
+	['{'] = true, ['}'] = true, ['['] = true, [']'] = true, [':'] = true, [','] = true,
+	['-'] = true, ['+'] = true, ['.'] = true, ['e'] = true, ['E'] = true,
+	['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
+	['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+	['t'] = true, ['r'] = true, ['u'] = true, ['f'] = true, ['a'] = true,
+	['l'] = true, ['s'] = true, ['n'] = true,
+};
+
 /*
- * A compact JSON object as our builders write it (jansson, one line) is
- * spliced into the line as is: parsing it and printing it again cost more
- * than building it.  The scan is cheap and strict: braces and brackets
+ * A compact JSON object as our builders write it (one line) is spliced
+ * into the line as is: parsing it and printing it again cost more than
+ * building it.  The scan is cheap and strict: braces and brackets
  * balanced, strings closed, no whitespace outside strings, and outside
  * strings only what numbers, true, false and null are made of.  Anything
  * else goes through jansson.
@@ -55,7 +69,7 @@ static bool spliceable(const char *body, size_t len)
 			depth++;
 		else if (c == '}' || c == ']')
 			depth--;
-		else if (!strchr(":,-+.0123456789eEtruefalsn", c))
+		else if (!bare[(unsigned char)c])
 			return false;
 		if (depth < 0 || (depth == 0 && i + 1 < len))
 			return false;
@@ -65,9 +79,14 @@ static bool spliceable(const char *body, size_t len)
 
 static int print_spliced(FILE *out, const char *path, const char *body)
 {
-	json_t *p = text(path);
-	char *endpoint = p ? json_dumps(p, JSON_ENCODE_ANY | LINE_JSON_FLAGS) : NULL;
+	struct jsonw w;
+	char *endpoint;
 	int ret = -EIO;
+
+	/* Written, not built: the same bytes as jansson's (json_writer.h). */
+	jsonw_init(&w, strlen(path) + 8);
+	jsonw_text(&w, path, strlen(path));
+	endpoint = jsonw_finish(&w, NULL);
 
 	/* Pieces, not fprintf: its %s walks a 1 KiB body byte by byte. */
 	if (endpoint && fputs("{\"endpoint\":", out) >= 0 && fputs(endpoint, out) >= 0 &&
@@ -75,7 +94,6 @@ static int print_spliced(FILE *out, const char *path, const char *body)
 	    fflush(out) == 0)
 		ret = 0;
 	free(endpoint);
-	json_decref(p);
 	return ret;
 }
 

@@ -765,6 +765,9 @@ static void test_stdout_mode(void)
 			      strdup("{\"a\":[1,{\"b\":\"x}\\\"\"}],\"c\":false,\"d\":-1.5e3}")), 0);
 	CHECK_INT(sender_post(s, SERVICE_PROCMON, ENDPOINT_RUN, strdup(PATH_RUN),
 			      strdup("{abc}")), 0);
+	/* An endpoint is escaped and repaired like any student's text. */
+	CHECK_INT(sender_post(s, SERVICE_FILEMON, ENDPOINT_SNAPSHOT, strdup("/a\"b\\\xff\n"),
+			      strdup("{}")), 0);
 	CHECK_INT(sender_pending(s), 0);
 	CHECK_INT(sender_drain(s, 1000), 0);
 	rewind(f);
@@ -779,7 +782,8 @@ static void test_stdout_mode(void)
 		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":\"not json\\n\"}\n"
 		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":{\"a\":[1,{\"b\":\"x}\\\"\"}],\"c\":false,"
 		  "\"d\":-1.5e3}}\n"
-		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":\"{abc}\"}\n");
+		  "{\"endpoint\":\"" PATH_RUN "\",\"body\":\"{abc}\"}\n"
+		  "{\"endpoint\":\"/a\\\"b\\\\\xef\xbf\xbd\\n\",\"body\":{}}\n");
 	CHECK_DBL(api("200", "build"), 0, 0);	/* nothing went over HTTP */
 	sender_destroy(s);
 	fclose(f);
