@@ -11,7 +11,10 @@ build=${2:-$here/build}
 wt=$(mktemp -d /tmp/jcw-before-XXXXXX)
 trap 'git -C "$here" worktree remove --force "$wt" >/dev/null 2>&1 || rm -rf "$wt"' EXIT
 git -C "$here" worktree add --detach "$wt" "$ref" >/dev/null
-cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Before is built as after was (RelWithDebInfo from `make build` is -O2,
+# Release -O3): otherwise the compiler's flags are part of the difference.
+type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null)
+cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE="${type:-RelWithDebInfo}" >/dev/null
 cmake --build "$wt/build" -j"$(nproc)" --target jcode-watcher >/dev/null
 cmake --build "$build" -j"$(nproc)" --target jcode-watcher bench_lean >/dev/null
 echo "before: $(git -C "$here" log --oneline -1 "$ref")"
