@@ -72,7 +72,7 @@ struct procmon_exec {
 	 * exe, cwd and argv, packed: exe_size bytes, cwd_size bytes, then
 	 * args_size; the record ends there.  A fixed field for each would put
 	 * 2 KiB of mostly NULs through the ring per exec, and the cache
-	 * misses of writing them were a quarter of the exec probe's time.
+	 * misses of writing them were a third of the exec probe's time.
 	 */
 	char data[2 * PROCMON_PATH_LEN + PROCMON_ARGS_LEN];
 };

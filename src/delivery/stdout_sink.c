@@ -79,13 +79,14 @@ static bool spliceable(const char *body, size_t len)
 
 static int print_spliced(FILE *out, const char *path, const char *body)
 {
+	size_t len = strlen(path);
 	struct jsonw w;
 	char *endpoint;
 	int ret = -EIO;
 
 	/* Written, not built: the same bytes as jansson's (json_writer.h). */
-	jsonw_init(&w, strlen(path) + 8);
-	jsonw_text(&w, path, strlen(path));
+	jsonw_init(&w, len + 8);
+	jsonw_text(&w, path, len);
 	endpoint = jsonw_finish(&w, NULL);
 
 	/* Pieces, not fprintf: its %s walks a 1 KiB body byte by byte. */

