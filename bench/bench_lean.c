@@ -66,31 +66,29 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+/* The k-th smallest of n figures: 0 the lowest, n - 1 the highest. */
+static double nth(const double *v, int n, int k)
 {
 	double c[16];
 
 	memcpy(c, v, sizeof(double) * (size_t)n);
 	qsort(c, (size_t)n, sizeof(double), cmp_double);
-	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+	return c[k];
+}
+
+static double median(const double *v, int n)
+{
+	return n % 2 ? nth(v, n, n / 2) : (nth(v, n, n / 2 - 1) + nth(v, n, n / 2)) / 2;
 }
 
 static double lowest(const double *v, int n)
 {
-	double m = v[0];
-
-	for (int i = 1; i < n; i++)
-		m = v[i] < m ? v[i] : m;
-	return m;
+	return nth(v, n, 0);
 }
 
 static double highest(const double *v, int n)
 {
-	double m = v[0];
-
-	for (int i = 1; i < n; i++)
-		m = v[i] > m ? v[i] : m;
-	return m;
+	return nth(v, n, n - 1);
 }
 
 /* Seconds pid has run on a CPU, all its threads, to the nanosecond
