@@ -66,29 +66,35 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The k-th smallest of n figures: 0 the lowest, n - 1 the highest. */
-static double nth(const double *v, int n, int k)
+/* c = v sorted, lowest first (n <= 16: pairs and rounds are bounded). */
+static void sorted(const double *v, int n, double *c)
 {
-	double c[16];
-
 	memcpy(c, v, sizeof(double) * (size_t)n);
 	qsort(c, (size_t)n, sizeof(double), cmp_double);
-	return c[k];
 }
 
 static double median(const double *v, int n)
 {
-	return n % 2 ? nth(v, n, n / 2) : (nth(v, n, n / 2 - 1) + nth(v, n, n / 2)) / 2;
+	double c[16];
+
+	sorted(v, n, c);
+	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
 }
 
 static double lowest(const double *v, int n)
 {
-	return nth(v, n, 0);
+	double c[16];
+
+	sorted(v, n, c);
+	return c[0];
 }
 
 static double highest(const double *v, int n)
 {
-	return nth(v, n, n - 1);
+	double c[16];
+
+	sorted(v, n, c);
+	return c[n - 1];
 }
 
 /* Seconds pid has run on a CPU, all its threads, to the nanosecond
