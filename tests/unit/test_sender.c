@@ -262,6 +262,47 @@ static void test_api_under_a_prefix(void)
 	teardown(s);
 }
 
+static int post_path(struct sender *s, const char *path, int i)
+{
+	return sender_post(s, SERVICE_PROCMON, ENDPOINT_RUN, strdup(path), body_of(i));
+}
+
+/* The same transfers, reused for paths of every kind: a plain one replaces only
+ * the path part of the parsed API URL, one with dot segments is parsed
+ * whole (and normalised, as curl does), one curl refuses fails alone; the
+ * prefix and the host survive all three for the plain path after them. */
+static void test_path_kinds_on_one_transfer(void)
+{
+	static const char *const want[] = {
+		"/jcode/v1/api/os-1/hw1/202012345/logs/run",
+		"/jcode/v1/api/os-1/hw3/202012345/logs/run",
+		"/jcode/v1/api/os-1/hw4/202012345/logs/run",
+		"/jcode/v1/api/os-1/hw5/202012345/logs/run",
+	};
+	struct sender_config cfg = { .timeout_ms = 5000, .max_inflight = 2, .queue_max = 10 };
+	struct received rc;
+	struct sender *s;
+	char url[64];
+
+	setup();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/jcode/v1//", receiver_port(rx));
+	cfg.api_server = url;
+	s = sender_create(loop, &cfg);
+	CHECK_INT(post_path(s, "/api/os-1/hw1/202012345/logs/run", 0), 0);
+	CHECK_INT(post_path(s, "/api/os-1/hw2/../hw3/./202012345/logs/run", 1), 0);
+	CHECK_INT(post_path(s, "/api/os-1/hw2/2020 12345/logs/run", 2), 0);
+	CHECK_INT(post_path(s, "/api/os-1/hw4/202012345/logs/run", 3), 0);
+	CHECK_INT(post_path(s, "/api/os-1/hw5/202012345/logs/run", 4), 0);
+	CHECK_INT(sender_drain(s, 3000), 1);	/* the refused one is still retried */
+	CHECK_INT(receiver_count(rx), 4);
+	for (size_t k = 0; k < 4; k++) {
+		CHECK_INT(receiver_get(rx, k, &rc), 0);
+		CHECK_STR(rc.url, want[k]);
+		received_free(&rc);
+	}
+	teardown(s);
+}
+
 /* A path curl's URL parser refuses (a space) fails as a transport error
  * and is retried; it is not sent to the URL its transfer had before, and
  * it does not stop the records behind it. */
@@ -803,6 +844,7 @@ int main(void)
 	RUN(test_proxy_from_environment);
 	RUN(test_api_under_a_prefix);
 	RUN(test_path_curl_refuses);
+	RUN(test_path_kinds_on_one_transfer);
 	RUN(test_500_then_ok);
 	RUN(test_redirect_retried);
 	RUN(test_429_retry_after);
