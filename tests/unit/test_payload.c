@@ -1,9 +1,11 @@
 /* test_payload.c - exact API paths and bodies for build and run events. */
 #include <stdbool.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "contract.h"
 #include "payload.h"
@@ -274,6 +276,36 @@ static void test_format_time(void)
 	CHECK_STR(buf, "2000-02-29T00:00:00.000001+00:00");
 	payload_format_time(WALL_NS, buf, 11);	/* never overruns */
 	CHECK_STR(buf, "2026-11-23");
+	payload_format_time(WALL_NS, buf, 1);
+	CHECK_STR(buf, "");
+	payload_format_time(LLONG_MAX, buf, sizeof(buf));	/* the range's ends */
+	CHECK_STR(buf, "2262-04-11T23:47:16.854775+00:00");
+	payload_format_time(LLONG_MIN, buf, sizeof(buf));
+	CHECK_STR(buf, "1677-09-21T00:12:43.145224+00:00");
+}
+
+/* Every day of the clock's range (about 1677-2262), at a second that moves
+ * through the day, reads as libc's gmtime_r and strftime read it. */
+static void test_format_time_against_libc(void)
+{
+	long long limit = LLONG_MAX / 1000000000LL - 86400, bad = 0, n = 0;
+
+	for (long long sec = -limit, k = 0; sec < limit; sec += 86400 + 7, k++) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+		char want[64], got[64], base[32];
+		long long us = (k * 7919) % 1000000;
+
+		gmtime_r(&t, &tm);
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want, sizeof(want), "%s.%06lld+00:00", base, us);
+		payload_format_time(sec * 1000000000LL + us * 1000 + 999, got, sizeof(got));
+		n++;
+		if (strcmp(want, got) != 0 && bad++ < 3)
+			CHECK_STR(got, want);
+	}
+	CHECK_INT(bad, 0);
+	CHECK_INT(n, 213485);
 }
 
 static void test_signal_name(void)
@@ -461,6 +493,7 @@ int main(void)
 	RUN(test_binary_has_no_version);
 	RUN(test_bad_report);
 	RUN(test_format_time);
+	RUN(test_format_time_against_libc);
 	RUN(test_signal_name);
 	RUN(test_build_insight);
 	RUN(test_run_insight);
