@@ -30,6 +30,7 @@
 #include "config.h"
 #include "identity.h"
 #include "log.h"
+#include "scope.h"
 
 enum opt_kind {
 	K_STR,		/* non-empty string */
@@ -72,6 +73,10 @@ struct opt {
 
 #define MIB (1024LL * 1024)
 #define TIB (MIB * MIB)
+
+/* A default another module owns, as the string a row's def is. */
+#define NUMBER(macro) NUMBER_(macro)
+#define NUMBER_(x) #x
 
 /*
  * API_TIMEOUT_TOTAL comes before API_TIMEOUT so that, with both set, our own
@@ -163,10 +168,10 @@ static const struct opt opts[] = {
 	OPT("WATCH_STUDENTS", "watch-student", "WORKSPACE", K_NAMES, watch_students, 0, 0, NULL,
 	    "filemon: a workspace always watched, {subject}-{division}-{student_id} (repeat the "
 	    "flag for more)"),
-	OPT("MAX_WORKSPACES", "max-workspaces", "N", K_INT, max_workspaces, 1, 1000000, "1024",
+	OPT("MAX_WORKSPACES", "max-workspaces", "N", K_INT, max_workspaces, 1, 1000000, NUMBER(SCOPE_DEFAULT_MAX),
 	    "filemon: workspaces learned from procmon watched at once"),
 	OPT("WORKSPACE_IDLE_SECONDS", "workspace-idle-seconds", "SECONDS", K_MS,
-	    workspace_idle_ms, 1000, 30LL * 24 * 3600 * 1000, "3600",
+	    workspace_idle_ms, 1000, 30LL * 24 * 3600 * 1000, NUMBER(SCOPE_DEFAULT_IDLE_S),
 	    "filemon: a workspace whose student has been gone from this node this long is dropped"),
 	OPT("SPOOL_DIR", "spool-dir", "DIR", K_STR, spool_dir, 0, 0, "/var/lib/jcode-watcher/spool",
 	    "events the API has not taken yet are kept here across restarts"),

@@ -14,8 +14,6 @@
 #include "identity.h"
 #include "snapshot.h"
 
-#define DEFAULT_MAX 1024
-#define DEFAULT_IDLE_MS (3600 * 1000LL)
 #define SWEEP_MIN_MS 1000
 #define SWEEP_MAX_MS 60000
 
@@ -70,8 +68,8 @@ struct scope *scope_create(const struct scope_config *cfg, int rootfd)
 		return NULL;
 	s->all = cfg->all;
 	s->rootfd = rootfd;
-	s->max = cfg->max ? cfg->max : DEFAULT_MAX;
-	s->idle_ms = cfg->idle_ms > 0 ? cfg->idle_ms : DEFAULT_IDLE_MS;
+	s->max = cfg->max ? cfg->max : SCOPE_DEFAULT_MAX;
+	s->idle_ms = cfg->idle_ms > 0 ? cfg->idle_ms : SCOPE_DEFAULT_IDLE_S * 1000LL;
 	if (hashmap_init(&s->members) < 0) {
 		free(s);
 		return NULL;

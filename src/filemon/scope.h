@@ -23,12 +23,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The limits' defaults, config.c's too (its MAX_WORKSPACES and
+ * WORKSPACE_IDLE_SECONDS): one number each, whichever way it is reached. */
+#define SCOPE_DEFAULT_MAX 1024
+#define SCOPE_DEFAULT_IDLE_S 3600
+
 struct scope_config {
 	bool all;			/* WATCH_ALL: every workspace; the rest is ignored */
 	char *const *students;		/* WATCH_STUDENTS: workspace names, always watched */
 	size_t nstudents;
-	size_t max;			/* MAX_WORKSPACES: learned ones at once; 0 = 1024 */
-	long long idle_ms;		/* WORKSPACE_IDLE_SECONDS; 0 = one hour */
+	size_t max;			/* MAX_WORKSPACES: learned ones at once; 0 = default */
+	long long idle_ms;		/* WORKSPACE_IDLE_SECONDS in ms; 0 = default */
 };
 
 enum scope_seen {
