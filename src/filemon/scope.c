@@ -145,6 +145,10 @@ enum scope_seen scope_seen(struct scope *s, const char *name, long long now_ms)
 		return SCOPE_INVALID;
 	if (s->learned >= s->max)
 		return SCOPE_REFUSED_LIMIT;
+	/* Not remembered when refused: a workspace created after its
+	 * container started is watched from that student's next exec, at the
+	 * price of one openat per exec while it is missing, and nothing a
+	 * student makes up for a hostname occupies memory here. */
 	if (!workspace_exists(s, name))
 		return SCOPE_REFUSED_MISSING;
 	/* Out of memory: refused like the limit, and tried at the next exec. */

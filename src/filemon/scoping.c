@@ -32,7 +32,10 @@ static void on_host(void *arg, const char *hostname)
 }
 
 /* Every student container on the node says it is here.  -EACCES when some
- * namespace could not be read: who is gone is then not known. */
+ * namespace could not be read: who is gone is then not known.  A node
+ * that stays blind walks /proc again at every sweep all the same: the
+ * unreadable processes may be gone by then (a privileged pod that ended),
+ * and then drops resume; the walk is a readlink per process a minute. */
 static int live_walk(void *arg)
 {
 	struct filemon *fm = arg;
@@ -49,7 +52,7 @@ static int live_walk(void *arg)
 	if (!fm->ns_denied_logged)
 		log_warn(MOD, "cannot read the UTS namespace of %zu processes in %s (the agent "
 			 "needs CAP_SYS_PTRACE, and CAP_SYS_ADMIN or the container's "
-			 "/etc/hostname): idle workspaces are never dropped; logged once",
+			 "/etc/hostname): idle workspaces are kept while any is unreadable; logged once",
 			 unreadable, fm->proc);
 	fm->ns_denied_logged = true;
 	return -EACCES;
