@@ -168,7 +168,8 @@ static const struct opt opts[] = {
 	OPT("WATCH_STUDENTS", "watch-student", "WORKSPACE", K_NAMES, watch_students, 0, 0, NULL,
 	    "filemon: a workspace always watched, {subject}-{division}-{student_id} (repeat the "
 	    "flag for more)"),
-	OPT("MAX_WORKSPACES", "max-workspaces", "N", K_INT, max_workspaces, 1, 1000000, NUMBER(SCOPE_DEFAULT_MAX),
+	OPT("MAX_WORKSPACES", "max-workspaces", "N", K_INT, max_workspaces, 1, 1000000,
+	    NUMBER(SCOPE_DEFAULT_MAX),
 	    "filemon: workspaces learned from procmon watched at once"),
 	OPT("WORKSPACE_IDLE_SECONDS", "workspace-idle-seconds", "SECONDS", K_MS,
 	    workspace_idle_ms, 1000, 30LL * 24 * 3600 * 1000, NUMBER(SCOPE_DEFAULT_IDLE_S),
