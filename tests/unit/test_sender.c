@@ -231,20 +231,27 @@ static void test_proxy_from_environment(void)
 	teardown(s);
 }
 
+/* A sender whose API_SERVER is the receiver under a path prefix. */
+static struct sender *sender_under(const char *prefix)
+{
+	struct sender_config cfg = { .timeout_ms = 5000, .max_inflight = 2, .queue_max = 10 };
+	char url[96];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", receiver_port(rx), prefix);
+	cfg.api_server = url;
+	return sender_create(loop, &cfg);
+}
+
 /* An API behind a path prefix gets the prefix on every request, and the
  * transfers that carry the requests keep it when they are reused for
  * another endpoint. */
 static void test_api_under_a_prefix(void)
 {
-	struct sender_config cfg = { .timeout_ms = 5000, .max_inflight = 2, .queue_max = 10 };
 	struct received rc;
 	struct sender *s;
-	char url[64];
 
 	setup();
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/jcode/v1/", receiver_port(rx));
-	cfg.api_server = url;
-	s = sender_create(loop, &cfg);
+	s = sender_under("/jcode/v1/");
 	for (int i = 0; i < 6; i++)
 		CHECK_INT(post(s, i), 0);
 	CHECK_INT(sender_drain(s, 10000), 0);
@@ -279,15 +286,11 @@ static void test_path_kinds_on_one_transfer(void)
 		"/jcode/v1/api/os-1/hw4/202012345/logs/run",
 		"/jcode/v1/api/os-1/hw5/202012345/logs/run",
 	};
-	struct sender_config cfg = { .timeout_ms = 5000, .max_inflight = 2, .queue_max = 10 };
 	struct received rc;
 	struct sender *s;
-	char url[64];
 
 	setup();
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/jcode/v1//", receiver_port(rx));
-	cfg.api_server = url;
-	s = sender_create(loop, &cfg);
+	s = sender_under("/jcode/v1//");
 	CHECK_INT(post_path(s, "/api/os-1/hw1/202012345/logs/run", 0), 0);
 	CHECK_INT(post_path(s, "/api/os-1/hw2/../hw3/./202012345/logs/run", 1), 0);
 	CHECK_INT(post_path(s, "/api/os-1/hw2/2020 12345/logs/run", 2), 0);
