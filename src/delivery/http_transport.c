@@ -444,6 +444,16 @@ static int multi_setup(struct http_transport *s, int max_conns)
 	return 0;
 }
 
+/* Cut the trailing '/'s off s, since paths bring their own; its length. */
+static size_t strip_slashes(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && s[n - 1] == '/')
+		s[--n] = '\0';
+	return n;
+}
+
 /*
  * Parse api_server once for set_where()'s plain paths.  One with a query
  * or fragment (config.c refuses both) or one curl refuses keeps no base:
@@ -459,9 +469,7 @@ static void base_setup(struct http_transport *s)
 	    curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) != CURLUE_NO_FRAGMENT ||
 	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
 		goto none;
-	s->base_path_len = strlen(path);
-	while (s->base_path_len > 0 && path[s->base_path_len - 1] == '/')
-		path[--s->base_path_len] = '\0';
+	s->base_path_len = strip_slashes(path);
 	s->base_path = strdup(path);
 	if (!s->base_path)
 		goto none;
@@ -494,9 +502,7 @@ struct http_transport *http_transport_create(struct loop *loop, const char *api_
 		return NULL;
 	}
 	proxy_setup(s);
-	s->api_len = strlen(s->api_server);
-	while (s->api_len > 0 && s->api_server[s->api_len - 1] == '/')	/* paths bring their own */
-		s->api_server[--s->api_len] = '\0';
+	s->api_len = strip_slashes(s->api_server);
 	base_setup(s);
 	return s;
 }
