@@ -72,6 +72,32 @@ static int append(struct upload *u, const char *data, size_t n)
 	return 0;
 }
 
+/* MHD_KeyValueIterator: append the name to the ','-joined list in arg. */
+static enum MHD_Result add_name(void *arg, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	char **names = arg, *joined;
+
+	(void)kind;
+	(void)value;
+	if (asprintf(&joined, "%s%s%s", *names, **names ? "," : "", key) < 0)
+		return MHD_NO;
+	free(*names);
+	*names = joined;
+	return MHD_YES;
+}
+
+static char *header_names(struct MHD_Connection *c)
+{
+	char *names = strdup("");
+
+	if (names && MHD_get_connection_values(c, MHD_HEADER_KIND, add_name, &names) < 0) {
+		free(names);
+		return NULL;
+	}
+	return names;
+}
+
 static int record(struct receiver *r, struct MHD_Connection *c, const char *url,
 		  const char *method, const struct upload *u)
 {
@@ -96,9 +122,10 @@ static int record(struct receiver *r, struct MHD_Connection *c, const char *url,
 	rc->content_type = strdup(ctype ? ctype : "");
 	rc->user_agent = strdup(agent ? agent : "");
 	rc->expect = strdup(expect ? expect : "");
+	rc->headers = header_names(c);
 	rc->at = support_now();
 	if (!rc->method || !rc->url || !rc->body || !rc->content_type || !rc->user_agent ||
-	    !rc->expect) {
+	    !rc->expect || !rc->headers) {
 		received_free(rc);
 		return -1;
 	}
@@ -376,12 +403,13 @@ int receiver_get(struct receiver *r, size_t i, struct received *out)
 		out->content_type = strdup(g->content_type);
 		out->user_agent = strdup(g->user_agent);
 		out->expect = strdup(g->expect);
+		out->headers = strdup(g->headers);
 		out->at = g->at;
 		ret = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (ret == 0 && (!out->method || !out->url || !out->body || !out->content_type ||
-			 !out->user_agent || !out->expect)) {
+			 !out->user_agent || !out->expect || !out->headers)) {
 		received_free(out);
 		return -1;
 	}
@@ -398,6 +426,7 @@ void received_free(struct received *rc)
 	free(rc->content_type);
 	free(rc->user_agent);
 	free(rc->expect);
+	free(rc->headers);
 	memset(rc, 0, sizeof(*rc));
 }
 

@@ -26,6 +26,7 @@ struct received {
 	char *content_type;	/* the Content-Type header, "" when absent */
 	char *user_agent;	/* the User-Agent header, "" when absent */
 	char *expect;		/* the Expect header, "" when absent */
+	char *headers;		/* every header's name, in the order sent, ','-joined */
 	double at;		/* support_now() when the request was complete */
 };
 
