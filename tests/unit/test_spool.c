@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "crc32c_testing.h"
 #include "log.h"
 #include "metrics_server.h"
 #include "metrics_server_testing.h"
@@ -155,6 +156,56 @@ static void test_crc32c(void)
 	/* Pieces chain to the same value as the whole. */
 	CHECK_INT(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
 	CHECK_INT(crc32c(0, "", 0), 0);
+}
+
+/* RFC 3720's CRC-32C vectors, through one implementation. */
+static void check_rfc3720(uint32_t (*crc)(uint32_t, const void *, size_t))
+{
+	unsigned char b[32];
+
+	memset(b, 0, sizeof(b));
+	CHECK_INT(crc(0, b, sizeof(b)), 0x8a9136aau);
+	memset(b, 0xff, sizeof(b));
+	CHECK_INT(crc(0, b, sizeof(b)), 0x62a8ab43u);
+	for (int i = 0; i < 32; i++)
+		b[i] = (unsigned char)i;
+	CHECK_INT(crc(0, b, sizeof(b)), 0x46dd794eu);
+	for (int i = 0; i < 32; i++)
+		b[i] = (unsigned char)(31 - i);
+	CHECK_INT(crc(0, b, sizeof(b)), 0x113fdb5cu);
+}
+
+/* The crc32 instruction and the table agree at every length up to 300,
+ * at every alignment, whole and split in two. */
+static void test_crc32c_hardware_matches_table(void)
+{
+	uint32_t (*hw)(uint32_t, const void *, size_t) = crc32c_hardware();
+	unsigned char buf[320];
+	unsigned int x = 12345;
+	int mismatches = 0;
+
+	check_rfc3720(crc32c_table);
+	check_rfc3720(crc32c);
+#if defined(__x86_64__)
+	CHECK(hw != NULL || !__builtin_cpu_supports("sse4.2"));
+#endif
+	if (!hw) {
+		printf("  no crc32 instruction on this CPU: the table alone is used\n");
+		return;
+	}
+	check_rfc3720(hw);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len <= 300; len++) {
+			const unsigned char *p = buf + off;
+			size_t cut = len / 3;
+
+			mismatches += hw(0, p, len) != crc32c_table(0, p, len);
+			mismatches += hw(hw(7, p, cut), p + cut, len - cut) !=
+				      crc32c_table(crc32c_table(7, p, cut), p + cut, len - cut);
+		}
+	CHECK_INT(mismatches, 0);
 }
 
 /* Little-endian stores, so the old-format bytes below do not depend on
@@ -1067,6 +1118,7 @@ int main(void)
 	/* These tests count every line the spool logs. */
 	log_set_rate_limit(0, 0);
 	RUN(test_crc32c);
+	RUN(test_crc32c_hardware_matches_table);
 	RUN(test_append_ack_reopen);
 	RUN(test_previous_release_segment);
 	RUN(test_second_open_refused);
