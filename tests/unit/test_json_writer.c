@@ -74,6 +74,30 @@ static void test_text_every_byte(void)
 	CHECK(same_text("\xe2\x80\xa8 \xe2\x80\xae \xf0\x9f\x98\x80 \xed\xa0\x80 \xc0\xaf", 20));
 }
 
+/* The escape scan reads eight bytes at a time: every character that needs
+ * an escape, at every offset of texts from 1 to 24 bytes, comes out as
+ * jansson writes it. */
+static void test_text_escape_at_every_offset(void)
+{
+	static const char special[] = "\"\\\x01\x08\t\n\x0c\r\x1f";
+	static const char verbatim[] = "!#[]~\x7f \x21\x5b\x5d and a long tail of plain text";
+	char s[24];
+	int same = 0, cases = 0;
+
+	for (const char *c = special; *c; c++)
+		for (size_t len = 1; len <= sizeof(s); len++)
+			for (size_t at = 0; at < len; at++) {
+				memset(s, 'x', len);
+				s[at] = *c;
+				same += same_text(s, len);
+				cases++;
+			}
+	CHECK_INT(cases, 9 * 300);
+	CHECK_INT(same, cases);
+	/* And the bytes just outside the escaped ranges stay verbatim. */
+	CHECK(same_text(verbatim, sizeof(verbatim) - 1));
+}
+
 static void test_text_random(void)
 {
 	static const char alphabet[] = "ab\"\\\n\t\x01\x1f\x7f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xff\xc0";
@@ -216,6 +240,7 @@ static void test_bad_is_sticky(void)
 int main(void)
 {
 	RUN(test_text_every_byte);
+	RUN(test_text_escape_at_every_offset);
 	RUN(test_text_random);
 	RUN(test_millis);
 	RUN(test_int);

@@ -55,6 +55,36 @@ static void test_valid(void)
 	CHECK(!utf8_valid("\xc3", 1));
 }
 
+/* utf8_valid() reads ASCII eight bytes at a time: a sequence at any
+ * offset of a long ASCII text, inside a block or across two, or cut by the
+ * end, is judged as it is alone. */
+static void test_valid_at_every_offset(void)
+{
+	static const struct { const char *seq; bool valid; } cases[] = {
+		{ "\xc3\xa9", true }, { "\xf0\x9f\x98\x80", true }, { "\xff", false },
+		{ "\x80", false }, { "\xc0\xaf", false }, { "\xed\xa0\x80", false },
+	};
+	char s[40];
+	int wrong = 0, checked = 0;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t k = strlen(cases[c].seq);
+
+		for (size_t len = k; len <= 32; len++)
+			for (size_t at = 0; at + k <= len; at++) {
+				memset(s, 'a', len);
+				memcpy(s + at, cases[c].seq, k);
+				wrong += utf8_valid(s, len) != cases[c].valid;
+				/* The same text cut one byte into the sequence. */
+				if (k > 1)
+					wrong += utf8_valid(s, at + 1);
+				checked++;
+			}
+	}
+	CHECK_INT(checked, 2948);	/* sum over the cases of (33 - k)(34 - k) / 2 */
+	CHECK_INT(wrong, 0);
+}
+
 static void test_sanitize(void)
 {
 	SAN("", "", 0);
@@ -118,6 +148,7 @@ static void test_sanitize_exhaustive(void)
 int main(void)
 {
 	RUN(test_valid);
+	RUN(test_valid_at_every_offset);
 	RUN(test_sanitize);
 	RUN(test_sanitize_edges);
 	RUN(test_sanitize_exhaustive);
