@@ -338,6 +338,37 @@ static void test_event_ids(void)
 	CHECK(strncmp(a, "boot-1-a", 8) == 0);
 }
 
+/* The hand-formatted process id reads as snprintf's would, at the limits
+ * of both numbers, with the longest boot id, and cut to small buffers. */
+static void test_event_id_extremes(void)
+{
+	static const char longest[] = "0123456789abcdef0123456789abcdef0123456";	/* 39 */
+	struct process p = base_proc(NULL, 0);
+	char got[EVENT_ID_LEN], want[EVENT_ID_LEN];
+
+	event_set_boot_id(longest);
+	p.pid = 4294967295u;
+	p.start_time = 18446744073709551615ull;
+	event_id_process(&p, got, sizeof(got));
+	CHECK_STR(got, "0123456789abcdef0123456789abcdef0123456-4294967295-18446744073709551615");
+	snprintf(want, sizeof(want), "%s-%u-%llu", longest, p.pid, p.start_time);
+	CHECK_STR(got, want);
+	for (size_t len = 1; len <= 12; len++) {
+		memset(got, '#', sizeof(got));
+		event_id_process(&p, got, len);
+		CHECK_INT(strlen(got), len - 1);
+		CHECK(strncmp(got, want, len - 1) == 0);
+	}
+	got[0] = '#';
+	event_id_process(&p, got, 0);
+	CHECK_INT(got[0], '#');
+	event_set_boot_id("boot-1");
+	p.pid = 0;
+	p.start_time = 0;
+	event_id_process(&p, got, sizeof(got));
+	CHECK_STR(got, "boot-1-0-0");
+}
+
 /* The fields a build's insight adds, after the required six and the
  * extras, in this order. */
 static void test_build_insight(void)
@@ -484,6 +515,7 @@ int main(void)
 {
 	event_set_boot_id("boot-1");
 	RUN(test_event_ids);
+	RUN(test_event_id_extremes);
 	RUN(test_gcc_build);
 	RUN(test_python_run);
 	RUN(test_segfault_run);
